@@ -1,0 +1,61 @@
+# Everything a fresh machine needs: `make demo` and `make test` create the virtual environment,
+# install the packages and the system services they use.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+SHARED_DATA ?= $(abspath ../shared/data)
+export ALPR_SHARED_DATA ?= $(SHARED_DATA)
+
+# Debian packages the tests and the synthetic-data engine use.
+APT_PACKAGES := mosquitto fonts-dejavu-core fonts-liberation2 fonts-roboto-unhinted fonts-open-sans
+
+.PHONY: setup setup-train system-deps test demo bench eval models lint format clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+setup-train: $(VENV)/.installed-train
+
+$(VENV)/.installed-train: $(VENV)/.installed
+	$(PY) -m pip install -q -e '.[dev,train]'
+	touch $@
+
+system-deps:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+test: setup-train system-deps
+	$(PY) -m pytest -q -p no:cacheprovider
+
+demo: setup
+	$(BIN)/alpr-edge demo
+
+bench: setup
+	$(BIN)/alpr-edge bench
+
+eval: setup
+	$(BIN)/alpr-edge eval
+
+models: setup-train system-deps
+	$(BIN)/alpr-edge train all
+
+lint: setup
+	$(BIN)/ruff check edge tests
+	$(BIN)/ruff format --check edge tests
+
+format: setup
+	$(BIN)/ruff format edge tests
+	$(BIN)/ruff check --fix edge tests
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,54 @@
+"""`alpr-edge`: one entry point; each area of the unit registers its own subcommands.
+
+A command module exposes `register(subparsers)` and sets `handler=` on its parsers; a handler
+takes the parsed arguments and returns an exit code. Modules import heavy dependencies
+(torch, onnxruntime) inside handlers so that `alpr-edge --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from edge import __version__
+from edge.errors import EdgeError
+from edge.logs import configure_logging
+
+COMMAND_MODULES: tuple[str, ...] = ()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="alpr-edge",
+        description="ALPR edge unit with sharing guardrails.",
+    )
+    parser.add_argument("--version", action="version", version=f"alpr-edge {__version__}")
+    parser.add_argument(
+        "--log-format", choices=("text", "json"), default="text", help="log line format"
+    )
+    parser.add_argument(
+        "--log-level", choices=("debug", "info", "warning", "error"), default="info"
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; argparse itself exits with 2 (bad input) on bad arguments."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    configure_logging(args.log_format, args.log_level)
+    try:
+        return int(args.handler(args) or 0)
+    except EdgeError as exc:
+        print(f"alpr-edge: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("alpr-edge: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0

@@ -1,0 +1,82 @@
+"""The records that flow between pipeline stages.
+
+capture -> Frame -> motion -> detect -> Detection -> recognise -> PlateText
+-> track -> VehicleRead -> store -> hotlist -> share
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Box:
+    """An axis-aligned box in pixels: top-left corner, width and height."""
+
+    x: int
+    y: int
+    w: int
+    h: int
+
+    def as_list(self) -> list[int]:
+        return [self.x, self.y, self.w, self.h]
+
+    @property
+    def area(self) -> int:
+        return max(self.w, 0) * max(self.h, 0)
+
+    def iou(self, other: Box) -> float:
+        ix = max(0, min(self.x + self.w, other.x + other.w) - max(self.x, other.x))
+        iy = max(0, min(self.y + self.h, other.y + other.h) - max(self.y, other.y))
+        inter = ix * iy
+        union = self.area + other.area - inter
+        return inter / union if union > 0 else 0.0
+
+
+@dataclass(frozen=True, eq=False)
+class Frame:
+    """One decoded image. `timestamp` is UTC wall clock for live sources, position for replays."""
+
+    image: np.ndarray  # BGR, uint8, HxWx3
+    index: int
+    timestamp: datetime
+    source: str
+
+
+@dataclass(frozen=True)
+class Detection:
+    """A plate found in a frame by the detector."""
+
+    box: Box
+    score: float
+    # Four (x, y) plate corners, clockwise from top-left, when the detector predicts them.
+    corners: tuple[tuple[float, float], ...] | None = None
+
+
+@dataclass(frozen=True)
+class PlateText:
+    """What the OCR read on one plate crop."""
+
+    text: str
+    confidence: float
+    char_confidences: tuple[float, ...]
+    state: str | None = None
+    state_confidence: float | None = None
+
+
+@dataclass(frozen=True)
+class VehicleRead:
+    """One read per vehicle pass, chosen by voting over the frames a plate was tracked in."""
+
+    plate: str
+    state: str | None
+    confidence: float
+    seen_at: datetime  # UTC
+    camera_id: str
+    box: Box
+    frame_count: int
+    crop_path: str | None = None
+    char_confidences: tuple[float, ...] = field(default=())

@@ -1,0 +1,183 @@
+"""Answers agency queries: decide, log one audit row, reply on the asking agency's broker only.
+
+The transport hands every message that arrives on an agency's query topic to
+`QueryResponder.handle`, naming the agency whose (allow-listed) broker it came over. A broker
+that is not allow-listed is never connected, so its queries are never read.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from edge.query.ledger import QueryLedger
+from edge.query.policy import QueryContext, QueryPolicy, check_query
+from edge.query.schema import (
+    PlatePattern,
+    QueryRefused,
+    SignedQuery,
+    decode_message,
+    parse_query,
+)
+from edge.share.allowlist import AllowList
+
+log = logging.getLogger(__name__)
+
+ANSWERED = "answered"
+REFUSED = "refused"
+
+
+class ReadSource(Protocol):
+    def find_reads(
+        self, plate: PlatePattern, start: datetime, end: datetime, limit: int
+    ) -> list[dict[str, Any]]:
+        """Reads whose plate matches, seen in [start, end], oldest first, at most `limit`."""
+        ...
+
+
+@dataclass(frozen=True)
+class QueryDecision:
+    """One query and what the unit did with it: the content of its audit row and its reply."""
+
+    received_at: datetime
+    broker_agency: str
+    decision: str
+    reason_code: str | None
+    detail: str
+    policy_version: str
+    # What the query said, as far as it could be read (a malformed one may lack anything).
+    request_id: str | None = None
+    agency: str | None = None
+    user: str | None = None
+    on_behalf_of: str | None = None
+    case_number: str | None = None
+    purpose: str | None = None
+    reason: str | None = None
+    plate: str | None = None
+    start: str | None = None
+    end: str | None = None
+    results: list[dict[str, Any]] = field(default_factory=list)
+    truncated: bool = False
+
+    def reply(self) -> dict[str, Any]:
+        """The answer the agency receives: results only when answered, never anything else."""
+        reply: dict[str, Any] = {
+            "version": 1,
+            "request_id": self.request_id,
+            "decision": self.decision,
+            "policy_version": self.policy_version,
+        }
+        if self.decision == ANSWERED:
+            reply |= {"results": self.results, "truncated": self.truncated}
+        else:
+            reply |= {"reason": self.reason_code, "detail": self.detail}
+        return reply
+
+
+def _best_effort(fields: Any, name: str) -> str | None:
+    """A field of an unparseable query, for the audit row: strings only, bounded."""
+    if isinstance(fields, dict) and isinstance(fields.get(name), str):
+        return fields[name][:200]
+    return None
+
+
+class QueryResponder:
+    def __init__(
+        self,
+        *,
+        allowlist: Callable[[], AllowList],
+        policy: QueryPolicy,
+        ledger: QueryLedger,
+        reads: ReadSource,
+        retention: timedelta,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        # Called per query, so a reloaded allow-list applies from the next query on.
+        self._allowlist = allowlist
+        self.policy = policy
+        self._ledger = ledger
+        self._reads = reads
+        self._retention = retention
+        self._clock = clock
+        # Paho delivers each agency's messages on that connection's thread; the ledger's
+        # count-then-record must not interleave between agencies.
+        self._lock = threading.Lock()
+
+    def decide(self, broker_agency: str, payload: bytes) -> QueryDecision:
+        """Check a raw query message that arrived over `broker_agency`'s broker and answer it."""
+        now = self._clock()
+        base = {
+            "received_at": now,
+            "broker_agency": broker_agency,
+            "policy_version": self.policy.version,
+        }
+        message: Any = None
+        try:
+            message = decode_message(payload)
+            signed = parse_query(message)
+            with self._lock:
+                check_query(signed, self._context(broker_agency, now))
+        except QueryRefused as refusal:
+            fields = message.get("query") if isinstance(message, dict) else None
+            return QueryDecision(
+                **base,
+                decision=REFUSED,
+                reason_code=str(refusal.reason),
+                detail=refusal.detail,
+                **{
+                    name: _best_effort(fields, wire)
+                    for name, wire in (
+                        ("request_id", "request_id"),
+                        ("agency", "agency"),
+                        ("user", "user"),
+                        ("on_behalf_of", "on_behalf_of"),
+                        ("case_number", "case_number"),
+                        ("purpose", "purpose"),
+                        ("reason", "reason"),
+                        ("plate", "plate"),
+                        ("start", "from"),
+                        ("end", "to"),
+                    )
+                },
+            )
+        return self._answer(signed, base)
+
+    def _context(self, broker_agency: str, now: datetime) -> QueryContext:
+        return QueryContext(
+            broker_agency=broker_agency,
+            allowlist=self._allowlist(),
+            policy=self.policy,
+            ledger=self._ledger,
+            retention=self._retention,
+            now=now,
+        )
+
+    def _answer(self, signed: SignedQuery, base: dict[str, Any]) -> QueryDecision:
+        query = signed.query
+        found = self._reads.find_reads(
+            query.plate, query.start, query.end, self.policy.max_results + 1
+        )
+        allowed = self.policy.answer_fields
+        results = [{k: v for k, v in read.items() if k in allowed} for read in found]
+        return QueryDecision(
+            **base,
+            decision=ANSWERED,
+            reason_code=None,
+            detail=f"{min(len(results), self.policy.max_results)} reads",
+            request_id=query.request_id,
+            agency=query.agency,
+            user=query.user,
+            on_behalf_of=query.on_behalf_of,
+            case_number=query.case_number,
+            purpose=query.purpose,
+            reason=query.reason,
+            plate=query.plate.text,
+            start=query.start.isoformat(),
+            end=query.end.isoformat(),
+            results=results[: self.policy.max_results],
+            truncated=len(results) > self.policy.max_results,
+        )

@@ -1,0 +1,116 @@
+"""Helpers for the query tests: agencies with real Ed25519 keys and signed queries."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from edge.query.client import QueryRequest, signed_message
+from edge.query.ledger import QueryLedger
+from edge.query.policy import QueryPolicy
+from edge.query.responder import QueryResponder
+from edge.query.schema import PlatePattern
+from edge.query.signing import public_key_text
+from edge.share.allowlist import AllowList, parse_allowlist
+
+NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
+POLICY = QueryPolicy(
+    version="test-2026-11",
+    purposes={"stolen-vehicle": "recover a reported stolen vehicle", "amber-alert": "child"},
+    max_queries_per_agency_per_hour=5,
+    max_request_age=timedelta(minutes=5),
+    min_known_characters=5,
+    max_wildcards=2,
+    max_results=10,
+    answer_fields=("plate", "state", "seen_at", "camera_id"),
+)
+RETENTION = timedelta(days=30)
+
+VALID_REQUEST = QueryRequest(
+    agency="oakland-pd",
+    user="Sgt. J. Smith #1234",
+    case_number="24-001234",
+    purpose="stolen-vehicle",
+    reason="vehicle taken in a carjacking on Broadway",
+    plate="7ABC123",
+    start=NOW - timedelta(days=3),
+    end=NOW - timedelta(hours=1),
+)
+
+
+def agency_entry(agency_id: str, ori: str, port: int, key: Ed25519PrivateKey | None) -> str:
+    """One [[agency]] table of a demo allow-list (plain MQTT to loopback)."""
+    lines = [
+        "[[agency]]",
+        f'id = "{agency_id}"',
+        f'name = "{agency_id} agency"',
+        f'ori = "{ori}"',
+        'kind = "city_police"',
+        'state = "CA"',
+        'purpose = "stolen vehicles and AMBER alerts"',
+        f'broker = "mqtt://127.0.0.1:{port}"',
+        'receives = ["hits"]',
+        "expires = 2099-12-31",
+    ]
+    if key is not None:
+        lines.append(f'query_key = "{public_key_text(key.public_key())}"')
+    return "\n".join(lines) + "\n"
+
+
+class Agencies:
+    """Three allow-listed agencies; oakland-pd and chp hold query keys."""
+
+    def __init__(self) -> None:
+        self.keys = {
+            "oakland-pd": Ed25519PrivateKey.generate(),
+            "chp": Ed25519PrivateKey.generate(),
+        }
+
+    def toml(self) -> str:
+        return "demo = true\n\n" + "\n".join(
+            (
+                agency_entry("oakland-pd", "CA0010900", 18831, self.keys["oakland-pd"]),
+                agency_entry("chp", "CA0349400", 18832, self.keys["chp"]),
+                agency_entry("sfpd", "CA0380100", 18833, None),
+            )
+        )
+
+    def allowlist(self) -> AllowList:
+        return parse_allowlist(tomllib.loads(self.toml()), Path("agencies.toml"), sha256="test")
+
+    def message(self, request: QueryRequest = VALID_REQUEST, **kwargs: object) -> bytes:
+        return signed_message(request, self.keys[request.agency], issued_at=NOW, **kwargs)
+
+
+class StoredReads:
+    """Reads held in memory for the decision tests; the broker tests use the real store."""
+
+    def __init__(self, reads: list[dict[str, object]]) -> None:
+        self.reads = reads
+
+    def find_reads(self, plate: PlatePattern, start, end, limit):
+        found = [
+            r
+            for r in self.reads
+            if plate.matches(str(r["plate"]))
+            and start <= datetime.fromisoformat(str(r["seen_at"])) <= end
+        ]
+        return found[:limit]
+
+
+def responder(
+    tmp_path: Path, agencies: Agencies, reads: list[dict[str, object]], **policy
+) -> QueryResponder:
+    allowlist = agencies.allowlist()
+    return QueryResponder(
+        allowlist=lambda: allowlist,
+        policy=replace(POLICY, **policy),
+        ledger=QueryLedger(tmp_path / "ledger.sqlite", POLICY.max_request_age),
+        reads=StoredReads(reads),
+        retention=RETENTION,
+        clock=lambda: NOW,
+    )

@@ -1,0 +1,411 @@
+"""The sharing allow-list: who may receive data from this unit, parsed and checked once.
+
+California Civil Code 1798.90.55(b) lets a public agency share ALPR data only with another
+public agency; the Attorney General (Bulletin 2023-DLE-06) reads that to exclude federal and
+out-of-state agencies and private entities. Every entry must therefore prove it is a California
+public agency reached over verified, mutual TLS. Anything doubtful refuses the whole file: with
+no valid allow-list nothing is shared (deny by default).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import ipaddress
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from edge.errors import ConfigError
+from edge.tomlfile import load_toml
+
+# The one list of federal domains whose brokers are refused, whatever the entry claims to be.
+# A host equal to, or under, any of these is refused. Add domains here, nowhere else.
+FEDERAL_DOMAINS: tuple[str, ...] = (
+    "dhs.gov",  # Homeland Security, parent of ICE, CBP and HSI
+    "ice.gov",  # Immigration and Customs Enforcement (ERO, HSI)
+    "cbp.gov",  # Customs and Border Protection, Border Patrol
+    "uscis.gov",  # Citizenship and Immigration Services
+    "fbi.gov",
+    "usdoj.gov",
+    "justice.gov",
+    "dea.gov",
+    "atf.gov",
+    "usmarshals.gov",
+    "secretservice.gov",
+    "fed.us",
+    "mil",
+)
+
+# California public-agency kinds (Civ. Code 1798.90.5(f): the state, a city or county, or an
+# agency or political subdivision of one).
+PUBLIC_AGENCY_KINDS: dict[str, str] = {
+    "city_police": "a city police department",
+    "county_sheriff": "a county sheriff's office",
+    "state_agency": "a state agency (e.g. CHP, California DOJ)",
+    "district_attorney": "a county district attorney",
+    "county_probation": "a county probation department",
+    "school_police": "a school or community-college district police department",
+    "university_police": "a UC or CSU police department",
+    "transit_police": "a transit district police department",
+    "port_police": "a harbor, port or airport police department",
+    "city": "a city or town government",
+    "county": "a county government",
+}
+
+# Kinds that name an entity the law bars, each with the reason given in the error.
+BARRED_KINDS: dict[str, str] = {
+    "federal": "federal agencies are not California public agencies",
+    "federal_agency": "federal agencies are not California public agencies",
+    "out_of_state": "out-of-state agencies are not California public agencies",
+    "private": "private entities may not receive ALPR data",
+    "private_company": "private entities may not receive ALPR data",
+    "vendor": "private entities may not receive ALPR data",
+}
+
+RECEIVABLE = ("reads", "hits", "heartbeat")
+CALIFORNIA = "CA"
+DEFAULT_MQTTS_PORT = 8883
+DEFAULT_MQTT_PORT = 1883
+
+_ORI_PATTERN = re.compile(r"^[A-Z]{2}[0-9A-Z]{7}$")
+_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+_LAW = "Civ. Code 1798.90.55(b)"
+
+_ENTRY_FIELDS: dict[str, str] = {
+    "id": "short unique id, lowercase letters, digits, '-' and '_'",
+    "name": "the agency's name",
+    "ori": "the agency's 9-character ORI, starting with CA",
+    "kind": "a California public-agency kind",
+    "state": "must be CA",
+    "purpose": "the purpose of the data-sharing agreement (logged with every message)",
+    "broker": "mqtts://host:port of the agency's broker",
+    "ca_cert": "CA certificate that signs the broker's server certificate",
+    "client_cert": "this unit's client certificate for that broker",
+    "client_key": "the key of the client certificate",
+    "receives": "what the agency receives: reads, hits, heartbeat",
+    "expires": "the day the agreement ends (TOML date); nothing is sent from that day on",
+    "query_key": "optional: base64 of the agency's raw 32-byte Ed25519 query public key",
+}
+_TOP_LEVEL_FIELDS = {"demo", "agency"}
+
+# Records one problem of the entry being parsed: (key, reason).
+_Report = Callable[[str, str], None]
+
+
+@dataclass(frozen=True)
+class Broker:
+    """Where an agency's MQTT broker listens; `tls` is False only for demo loopback brokers."""
+
+    host: str
+    port: int
+    tls: bool
+
+    @property
+    def url(self) -> str:
+        return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Agency:
+    """One allow-listed California public agency and how to reach it."""
+
+    id: str
+    name: str
+    ori: str
+    kind: str
+    state: str
+    purpose: str
+    broker: Broker
+    ca_cert: Path | None
+    client_cert: Path | None
+    client_key: Path | None
+    receives: frozenset[str]
+    expires: date
+    query_key: bytes | None = None
+
+    def is_active(self, today: date) -> bool:
+        """An agreement runs up to the day before `expires`."""
+        return today < self.expires
+
+
+@dataclass(frozen=True)
+class AllowList:
+    """The validated allow-list in force and the SHA-256 of the file it came from."""
+
+    source: str
+    sha256: str
+    demo: bool
+    agencies: tuple[Agency, ...]
+
+    def get(self, agency_id: str) -> Agency | None:
+        return next((a for a in self.agencies if a.id == agency_id), None)
+
+    def active(self, today: date) -> tuple[Agency, ...]:
+        return tuple(a for a in self.agencies if a.is_active(today))
+
+    def expired(self, today: date) -> tuple[Agency, ...]:
+        return tuple(a for a in self.agencies if not a.is_active(today))
+
+    def __iter__(self) -> Iterator[Agency]:
+        return iter(self.agencies)
+
+
+EMPTY_ALLOWLIST = AllowList(source="(none)", sha256="", demo=False, agencies=())
+
+
+class AllowListError(ConfigError):
+    """The allow-list was refused; `problems` holds every rule it breaks, each naming its entry."""
+
+    def __init__(self, file: str | Path, problems: list[ConfigError]) -> None:
+        self.problems = tuple(problems)
+        first = problems[0]
+        reason = first.reason
+        if len(problems) > 1:
+            others = "; ".join(f"{p.key}: {p.reason}" for p in problems[1:])
+            reason = f"{reason} (and {len(problems) - 1} more: {others})"
+        super().__init__(file, first.key, reason)
+
+
+def entry_fields() -> Mapping[str, str]:
+    """Each allow-list entry key and what it means (for `agencies add` and the docs)."""
+    return dict(_ENTRY_FIELDS)
+
+
+def load_allowlist(path: str | Path) -> AllowList:
+    """Read and validate the allow-list file; raise ConfigError when it cannot be used at all."""
+    path = Path(path)
+    data = load_toml(path)
+    raw = path.read_bytes()
+    return parse_allowlist(data, path, sha256=hashlib.sha256(raw).hexdigest())
+
+
+def check_allowlist(path: str | Path) -> list[ConfigError]:
+    """Every problem in the file (empty when valid); for `alpr-edge agencies check`."""
+    try:
+        load_allowlist(path)
+    except AllowListError as exc:
+        return list(exc.problems)
+    except ConfigError as exc:
+        return [exc]
+    return []
+
+
+def parse_allowlist(data: Mapping[str, Any], file: str | Path, sha256: str) -> AllowList:
+    """Validate parsed TOML; relative certificate paths are taken from the file's folder."""
+    file = Path(file)
+    problems: list[ConfigError] = []
+    for key in sorted(set(data) - _TOP_LEVEL_FIELDS):
+        problems.append(ConfigError(file, key, "unknown key (expected 'demo' and [[agency]])"))
+    demo = data.get("demo", False)
+    if not isinstance(demo, bool):
+        problems.append(ConfigError(file, "demo", "must be true or false"))
+        demo = False
+    entries = data.get("agency", [])
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        problems.append(ConfigError(file, "agency", "must be an array of tables ([[agency]])"))
+        entries = []
+    agencies: list[Agency] = []
+    for index, entry in enumerate(entries):
+        agency, entry_problems = _parse_entry(entry, index, file, demo)
+        problems.extend(entry_problems)
+        if agency is not None:
+            agencies.append(agency)
+    problems.extend(_duplicates(agencies, file))
+    if problems:
+        raise AllowListError(file, problems)
+    return AllowList(source=str(file), sha256=sha256, demo=demo, agencies=tuple(agencies))
+
+
+def _entry_label(entry: Mapping[str, Any], index: int) -> str:
+    agency_id = entry.get("id")
+    named = f" '{agency_id}'" if isinstance(agency_id, str) and agency_id else ""
+    return f"agency[{index}]{named}"
+
+
+def _parse_entry(
+    entry: Mapping[str, Any], index: int, file: Path, demo: bool
+) -> tuple[Agency | None, list[ConfigError]]:
+    label = _entry_label(entry, index)
+    problems: list[ConfigError] = []
+
+    def problem(key: str, reason: str) -> None:
+        problems.append(ConfigError(file, f"{label}.{key}", reason))
+
+    for key in sorted(set(entry) - set(_ENTRY_FIELDS)):
+        problem(key, f"unknown key (known: {', '.join(_ENTRY_FIELDS)})")
+    optional = {"query_key", "ca_cert", "client_cert", "client_key"}
+    for key in _ENTRY_FIELDS:
+        if key not in entry and key not in optional:
+            problem(key, f"missing ({_ENTRY_FIELDS[key]})")
+    text = {k: v for k, v in entry.items() if isinstance(v, str)}
+    for key in set(entry) & (set(_ENTRY_FIELDS) - {"receives", "expires"}):
+        if key not in text or not text[key].strip():
+            problem(key, "must be a non-empty string")
+
+    agency_id = text.get("id", "")
+    if agency_id and not _ID_PATTERN.match(agency_id):
+        problem("id", "use lowercase letters, digits, '-' and '_' (at most 63)")
+    _check_california(text, problem)
+    broker = _parse_broker(text.get("broker", ""), demo, problem) if "broker" in text else None
+    certs = _certificate_paths(entry, file.parent, broker, problem)
+    receives = _parse_receives(entry.get("receives"), problem) if "receives" in entry else None
+    expires = entry.get("expires")
+    if "expires" in entry and (not isinstance(expires, date) or isinstance(expires, datetime)):
+        problem("expires", "must be a TOML date such as 2027-06-30")
+        expires = None
+    query_key = _parse_query_key(text["query_key"], problem) if "query_key" in text else None
+
+    if problems or broker is None or receives is None or not isinstance(expires, date):
+        return None, problems
+    agency = Agency(
+        id=agency_id,
+        name=text["name"],
+        ori=text["ori"],
+        kind=text["kind"],
+        state=text["state"],
+        purpose=text["purpose"],
+        broker=broker,
+        ca_cert=certs.get("ca_cert"),
+        client_cert=certs.get("client_cert"),
+        client_key=certs.get("client_key"),
+        receives=receives,
+        expires=expires,
+        query_key=query_key,
+    )
+    return agency, problems
+
+
+def _check_california(text: Mapping[str, str], problem: _Report) -> None:
+    state = text.get("state")
+    if state is not None and state.strip().upper() != CALIFORNIA:
+        problem("state", f"'{state}' is not California: only California agencies ({_LAW})")
+    ori = text.get("ori")
+    if ori is not None:
+        if not _ORI_PATTERN.match(ori):
+            problem("ori", f"'{ori}' is not a 9-character ORI (two letters, seven characters)")
+        elif not ori.startswith(CALIFORNIA):
+            problem("ori", f"'{ori}' is not a California ORI (must start with CA; {_LAW})")
+    kind = text.get("kind")
+    if kind is not None:
+        if kind in BARRED_KINDS:
+            problem("kind", f"'{kind}' is refused: {BARRED_KINDS[kind]} ({_LAW})")
+        elif kind not in PUBLIC_AGENCY_KINDS:
+            problem(
+                "kind",
+                f"'{kind}' is not a California public-agency kind "
+                f"(one of: {', '.join(PUBLIC_AGENCY_KINDS)})",
+            )
+
+
+def federal_domain_of(host: str) -> str | None:
+    """The federal domain `host` falls under, or None."""
+    host = host.lower().rstrip(".")
+    return next((d for d in FEDERAL_DOMAINS if host == d or host.endswith("." + d)), None)
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _parse_broker(url: str, demo: bool, problem: _Report) -> Broker | None:
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        problem("broker", f"'{url}' is not a valid URL: {exc}")
+        return None
+    host = parts.hostname or ""
+    if parts.scheme not in ("mqtts", "mqtt") or not host:
+        problem("broker", f"'{url}' must look like mqtts://host:port")
+        return None
+    if parts.path not in ("", "/") or parts.query or parts.username or parts.password:
+        problem("broker", f"'{url}': only scheme, host and port are allowed")
+        return None
+    federal = federal_domain_of(host)
+    if federal:
+        problem("broker", f"host '{host}' is under the federal domain '{federal}' ({_LAW})")
+        return None
+    tls = parts.scheme == "mqtts"
+    if not tls and not (demo and is_loopback(host)):
+        problem(
+            "broker",
+            f"plain mqtt:// is refused: only mqtts:// (verified TLS), except to a loopback "
+            f"address when the file says demo = true (host '{host}', demo = {str(demo).lower()})",
+        )
+        return None
+    return Broker(
+        host=host, port=port or (DEFAULT_MQTTS_PORT if tls else DEFAULT_MQTT_PORT), tls=tls
+    )
+
+
+def _certificate_paths(
+    entry: Mapping[str, Any], base: Path, broker: Broker | None, problem: _Report
+) -> dict[str, Path]:
+    paths: dict[str, Path] = {}
+    for key in ("ca_cert", "client_cert", "client_key"):
+        value = entry.get(key)
+        if not isinstance(value, str) or not value.strip():
+            if broker is not None and broker.tls:
+                problem(key, f"missing: mutual TLS needs it ({_ENTRY_FIELDS[key]})")
+            continue
+        path = Path(value).expanduser()
+        path = path if path.is_absolute() else base / path
+        if not path.is_file():
+            problem(key, f"file not found: {path}")
+            continue
+        paths[key] = path
+    return paths
+
+
+def _parse_receives(value: Any, problem: _Report) -> frozenset[str] | None:
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        problem("receives", f"must be a non-empty list drawn from {list(RECEIVABLE)}")
+        return None
+    unknown = sorted(set(value) - set(RECEIVABLE))
+    if unknown:
+        problem("receives", f"unknown {unknown}; choose from {list(RECEIVABLE)}")
+        return None
+    return frozenset(value)
+
+
+def _parse_query_key(value: str, problem: _Report) -> bytes | None:
+    try:
+        key = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        key = b""
+    if len(key) != 32:
+        problem("query_key", "must be base64 of a raw 32-byte Ed25519 public key")
+        return None
+    return key
+
+
+def _duplicates(agencies: Iterable[Agency], file: Path) -> list[ConfigError]:
+    problems: list[ConfigError] = []
+    ids: set[str] = set()
+    brokers: dict[tuple[str, int], str] = {}
+    for agency in agencies:
+        if agency.id in ids:
+            problems.append(ConfigError(file, f"agency '{agency.id}'.id", "duplicate id"))
+        ids.add(agency.id)
+        where = (agency.broker.host.lower(), agency.broker.port)
+        if where in brokers:
+            problems.append(
+                ConfigError(
+                    file,
+                    f"agency '{agency.id}'.broker",
+                    f"duplicate broker {agency.broker.url}: already used by '{brokers[where]}'",
+                )
+            )
+        brokers.setdefault(where, agency.id)
+    return problems

@@ -1,0 +1,81 @@
+"""Camera effects shared by plate crops, scenes and the sample video.
+
+Each takes and returns a uint8 BGR image and draws its randomness from the generator it is
+given, so that a seed fixes the output.
+"""
+
+from __future__ import annotations
+
+import random
+from functools import cache
+
+import cv2
+import numpy as np
+
+
+def motion_blur(image: np.ndarray, length: int, angle_deg: float) -> np.ndarray:
+    """Blur along a line, as a moving vehicle smears under a long exposure."""
+    if length < 2:
+        return image
+    kernel = np.zeros((length, length), np.float32)
+    kernel[length // 2, :] = 1.0
+    rotation = cv2.getRotationMatrix2D((length / 2 - 0.5, length / 2 - 0.5), angle_deg, 1.0)
+    kernel = cv2.warpAffine(kernel, rotation, (length, length))
+    kernel /= max(float(kernel.sum()), 1e-6)
+    return cv2.filter2D(image, -1, kernel)
+
+
+def defocus(image: np.ndarray, sigma: float) -> np.ndarray:
+    return cv2.GaussianBlur(image, (0, 0), sigma) if sigma > 0.3 else image
+
+
+def exposure(image: np.ndarray, gain: float, gamma: float) -> np.ndarray:
+    """Over- or under-expose: scale, then bend the tone curve."""
+    lut = np.clip(((np.arange(256) / 255.0) ** gamma) * gain * 255.0, 0, 255).astype(np.uint8)
+    return cv2.LUT(image, lut)
+
+
+@cache
+def _noise_tile() -> np.ndarray:
+    # One fixed tile of Gaussian noise, sampled at random offsets: far cheaper than drawing
+    # fresh noise for every image, and just as deterministic.
+    return np.random.default_rng(0).standard_normal((_TILE, _TILE, 3), dtype=np.float32)
+
+
+_TILE = 512
+
+
+def sensor_noise(image: np.ndarray, rng: random.Random, sigma: float) -> np.ndarray:
+    if sigma <= 0:
+        return image
+    h, w = image.shape[:2]
+    tile = _noise_tile()
+    if h > _TILE or w > _TILE:
+        tile = np.tile(tile, (h // _TILE + 1, w // _TILE + 1, 1))
+    y, x = rng.randint(0, tile.shape[0] - h), rng.randint(0, tile.shape[1] - w)
+    noise = tile[y : y + h, x : x + w, : image.shape[2]] * sigma
+    return np.clip(image + noise, 0, 255).astype(np.uint8)
+
+
+def jpeg(image: np.ndarray, quality: int) -> np.ndarray:
+    ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    return cv2.imdecode(encoded, cv2.IMREAD_COLOR) if ok else image
+
+
+def infrared(image: np.ndarray, reflective: np.ndarray | None, bloom: float) -> np.ndarray:
+    """Night infrared: grey, dark surroundings, a bright retro-reflective plate, bloom.
+
+    `reflective` is a float mask (0..1) of plate pixels, or None when the plate covers the
+    whole image.
+    """
+    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    # Retro-reflective sheeting sends the illuminator back: the plate saturates and the ink
+    # stays dark; everything else falls off.
+    plate = np.clip((grey - 60) * 1.9 + 60, 0, 255)
+    dark = grey * 0.35
+    lit = plate if reflective is None else dark + (plate - dark) * reflective
+    if bloom > 0:
+        glow = cv2.GaussianBlur(lit, (0, 0), bloom)
+        lit = np.maximum(lit, glow * 0.9)
+    out = np.clip(lit, 0, 255).astype(np.uint8)
+    return cv2.cvtColor(out, cv2.COLOR_GRAY2BGR)

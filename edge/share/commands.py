@@ -1,0 +1,222 @@
+"""`alpr-edge audit verify|export` and `alpr-edge retention hold|release|purge`.
+
+Other modules add subcommands to the `audit` group by listing themselves in
+AUDIT_EXTENSIONS: each exposes `register_audit(audit_subparsers)` (e.g. `audit report`).
+Every command that reads or changes the audit log is itself recorded in it (CJIS 5.4.1.1:
+access to the audit log is an audited event).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import importlib
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from edge.errors import EXIT_FAILURE, EXIT_OK, InputError
+
+if TYPE_CHECKING:
+    from edge.config.schema import EdgeConfig
+    from edge.share.sharing import Sharing, SharingSettings
+
+AUDIT_EXTENSIONS: tuple[str, ...] = ()
+DEFAULT_CONFIG = Path("config/edge.toml")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    audit = subparsers.add_parser("audit", help="check and export the tamper-evident audit log")
+    audit_commands = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
+
+    verify = audit_commands.add_parser(
+        "verify", help="walk the hash chain and report the first broken link"
+    )
+    _log_arguments(verify)
+    verify.add_argument(
+        "--head",
+        metavar="SEQ:HASH",
+        help="a chain head published earlier to an agency; it must still be in the log",
+    )
+    verify.set_defaults(handler=run_verify)
+
+    export = audit_commands.add_parser("export", help="audit rows for auditors, CSV or JSON lines")
+    _log_arguments(export)
+    export.add_argument("--from", dest="start", type=_moment, help="from this date/time (UTC)")
+    export.add_argument("--to", dest="end", type=_moment, help="up to this date/time, excluded")
+    export.add_argument("--agency", help="only rows sent to or made by this agency (id or ORI)")
+    export.add_argument("--format", choices=("csv", "jsonl"), default="csv")
+    export.add_argument("--output", type=Path, help="file to write (default: standard output)")
+    export.set_defaults(handler=run_export)
+
+    for module_name in AUDIT_EXTENSIONS:
+        importlib.import_module(module_name).register_audit(audit_commands)
+
+    retention = subparsers.add_parser("retention", help="legal holds and the retention purge")
+    retention_commands = retention.add_subparsers(
+        dest="retention_command", metavar="ACTION", required=True
+    )
+    for name, place in (("hold", True), ("release", False)):
+        hold = retention_commands.add_parser(
+            name, help=f"{'place' if place else 'lift'} a legal hold on reads (audited)"
+        )
+        _config_argument(hold)
+        hold.add_argument("read_ids", metavar="READ_ID", type=int, nargs="+")
+        hold.add_argument("--case", required=True, help="case or incident number")
+        hold.add_argument("--reason", required=True, help="why (court order, evidence, ...)")
+        hold.set_defaults(handler=run_hold, place=place)
+    purge = retention_commands.add_parser(
+        "purge", help="delete reads past retention now (the unit also does it periodically)"
+    )
+    _config_argument(purge)
+    purge.set_defaults(handler=run_purge)
+
+
+def _config_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config", type=Path, default=DEFAULT_CONFIG, help="edge.toml with a [sharing] table"
+    )
+
+
+def _log_arguments(parser: argparse.ArgumentParser) -> None:
+    _config_argument(parser)
+    parser.add_argument("--audit-log", type=Path, help="audit log file (default: from --config)")
+
+
+def _moment(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO date or date-time: {text!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _settings(config: Path) -> tuple[SharingSettings, EdgeConfig]:
+    from edge.config import load_config
+    from edge.share.sharing import parse_sharing_settings
+
+    edge_config = load_config(config)
+    if not edge_config.sharing:
+        raise InputError(f"{config}: no [sharing] table")
+    return parse_sharing_settings(edge_config.sharing, config), edge_config
+
+
+def _log_path(args: argparse.Namespace) -> Path:
+    from edge.share.sharing import AUDIT_FILE
+
+    if args.audit_log is not None:
+        return args.audit_log
+    settings, _ = _settings(args.config)
+    return settings.data_dir / AUDIT_FILE
+
+
+def _record_access(log_path: Path, event: str, reason: str, **details: object) -> None:
+    from edge.share.audit import AuditEvent, AuditLog
+
+    audit = AuditLog(log_path)
+    try:
+        audit.record(
+            AuditEvent(
+                event=event,
+                decision="done",
+                reason=reason,
+                username=getpass.getuser(),
+                user_agency="",
+                purpose="audit of the ALPR unit",
+                details=details,
+            )
+        )
+    finally:
+        audit.close()
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    from edge.share.audit import ChainHead, verify
+
+    path = _log_path(args)
+    expected = None
+    if args.head:
+        seq, _, digest = args.head.partition(":")
+        if not seq.isdigit() or len(digest) != 64:
+            raise InputError(f"--head must be SEQ:SHA256, got {args.head!r}")
+        expected = ChainHead(int(seq), digest.lower(), None)
+    result = verify(path, expected)
+    for problem in result.breaks:
+        where = f"row {problem.seq}" if problem.seq else "log"
+        print(f"BROKEN {where}: {problem.problem}")
+    verdict = "intact" if result.ok else "BROKEN"
+    print(
+        f"{path}: {result.rows} rows, chain {verdict}; head {result.head.seq}:"
+        f"{result.head.row_hash}"
+    )
+    _record_access(
+        path,
+        "audit_verify",
+        f"chain {verdict}",
+        rows=result.rows,
+        breaks=[b.seq for b in result.breaks],
+    )
+    return EXIT_OK if result.ok else EXIT_FAILURE
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from edge.share.audit import export_rows, write_export
+
+    path = _log_path(args)
+    if args.start and args.end and args.start >= args.end:
+        raise InputError("--from must be before --to")
+    rows = export_rows(path, args.start, args.end, args.agency)
+    if args.output:
+        with args.output.open("w", encoding="utf-8", newline="") as out:
+            count = write_export(rows, out, args.format)
+        print(f"{count} rows written to {args.output}", file=sys.stderr)
+    else:
+        count = write_export(rows, sys.stdout, args.format)
+    _record_access(
+        path,
+        "audit_export",
+        f"{count} rows exported as {args.format}",
+        start=args.start.isoformat() if args.start else None,
+        end=args.end.isoformat() if args.end else None,
+        agency=args.agency,
+        output=str(args.output) if args.output else "stdout",
+    )
+    return EXIT_OK
+
+
+def _open_sharing(config: Path) -> Sharing:
+    """Not started: no allow-list is loaded and no connection is made."""
+    from edge.share.sharing import Sharing
+
+    settings, edge_config = _settings(config)
+    return Sharing(settings, edge_config.store.data_dir / "reads.db")
+
+
+def run_hold(args: argparse.Namespace) -> int:
+    from edge.share.retention import record_hold
+
+    sharing = _open_sharing(args.config)
+    try:
+        record_hold(
+            sharing.gate, args.read_ids, args.case, getpass.getuser(), args.reason, args.place
+        )
+    finally:
+        sharing.close()
+    print(f"legal hold {'placed on' if args.place else 'lifted from'} {len(args.read_ids)} reads")
+    return EXIT_OK
+
+
+def run_purge(args: argparse.Namespace) -> int:
+    sharing = _open_sharing(args.config)
+    try:
+        if sharing.retention is None or not sharing.retention.reads_db.is_file():
+            raise InputError(f"no reads database to purge for {args.config}")
+        result = sharing.retention.purge()
+    finally:
+        sharing.close()
+    print(
+        f"purged {result.purged} reads and {result.crops_removed} crops seen before "
+        f"{result.cutoff.isoformat()}; {result.held} kept under legal hold"
+    )
+    return EXIT_OK

@@ -16,6 +16,9 @@ from edge.query.responder import QueryResponder
 from edge.query.schema import PlatePattern
 from edge.query.signing import public_key_text
 from edge.share.allowlist import AllowList, parse_allowlist
+from edge.share.audit import AuditLog
+from edge.share.gate import EgressGate
+from edge.share.outbox import Outbox
 
 NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
 POLICY = QueryPolicy(
@@ -102,12 +105,19 @@ class StoredReads:
         return found[:limit]
 
 
+def gate(tmp_path: Path, allowlist: AllowList) -> EgressGate:
+    """A real gate over a real audit log and outbox, no broker: replies wait in the outbox."""
+    audit = AuditLog(tmp_path / "audit.sqlite")
+    unit_gate = EgressGate(audit, Outbox(audit, tmp_path / "outbox.sqlite"), "unit-1", "CA0019900")
+    unit_gate.apply_allowlist(allowlist)
+    return unit_gate
+
+
 def responder(
-    tmp_path: Path, agencies: Agencies, reads: list[dict[str, object]], **policy
+    tmp_path: Path, agencies: Agencies, reads: list[dict[str, object]], **policy: object
 ) -> QueryResponder:
-    allowlist = agencies.allowlist()
     return QueryResponder(
-        allowlist=lambda: allowlist,
+        gate=gate(tmp_path, agencies.allowlist()),
         policy=replace(POLICY, **policy),
         ledger=QueryLedger(tmp_path / "ledger.sqlite", POLICY.max_request_age),
         reads=StoredReads(reads),

@@ -23,12 +23,14 @@ from edge.query.schema import (
     decode_message,
     parse_query,
 )
-from edge.share.allowlist import AllowList
+from edge.share.audit import AuditEvent
+from edge.share.gate import ALLOWED, REFUSED, EgressGate
+from edge.share.messages import QUERY_RESPONSE, Outgoing
 
 log = logging.getLogger(__name__)
 
+QUERY_EVENT = "query"
 ANSWERED = "answered"
-REFUSED = "refused"
 
 
 class ReadSource(Protocol):
@@ -63,6 +65,53 @@ class QueryDecision:
     results: list[dict[str, Any]] = field(default_factory=list)
     truncated: bool = False
 
+    def _audit_fields(self) -> dict[str, Any]:
+        """The Civ. Code 1798.90.52(a) fields (who, for whom, why, which plate) and the
+        decision, for the query's one audit row."""
+        return {
+            "username": self.user or "(unknown)",
+            "user_agency": self.agency or self.broker_agency,
+            "purpose": self.purpose or "",
+            "data_elements": self.plate or "",
+            "record_count": len(self.results),
+            "details": {
+                "query_decision": self.decision,
+                "query_reason": self.reason_code,
+                "request_id": self.request_id,
+                "on_behalf_of": self.on_behalf_of,
+                "case_number": self.case_number,
+                "reason_text": self.reason,
+                "from": self.start,
+                "to": self.end,
+                "detail": self.detail,
+                "policy_version": self.policy_version,
+                "broker_agency": self.broker_agency,
+                "truncated": self.truncated,
+            },
+        }
+
+    def outgoing(self, reply_topic: str, correlation_data: bytes | None) -> Outgoing:
+        """The reply, for the gate; the gate's audit row for it is this query's row."""
+        return Outgoing(
+            kind=QUERY_RESPONSE,
+            body=self.reply(),
+            reply_topic=reply_topic,
+            correlation_data=correlation_data,
+            **self._audit_fields(),
+        )
+
+    def audit_event(self, allowlist_sha256: str | None) -> AuditEvent:
+        """The row of a query that cannot be answered (it named no response topic)."""
+        return AuditEvent(
+            event=QUERY_EVENT,
+            decision=ALLOWED if self.decision == ANSWERED else REFUSED,
+            reason=self.reason_code or ANSWERED,
+            destination=self.broker_agency,
+            message_id=None,
+            allowlist_sha256=allowlist_sha256,
+            **self._audit_fields(),
+        )
+
     def reply(self) -> dict[str, Any]:
         """The answer the agency receives: results only when answered, never anything else."""
         reply: dict[str, Any] = {
@@ -89,15 +138,14 @@ class QueryResponder:
     def __init__(
         self,
         *,
-        allowlist: Callable[[], AllowList],
+        gate: EgressGate,
         policy: QueryPolicy,
         ledger: QueryLedger,
         reads: ReadSource,
         retention: timedelta,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        # Called per query, so a reloaded allow-list applies from the next query on.
-        self._allowlist = allowlist
+        self._gate = gate
         self.policy = policy
         self._ledger = ledger
         self._reads = reads
@@ -106,6 +154,28 @@ class QueryResponder:
         # Paho delivers each agency's messages on that connection's thread; the ledger's
         # count-then-record must not interleave between agencies.
         self._lock = threading.Lock()
+
+    def handle(
+        self,
+        broker_agency: str,
+        payload: bytes,
+        reply_topic: str | None,
+        correlation_data: bytes | None,
+    ) -> QueryDecision:
+        """Decide, then reply through the gate to the broker it came over; one audit row."""
+        decision = self.decide(broker_agency, payload)
+        log.info(
+            "query %s from %s: %s %s",
+            decision.request_id,
+            broker_agency,
+            decision.decision,
+            decision.reason_code or decision.detail,
+        )
+        if reply_topic:
+            self._gate.send(broker_agency, decision.outgoing(reply_topic, correlation_data))
+        else:
+            self._gate.audit.record(decision.audit_event(self._gate.allowlist.sha256 or None))
+        return decision
 
     def decide(self, broker_agency: str, payload: bytes) -> QueryDecision:
         """Check a raw query message that arrived over `broker_agency`'s broker and answer it."""
@@ -149,7 +219,8 @@ class QueryResponder:
     def _context(self, broker_agency: str, now: datetime) -> QueryContext:
         return QueryContext(
             broker_agency=broker_agency,
-            allowlist=self._allowlist(),
+            # Read per query, so a reloaded allow-list applies from the next query on.
+            allowlist=self._gate.allowlist,
             policy=self.policy,
             ledger=self._ledger,
             retention=self._retention,

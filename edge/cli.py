@@ -16,7 +16,7 @@ from edge import __version__
 from edge.errors import EdgeError
 from edge.logs import configure_logging
 
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("edge.share.commands",)
 
 
 def build_parser() -> argparse.ArgumentParser:

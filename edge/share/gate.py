@@ -1,0 +1,271 @@
+"""The egress gate: the one way data leaves the unit.
+
+For every message it checks the allow-list in force at that moment, writes the audit record
+and queues the message in the outbox in the same transaction, and only then wakes the
+transport. If the audit write fails the exception propagates and nothing was queued, so
+nothing is sent. Connections to brokers are authorised (and audited) here too.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime
+from typing import Any
+
+from edge.share.allowlist import EMPTY_ALLOWLIST, Agency, AllowList
+from edge.share.audit import AuditEvent, AuditLog, ChainHead, utc_now
+from edge.share.messages import REQUIRED_OPTION, Outgoing, topic
+from edge.share.outbox import Outbox, QueuedMessage
+
+log = logging.getLogger(__name__)
+
+SYSTEM_USER = "alpr-edge"
+ALLOWED = "allowed"
+REFUSED = "refused"
+DROPPED = "dropped"
+DONE = "done"
+FAILED = "failed"
+
+
+def utc_today() -> date:
+    return datetime.now(UTC).date()
+
+
+class EgressGate:
+    def __init__(
+        self,
+        audit: AuditLog,
+        outbox: Outbox,
+        unit_id: str,
+        operator_agency: str,
+        *,
+        today: Callable[[], date] = utc_today,
+    ) -> None:
+        self.audit = audit
+        self.outbox = outbox
+        self.unit_id = unit_id
+        self.operator_agency = operator_agency
+        self._today = today
+        self._allowlist = EMPTY_ALLOWLIST
+        # Held while checking-and-queueing and while swapping the allow-list, so that no message
+        # is queued for an agency after the change that removed it.
+        self._lock = threading.RLock()
+        self._queued_listeners: list[Callable[[str], None]] = []
+
+    @property
+    def allowlist(self) -> AllowList:
+        return self._allowlist
+
+    def on_queued(self, listener: Callable[[str], None]) -> None:
+        """Call `listener(agency_id)` after each message is committed to the outbox."""
+        self._queued_listeners.append(listener)
+
+    def system_event(
+        self,
+        event: str,
+        decision: str,
+        reason: str,
+        *,
+        username: str = SYSTEM_USER,
+        purpose: str = "operation of the ALPR unit",
+        destination: str | None = None,
+        data_elements: str = "",
+        record_count: int = 0,
+        details: Mapping[str, Any] | None = None,
+    ) -> ChainHead:
+        """Audit something the unit itself did (a purge, a refused config, a connection)."""
+        return self.audit.record(
+            AuditEvent(
+                event=event,
+                decision=decision,
+                reason=reason,
+                username=username,
+                user_agency=self.operator_agency,
+                purpose=purpose,
+                data_elements=data_elements,
+                destination=destination,
+                record_count=record_count,
+                allowlist_sha256=self._allowlist.sha256 or None,
+                details=details or {},
+            )
+        )
+
+    def apply_allowlist(self, allowlist: AllowList, changed_by: str = SYSTEM_USER) -> None:
+        """Put an allow-list in force: audit it, then drop what removed or expired agencies had
+        queued (each drop audited)."""
+        today = self._today()
+        with self._lock:
+            previous = self._allowlist
+            self._allowlist = allowlist
+            self.system_event(
+                "config_load",
+                DONE,
+                f"allow-list {allowlist.source} in force: "
+                f"{len(allowlist.active(today))} active, {len(allowlist.expired(today))} expired",
+                username=changed_by,
+                details={
+                    "previous_sha256": previous.sha256 or None,
+                    "active": [a.id for a in allowlist.active(today)],
+                    "expired": {a.id: a.expires.isoformat() for a in allowlist.expired(today)},
+                    "demo": allowlist.demo,
+                },
+            )
+            for agency in allowlist.expired(today):
+                log.warning(
+                    "agency %s: agreement expired on %s; it receives nothing",
+                    agency.id,
+                    agency.expires,
+                )
+            for agency_id in self.outbox.agencies():
+                self._drop_if_inactive(agency_id, today)
+
+    def refuse_allowlist(self, source: str, reason: str) -> None:
+        """An allow-list file that cannot be used: audited; the one in force stays."""
+        log.error("allow-list %s refused: %s", source, reason)
+        self.system_event("config_refused", REFUSED, reason, details={"source": source})
+
+    def active_agency(self, agency_id: str) -> Agency | None:
+        """The agency if it may receive anything now; otherwise drops what it has queued."""
+        with self._lock:
+            return self._drop_if_inactive(agency_id, self._today())
+
+    def send(self, agency_id: str, message: Outgoing) -> str | None:
+        """Queue one message for one agency if the allow-list allows it now.
+
+        Returns the message id, or None when refused (the refusal is audited). Raises when the
+        audit record cannot be written: then nothing was queued.
+        """
+        with self._lock:
+            agency = self._allowlist.get(agency_id)
+            refusal = self._refusal(agency, agency_id, message)
+            if refusal or agency is None:
+                self._audit_message(agency_id, message, REFUSED, refusal or "not allow-listed")
+                log.warning("refused %s to %s: %s", message.kind, agency_id, refusal)
+                return None
+            message_id = uuid.uuid4().hex
+            queued_at = utc_now()
+            document = {
+                "schema": f"alpr-edge/{message.kind}/1",
+                "id": message_id,
+                "unit": self.unit_id,
+                "queued_at": queued_at,
+                **message.body,
+            }
+            with self.audit.transaction() as conn:
+                head = self.audit.append(
+                    conn,
+                    self._event(agency, message, ALLOWED, self._allowed_reason(agency), message_id),
+                )
+                Outbox.enqueue(
+                    conn,
+                    QueuedMessage(
+                        seq=0,
+                        message_id=message_id,
+                        agency_id=agency.id,
+                        kind=message.kind,
+                        topic=message.reply_topic or topic(self.unit_id, message.kind),
+                        payload=json.dumps(document, ensure_ascii=False).encode(),
+                        correlation_data=message.correlation_data,
+                        queued_at=queued_at,
+                        audit_seq=head.seq,
+                    ),
+                )
+        for listener in self._queued_listeners:
+            listener(agency.id)
+        return message_id
+
+    def _refusal(self, agency: Agency | None, agency_id: str, message: Outgoing) -> str | None:
+        if not self._allowlist.agencies:
+            return "no valid allow-list in force: nothing is shared"
+        if agency is None:
+            return f"'{agency_id}' is not on the allow-list"
+        if not agency.is_active(self._today()):
+            return f"the agreement with '{agency_id}' expired on {agency.expires.isoformat()}"
+        if message.kind not in REQUIRED_OPTION:
+            return f"unknown message kind '{message.kind}'"
+        option = REQUIRED_OPTION[message.kind]
+        if option is not None and option not in agency.receives:
+            return f"'{agency_id}' does not receive {option}"
+        if message.reply_topic is not None and (
+            not message.reply_topic or any(c in message.reply_topic for c in "+#\0")
+        ):
+            return f"invalid reply topic {message.reply_topic!r}"
+        return None
+
+    @staticmethod
+    def _allowed_reason(agency: Agency) -> str:
+        return (
+            f"allow-listed California public agency ({agency.kind}, ORI {agency.ori}), "
+            f"agreement until {agency.expires.isoformat()}"
+        )
+
+    def _event(
+        self,
+        agency: Agency | None,
+        message: Outgoing,
+        decision: str,
+        reason: str,
+        message_id: str | None = None,
+        destination: str | None = None,
+    ) -> AuditEvent:
+        details = dict(message.details or {})
+        details["kind"] = message.kind
+        return AuditEvent(
+            event="share",
+            decision=decision,
+            reason=reason,
+            username=message.username or (f"agency:{agency.id}" if agency else SYSTEM_USER),
+            user_agency=message.user_agency or (agency.ori if agency else ""),
+            purpose=message.purpose or (agency.purpose if agency else ""),
+            data_elements=message.data_elements,
+            destination=agency.id if agency else destination,
+            message_id=message_id,
+            record_count=message.record_count,
+            allowlist_sha256=self._allowlist.sha256 or None,
+            details=details,
+        )
+
+    def _audit_message(self, agency_id: str, message: Outgoing, decision: str, reason: str) -> None:
+        self.audit.record(
+            self._event(
+                self._allowlist.get(agency_id), message, decision, reason, destination=agency_id
+            )
+        )
+
+    def _drop_if_inactive(self, agency_id: str, today: date) -> Agency | None:
+        agency = self._allowlist.get(agency_id)
+        if agency is not None and agency.is_active(today):
+            return agency
+        reason = (
+            f"agreement expired on {agency.expires.isoformat()}"
+            if agency is not None
+            else "agency no longer on the allow-list"
+        )
+        dropped = 0
+        for queued in self.outbox.queued(agency_id):
+            with self.audit.transaction() as conn:
+                self.audit.append(
+                    conn,
+                    AuditEvent(
+                        event="drop",
+                        decision=DROPPED,
+                        reason=f"queued message dropped: {reason}",
+                        username=SYSTEM_USER,
+                        user_agency=self.operator_agency,
+                        purpose="enforce the allow-list",
+                        destination=agency_id,
+                        message_id=queued.message_id,
+                        record_count=1,
+                        allowlist_sha256=self._allowlist.sha256 or None,
+                        details={"kind": queued.kind, "queued_at": queued.queued_at},
+                    ),
+                )
+                Outbox.remove(conn, queued.seq)
+            dropped += 1
+        if dropped:
+            log.warning("dropped %d queued messages for %s: %s", dropped, agency_id, reason)
+        return None

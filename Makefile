@@ -25,6 +25,9 @@ setup-train: $(VENV)/.installed-train
 
 $(VENV)/.installed-train: $(VENV)/.installed
 	$(PY) -m pip install -q -e '.[dev,train]'
+	# The OCR trainer's pseudo-labelling teacher (PP-OCR) ships inside this wheel; --no-deps keeps
+	# out its opencv-python, which would break the headless OpenCV wheel.
+	$(PY) -m pip install -q --no-deps rapidocr-onnxruntime==1.4.4
 	touch $@
 
 system-deps:

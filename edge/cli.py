@@ -16,7 +16,11 @@ from edge import __version__
 from edge.errors import EdgeError
 from edge.logs import configure_logging
 
-COMMAND_MODULES: tuple[str, ...] = ("edge.share.commands",)
+COMMAND_MODULES: tuple[str, ...] = (
+    "edge.train.commands",
+    "edge.evaluation.commands",
+    "edge.share.commands",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

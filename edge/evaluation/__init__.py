@@ -1,0 +1,1 @@
+"""Measuring the shipped models on the development data (`alpr-edge eval`)."""

@@ -1,0 +1,124 @@
+"""Detector figures: recall at IoU >= 0.3 on `real/eu` and `real/br`, and latency per frame.
+
+The photo sets label each image with a `<image>.txt` beside it, one plate per line:
+`file<TAB>x<TAB>y<TAB>w<TAB>h<TAB>PLATE`. Detections are matched to labelled plates one to one,
+best score first, each taking the unmatched plate it overlaps most (IoU >= 0.3).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edge.detect import PlateDetector
+from edge.errors import InputError
+from edge.types import Box, Detection
+
+IOU_THRESHOLD = 0.3
+LATENCY_RUNS = 200
+LATENCY_FRAME = (720, 1280)
+
+
+@dataclass(frozen=True)
+class LabelledPlate:
+    box: Box
+    text: str
+
+
+@dataclass(frozen=True)
+class PlatePhoto:
+    file: str
+    image: np.ndarray
+    plates: tuple[LabelledPlate, ...]
+
+
+def load_plate_photos(folder: Path) -> list[PlatePhoto]:
+    """Every image in `folder` that has a label file, with its labelled plates."""
+    photos = []
+    for label_path in sorted(folder.glob("*.txt")):
+        plates = []
+        for number, line in enumerate(label_path.read_text().splitlines(), start=1):
+            if not line.strip():
+                continue
+            fields = line.split("\t")
+            if len(fields) != 6:
+                raise InputError(f"{label_path}:{number}: expected 6 tab-separated fields")
+            x, y, w, h = (int(v) for v in fields[1:5])
+            plates.append(LabelledPlate(Box(x, y, w, h), fields[5].strip()))
+        image_path = label_path.with_suffix(".jpg")
+        image = cv2.imread(str(image_path))
+        if image is None:
+            raise InputError(f"{image_path}: cannot read the image")
+        photos.append(PlatePhoto(image_path.name, image, tuple(plates)))
+    if not photos:
+        raise InputError(f"{folder}: no labelled images")
+    return photos
+
+
+def match(detections: list[Detection], plates: tuple[LabelledPlate, ...]) -> list[int | None]:
+    """For each labelled plate, the index of the detection matched to it (or None)."""
+    matched: list[int | None] = [None] * len(plates)
+    order = sorted(range(len(detections)), key=lambda i: -detections[i].score)
+    for index in order:
+        overlaps = [
+            plate.box.iou(detections[index].box) if matched[p] is None else 0.0
+            for p, plate in enumerate(plates)
+        ]
+        if overlaps and max(overlaps) >= IOU_THRESHOLD:
+            matched[int(np.argmax(overlaps))] = index
+    return matched
+
+
+@dataclass(frozen=True)
+class DetectionEvaluation:
+    images: int
+    plates: int
+    recall: float
+    false_positives_per_image: float
+    missed: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, float | int]:
+        figures = asdict(self)
+        figures.pop("missed")
+        return figures
+
+
+def evaluate_detection(detector: PlateDetector, photos: list[PlatePhoto]) -> DetectionEvaluation:
+    found = plates = false_positives = 0
+    missed = []
+    for photo in photos:
+        detections = detector.detect(photo.image)
+        matched = match(detections, photo.plates)
+        hits = sum(m is not None for m in matched)
+        found += hits
+        plates += len(photo.plates)
+        false_positives += len(detections) - hits
+        if hits < len(photo.plates):
+            missed.append(photo.file)
+    return DetectionEvaluation(
+        images=len(photos),
+        plates=plates,
+        recall=found / max(plates, 1),
+        false_positives_per_image=false_positives / len(photos),
+        missed=missed,
+    )
+
+
+def detector_latency_ms(
+    detector: PlateDetector, photo: np.ndarray, runs: int = LATENCY_RUNS
+) -> float:
+    """Median ms for `detect` on `photo` stretched to 1280x720 (letterbox and NMS included)."""
+    height, width = LATENCY_FRAME
+    frame = cv2.resize(photo, (width, height))
+    detector.detect(frame)  # warm-up
+    timings = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        detector.detect(frame)
+        timings.append((time.perf_counter() - start) * 1000)
+    return statistics.median(timings)

@@ -1,0 +1,1 @@
+"""Training the shipped models (needs the optional `train` extra: torch, onnx)."""

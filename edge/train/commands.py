@@ -1,0 +1,81 @@
+"""`alpr-edge train detector|ocr|all`: build the shipped ONNX models from the project's own code.
+
+Training needs the optional `train` extra (`make setup-train`); torch is imported only when a
+training command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from edge.errors import EXIT_OK
+
+DEFAULT_MODELS_DIR = Path("models")
+
+
+def _train(args: argparse.Namespace, config_type: Any, train: Callable[[Any], dict]) -> int:
+    """Run one trainer: a smoke run into a temporary folder, or a full run into --out."""
+    if args.smoke:
+        with tempfile.TemporaryDirectory(prefix="train-smoke-") as out:
+            metrics = train(config_type.smoke(Path(args.out or out)))
+    else:
+        out_dir = Path(args.out) if args.out else DEFAULT_MODELS_DIR
+        metrics = train(config_type(out_dir=out_dir, minutes=args.minutes))
+    print(json.dumps(metrics, indent=2))
+    return EXIT_OK
+
+
+def _train_detector(args: argparse.Namespace) -> int:
+    from edge.train.detector import DetectorTrainConfig, train_detector
+
+    return _train(args, DetectorTrainConfig, train_detector)
+
+
+def _train_ocr(args: argparse.Namespace) -> int:
+    from edge.train.ocr import OcrTrainConfig, train_ocr
+
+    return _train(args, OcrTrainConfig, train_ocr)
+
+
+def _train_all(args: argparse.Namespace) -> int:
+    for train in (_train_detector, _train_ocr):
+        code = train(args)
+        if code != EXIT_OK:
+            return code
+    return EXIT_OK
+
+
+def _add_common(parser: argparse.ArgumentParser, default_minutes: float) -> None:
+    parser.add_argument(
+        "--minutes",
+        type=float,
+        default=default_minutes,
+        help=f"wall-clock training budget per model (default {default_minutes:g})",
+    )
+    parser.add_argument(
+        "--smoke", action="store_true", help="a few tiny steps into a temporary folder"
+    )
+    parser.add_argument(
+        "--out", default=None, help=f"output folder (default {DEFAULT_MODELS_DIR}/)"
+    )
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    train = subparsers.add_parser("train", help="train the shipped models (needs the train extra)")
+    models = train.add_subparsers(dest="model", metavar="MODEL", required=True)
+    detector = models.add_parser("detector", help="train and export models/detector.onnx")
+    _add_common(detector, 60.0)
+    detector.set_defaults(handler=_train_detector)
+    ocr = models.add_parser(
+        "ocr", help="train and export models/ocr.onnx and models/ocr_plate_config.yaml"
+    )
+    _add_common(ocr, 70.0)
+    ocr.set_defaults(handler=_train_ocr)
+    everything = models.add_parser("all", help="train every shipped model, one after another")
+    _add_common(everything, 60.0)
+    everything.set_defaults(handler=_train_all)

@@ -1,0 +1,104 @@
+import json
+
+import numpy as np
+import pytest
+
+from edge.cli import main
+from edge.detect import PlateDetector
+from edge.detect.detector import STRIDE
+from edge.train.detector_data import (
+    AugmentConfig,
+    Labelled,
+    augment,
+    load_yolo_image,
+    make_targets,
+)
+
+
+def _white_plate_on_black() -> Labelled:
+    image = np.zeros((400, 600, 3), np.uint8)
+    image[200:240, 250:370] = 255
+    return Labelled(
+        image=image,
+        boxes=np.array([[250, 200, 370, 240]], np.float32),
+        corners=np.array([[[250, 200], [370, 200], [370, 240], [250, 240]]], np.float32),
+        has_corners=np.array([True]),
+    )
+
+
+def test_augmented_boxes_and_corners_stay_on_the_plate():
+    config = AugmentConfig(crop=160)
+    rng = np.random.default_rng(3)
+    checked = 0
+    for _ in range(30):
+        crop = augment(_white_plate_on_black(), rng, config)
+        x1, y1, x2, y2 = crop.boxes[0]
+        if x1 < 0 or y1 < 0 or x2 > 160 or y2 > 160:
+            continue  # cut by the crop edge
+        inside = crop.image[int(y1) + 3 : int(y2) - 3, int(x1) + 3 : int(x2) - 3]
+        assert inside.mean() > 60  # still the bright plate despite colour damage
+        top_left, top_right = crop.corners[0, 0], crop.corners[0, 1]
+        assert top_left[0] < top_right[0]  # flips keep corners clockwise from top-left
+        checked += 1
+    assert checked >= 10
+
+
+def test_targets_peak_at_the_plate_centre_with_its_distances():
+    sample = Labelled(
+        image=np.zeros((128, 128, 3), np.uint8),
+        boxes=np.array([[40, 60, 100, 76]], np.float32),
+        corners=np.array([[[40, 60], [100, 60], [100, 76], [40, 76]]], np.float32),
+        has_corners=np.array([False]),
+    )
+    targets = make_targets(sample, 128, 0.6)
+    peak_y, peak_x = np.unravel_index(targets.heat.argmax(), targets.heat.shape)
+    assert (peak_y, peak_x) == (68 // STRIDE, 70 // STRIDE)
+    assert targets.heat.max() == 1.0
+    cell_x, cell_y = (peak_x + 0.5) * STRIDE, (peak_y + 0.5) * STRIDE
+    assert targets.distances[:, peak_y, peak_x].tolist() == pytest.approx(
+        [cell_x - 40, cell_y - 60, 100 - cell_x, 76 - cell_y]
+    )
+    assert targets.corner_weight.sum() == 0  # box-only labels teach no corners
+
+
+def test_a_plate_mostly_outside_the_crop_is_neither_positive_nor_negative():
+    sample = Labelled(
+        image=np.zeros((128, 128, 3), np.uint8),
+        boxes=np.array([[-60, 20, 20, 40]], np.float32),
+        corners=np.zeros((1, 4, 2), np.float32),
+        has_corners=np.array([False]),
+    )
+    targets = make_targets(sample, 128, 0.6)
+    assert targets.heat.max() == 0
+    assert targets.heat_weight[20 // STRIDE : 40 // STRIDE, : 20 // STRIDE].max() == 0
+    assert targets.heat_weight[100 // STRIDE, 100 // STRIDE] == 1
+
+
+def test_yolo_polygon_lines_become_boxes_with_four_clockwise_corners(tmp_path):
+    import cv2
+
+    image_path = tmp_path / "car.jpg"
+    cv2.imwrite(str(image_path), np.zeros((100, 200, 3), np.uint8))
+    label_path = tmp_path / "car.txt"
+    label_path.write_text("0 0.5 0.5 0.2 0.1\n0 0.1 0.2 0.4 0.25 0.45 0.4 0.15 0.35 0.13 0.28\n")
+    sample = load_yolo_image(image_path, label_path)
+    assert sample is not None
+    assert sample.boxes[0].tolist() == pytest.approx([80, 45, 120, 55])
+    assert sample.has_corners.tolist() == [False, True]
+    assert sample.boxes[1].tolist() == pytest.approx([20, 20, 90, 40])
+    np.testing.assert_allclose(
+        sample.corners[1], [[20, 20], [80, 25], [90, 40], [30, 35]], atol=1e-3
+    )
+
+
+@pytest.mark.slow
+def test_smoke_training_exports_an_onnx_detector_that_matches_torch(tmp_path, capsys):
+    pytest.importorskip("torch")
+    assert main(["train", "detector", "--smoke", "--out", str(tmp_path)]) == 0
+    metrics = json.loads((tmp_path / "detector_metrics.json").read_text())
+    assert metrics["train_steps"] == 3
+    assert metrics["onnx_max_abs_diff"] < 1e-3
+    assert metrics["onnx_bytes"] < 10_000_000
+    detector = PlateDetector(tmp_path / "detector.onnx")
+    assert isinstance(detector.detect(np.zeros((300, 500, 3), np.uint8)), list)
+    assert '"train_steps": 3' in capsys.readouterr().out

@@ -1,0 +1,68 @@
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from edge.cli import main
+from edge.errors import InputError
+from edge.evaluation.detection import LabelledPlate, load_plate_photos, match
+from edge.types import Box, Detection
+
+MODELS = Path(__file__).resolve().parent.parent / "models"
+
+
+def _plate(x: int, y: int) -> LabelledPlate:
+    return LabelledPlate(Box(x, y, 100, 30), "ABC123")
+
+
+def test_each_labelled_plate_is_matched_to_at_most_one_detection():
+    plates = (_plate(0, 0), _plate(300, 0))
+    detections = [
+        Detection(Box(5, 2, 100, 30), 0.6),
+        Detection(Box(0, 0, 100, 30), 0.9),  # better score: takes the first plate
+        Detection(Box(600, 0, 100, 30), 0.8),  # overlaps nothing
+    ]
+    assert match(detections, plates) == [1, None]
+
+
+def test_a_detection_overlapping_too_little_does_not_count():
+    assert match([Detection(Box(70, 0, 100, 30), 0.9)], (_plate(0, 0),)) == [None]
+
+
+def test_label_files_are_read_with_their_images(tmp_path):
+    cv2.imwrite(str(tmp_path / "car.jpg"), np.zeros((50, 80, 3), np.uint8))
+    (tmp_path / "car.txt").write_text("car.jpg\t10\t20\t30\t8\tAB-123\n")
+    (photo,) = load_plate_photos(tmp_path)
+    assert photo.plates == (LabelledPlate(Box(10, 20, 30, 8), "AB-123"),)
+    (tmp_path / "car.txt").write_text("car.jpg\t10\t20\n")
+    with pytest.raises(InputError, match=r"car\.txt:1"):
+        load_plate_photos(tmp_path)
+
+
+def test_eval_skips_with_a_message_when_the_development_data_is_absent(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("ALPR_SHARED_DATA", str(tmp_path / "absent"))
+    assert main(["eval"]) == 0
+    assert "eval skipped" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_eval_prints_every_figure_of_the_model_issue(shared_data, capsys):
+    shared_data("real", "eu")
+    if not (MODELS / "ocr.onnx").is_file():
+        pytest.skip("the OCR model is not in models/ yet")
+    assert main(["eval", "--latency-runs", "3"]) == 0
+    out = capsys.readouterr().out
+    for figure in (
+        "detection/eu recall",
+        "detection/br recall",
+        "end_to_end/eu read_rate",
+        "end_to_end/br read_rate",
+        "ocr/us-crops exact",
+        "ocr/us-crops state_accuracy",
+        "ocr/us-crops latency_ms_median",
+        "detector_latency ms_per_1280x720_frame_median",
+    ):
+        assert figure in out

@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "edge.train.commands",
     "edge.evaluation.commands",
     "edge.share.commands",
+    "edge.operators.agencies",
 )
 
 

@@ -1,0 +1,1 @@
+"""What operators, not developers, use: allow-list editing, hot reload, transparency reports."""

@@ -1,8 +1,8 @@
 """Detector figures: recall at IoU >= 0.3 on `real/eu` and `real/br`, and latency per frame.
 
 The photo sets label each image with a `<image>.txt` beside it, one plate per line:
-`file<TAB>x<TAB>y<TAB>w<TAB>h<TAB>PLATE`. Detections are matched to labelled plates one to one,
-best score first, each taking the unmatched plate it overlaps most (IoU >= 0.3).
+`image file<TAB>x<TAB>y<TAB>w<TAB>h<TAB>PLATE`. Detections are matched to labelled plates one
+to one, best score first, each taking the unmatched plate it overlaps most (IoU >= 0.3).
 """
 
 from __future__ import annotations
@@ -42,19 +42,22 @@ def load_plate_photos(folder: Path) -> list[PlatePhoto]:
     photos = []
     for label_path in sorted(folder.glob("*.txt")):
         plates = []
+        image_name = None
         for number, line in enumerate(label_path.read_text().splitlines(), start=1):
             if not line.strip():
                 continue
             fields = line.split("\t")
             if len(fields) != 6:
                 raise InputError(f"{label_path}:{number}: expected 6 tab-separated fields")
+            image_name = fields[0]
             x, y, w, h = (int(v) for v in fields[1:5])
             plates.append(LabelledPlate(Box(x, y, w, h), fields[5].strip()))
-        image_path = label_path.with_suffix(".jpg")
-        image = cv2.imread(str(image_path))
+        if image_name is None:
+            continue
+        image = cv2.imread(str(folder / image_name))
         if image is None:
-            raise InputError(f"{image_path}: cannot read the image")
-        photos.append(PlatePhoto(image_path.name, image, tuple(plates)))
+            raise InputError(f"{folder / image_name}: cannot read the image")
+        photos.append(PlatePhoto(image_name, image, tuple(plates)))
     if not photos:
         raise InputError(f"{folder}: no labelled images")
     return photos

@@ -10,6 +10,9 @@ from edge.shared_data import shared_data_dir
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
+# Real Mosquitto brokers and test certificates (broker_factory, subscriber_factory, ...).
+pytest_plugins = ("brokers",)
+
 
 @pytest.fixture
 def shared_data():

@@ -1,0 +1,208 @@
+"""Sharing over real Mosquitto brokers with mutual TLS on 127.0.0.x (see tests/brokers.py)."""
+
+import ast
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from brokers import CertificateAuthority, agency_toml
+from conftest import REPO_ROOT
+from share_publisher import synthetic_read
+
+from edge.share.audit import export_rows, verify
+from edge.share.sharing import Sharing, SharingSettings
+
+PUBLISHER = Path(__file__).with_name("share_publisher.py")
+
+
+def test_only_the_transport_imports_paho():
+    importers = []
+    for path in (REPO_ROOT / "edge").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            if any(name == "paho" or name.startswith("paho.") for name in names):
+                importers.append(path.relative_to(REPO_ROOT).as_posix())
+    assert set(importers) == {"edge/share/transport.py"}
+
+
+def settings(tmp_path: Path, agencies: str, **overrides) -> SharingSettings:
+    path = tmp_path / "agencies.toml"
+    path.write_text(agencies)
+    values = {
+        "agencies_file": path,
+        "data_dir": tmp_path / "share",
+        "unit_id": "unit-1",
+        "operator_agency": "CA0019999",
+        "heartbeat_interval_s": 3600,
+        "audit_head_interval_s": 3600,
+    } | overrides
+    return SharingSettings(**values)
+
+
+def share_rows(data_dir: Path, agency: str, kinds=("read", "hit", "audit_head")) -> list[dict]:
+    return [
+        r
+        for r in export_rows(data_dir / "audit.sqlite")
+        if r["event"] == "share"
+        and r["destination"] == agency
+        and r["decision"] == "allowed"
+        and json.loads(r["details"])["kind"] in kinds
+    ]
+
+
+def ids_of(subscriber, schema: str) -> list[str]:
+    return [d["id"] for d in subscriber.of_schema(schema)]
+
+
+def test_two_allowlisted_brokers_get_every_read_and_the_unlisted_one_no_connection(
+    tmp_path, broker_factory, subscriber_factory
+):
+    oakland, alameda, federal = (broker_factory(n) for n in ("oakland", "alameda", "unlisted"))
+    agencies = agency_toml(oakland, "oakland-pd") + agency_toml(
+        alameda, "alameda-so", ori="CA0010000", receives=("hits",)
+    )
+    inbox = {
+        "oakland-pd": subscriber_factory(oakland, "oakland-dispatch"),
+        "alameda-so": subscriber_factory(alameda, "alameda-dispatch"),
+    }
+    config = settings(tmp_path, agencies, audit_head_interval_s=0.5)
+    with Sharing(config) as sharing:
+        for read_id in range(20):
+            sharing.on_read(read_id, *synthetic_read(read_id))
+        assert inbox["oakland-pd"].wait_for(lambda s: len(s.of_schema("alpr-edge/read/1")) == 20)
+        assert inbox["alameda-so"].wait_for(lambda s: len(s.of_schema("alpr-edge/hit/1")) == 4)
+        assert all(
+            s.wait_for(lambda s: s.of_schema("alpr-edge/audit_head/1")) for s in inbox.values()
+        )
+        assert inbox["oakland-pd"].wait_for(lambda s: sharing.outbox.depth() == 0)
+
+    oakland_reads = inbox["oakland-pd"].of_schema("alpr-edge/read/1")
+    assert [d["read"]["read_id"] for d in oakland_reads] == list(range(20))
+    hits = inbox["alameda-so"].of_schema("alpr-edge/hit/1")
+    assert [d["read"]["read_id"] for d in hits] == [0, 5, 10, 15]
+    assert hits[0]["hits"][0]["reason"] == "stolen vehicle"
+    assert not inbox["alameda-so"].of_schema("alpr-edge/read/1"), "alameda-so receives hits only"
+    # Exactly one audit row per delivered message, and none for anything not delivered.
+    for agency, subscriber in inbox.items():
+        delivered = [
+            m.document["id"]
+            for m in subscriber.messages
+            if m.topic.endswith(("reads", "hits", "head"))
+        ]
+        audited = [r["message_id"] for r in share_rows(config.data_dir, agency)]
+        assert Counter(delivered) == Counter(audited)
+    status = [m for m in inbox["oakland-pd"].messages if m.topic == "alpr/v1/unit-1/status"]
+    assert [m.document["status"] for m in status] == ["online", "offline"]
+    assert federal.connection_count() == 0, federal.log_text()
+    assert oakland.clients_connected("unit-1") == 1
+    assert verify(config.data_dir / "audit.sqlite").ok
+
+
+def test_server_certificate_from_the_wrong_ca_gets_no_connection_and_is_audited(
+    tmp_path, broker_factory, certificate_authority
+):
+    impostor_ca = CertificateAuthority(tmp_path / "impostor-pki", "impostor")
+    impostor = broker_factory("impostor", ca=impostor_ca)
+    # The unit trusts the agency's real CA; the broker shows a certificate from another CA.
+    agencies = agency_toml(impostor, "oakland-pd", ca_cert=certificate_authority.cert)
+    config = settings(tmp_path, agencies)
+    with Sharing(config) as sharing:
+        sharing.on_read(1, *synthetic_read(1))
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not _rows(config, "connect_failed"):
+            time.sleep(0.05)
+        assert sharing.outbox.depth() == 1, "kept for a broker that proves who it is"
+    [failure] = _rows(config, "connect_failed")
+    assert "CERTIFICATE_VERIFY_FAILED" in failure["reason"].upper().replace(" ", "_")
+    assert failure["destination"] == "oakland-pd"
+    assert not _rows(config, "connect")
+    assert impostor.clients_connected("unit-1") == 0
+
+
+def _rows(config, event):
+    return [r for r in export_rows(config.data_dir / "audit.sqlite") if r["event"] == event]
+
+
+def _publisher(config: SharingSettings, first: int, count: int, interval: float):
+    return subprocess.Popen(
+        [
+            sys.executable,
+            str(PUBLISHER),
+            str(config.agencies_file),
+            str(config.data_dir),
+            str(first),
+            str(count),
+            str(interval),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=REPO_ROOT,
+        env=os.environ | {"PYTHONPATH": f"{REPO_ROOT}{os.pathsep}{PUBLISHER.parent}"},
+    )
+
+
+def _read_until(process: subprocess.Popen, line: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = process.stdout.readline().strip()
+        if got == line:
+            return
+        if not got and process.poll() is not None:
+            break
+    raise AssertionError(f"publisher never printed {line!r}")
+
+
+def test_broker_restart_and_sigkilled_unit_lose_nothing_and_keep_order(
+    tmp_path, broker_factory, subscriber_factory
+):
+    oakland, alameda = broker_factory("oakland"), broker_factory("alameda")
+    agencies = agency_toml(oakland, "oakland-pd") + agency_toml(
+        alameda, "alameda-so", ori="CA0010000"
+    )
+    inbox = {
+        "oakland-pd": subscriber_factory(oakland, "oakland-dispatch"),
+        "alameda-so": subscriber_factory(alameda, "alameda-dispatch"),
+    }
+    config = settings(tmp_path, agencies)
+
+    first = _publisher(config, 0, 60, 0.03)
+    _read_until(first, "queued 10")
+    oakland.stop()  # mid-stream: the oakland queue grows while alameda keeps receiving
+    _read_until(first, "queued 40")
+    first.send_signal(signal.SIGKILL)  # power cut: no clean shutdown, no flush
+    first.wait()
+    oakland.start()
+    second = _publisher(config, 60, 10, 0.0)
+    _read_until(second, "drained", timeout=60)
+    second.wait(10)
+
+    for agency, subscriber in inbox.items():
+        rows = share_rows(config.data_dir, agency, kinds=("read", "hit"))
+        audited = [r["message_id"] for r in rows]
+        handed = {f"7ABC{n:03d}" for n in [*range(41), *range(60, 70)]}
+        assert {r["data_elements"] for r in rows} >= handed, "every read handed over was queued"
+        assert subscriber.wait_for(
+            lambda s, want=set(audited): (
+                set(ids_of(s, "alpr-edge/read/1")) | set(ids_of(s, "alpr-edge/hit/1")) >= want
+            )
+        )
+        received = [m.document for m in subscriber.messages if m.topic.endswith(("reads", "hits"))]
+        counts = Counter(d["id"] for d in received)
+        assert set(counts) == set(audited), "nothing delivered that was not audited"
+        # QoS 1: only the one message in flight at a cut may arrive twice (same id, so the
+        # agency drops it); never more than one per disruption.
+        assert sum(counts.values()) - len(counts) <= 2, counts.most_common(3)
+        first_seen = list(dict.fromkeys((d["schema"], d["read"]["read_id"]) for d in received))
+        for schema in ("alpr-edge/read/1", "alpr-edge/hit/1"):
+            order = [read_id for s, read_id in first_seen if s == schema]
+            assert order == sorted(order), f"{agency} {schema} out of order"
+    assert verify(config.data_dir / "audit.sqlite").ok

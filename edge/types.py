@@ -80,3 +80,16 @@ class VehicleRead:
     frame_count: int
     crop_path: str | None = None
     char_confidences: tuple[float, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class HotlistHit:
+    """A read that matched an active hotlist entry; stored linked to the read, shared first."""
+
+    hotlist_id: int
+    listed_plate: str
+    listed_state: str | None
+    reason: str
+    source: str
+    # Characters that differ, each within one OCR-confusion group (0 = exact match).
+    distance: int

@@ -1,0 +1,180 @@
+"""Load `edge.toml` once into typed, validated dataclasses (see `schema` for every key)."""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from pathlib import Path
+from typing import Any
+
+from edge.config.schema import (
+    SECTIONS,
+    CameraConfig,
+    DetectorConfig,
+    EdgeConfig,
+    HotlistConfig,
+    MotionConfig,
+    OcrConfig,
+    Polygon,
+    StoreConfig,
+    TrackConfig,
+)
+from edge.errors import ConfigError
+from edge.tomlfile import load_toml
+
+# Source prefixes that are not file paths (see edge.capture).
+NON_PATH_SOURCES = (
+    "rtsp://",
+    "rtsps://",
+    "rtmp://",
+    "http://",
+    "https://",
+    "gst:",
+    "v4l2:",
+    "/dev/",
+)
+
+__all__ = [
+    "CameraConfig",
+    "DetectorConfig",
+    "EdgeConfig",
+    "HotlistConfig",
+    "MotionConfig",
+    "OcrConfig",
+    "StoreConfig",
+    "TrackConfig",
+    "describe",
+    "load_config",
+]
+
+
+def load_config(path: str | Path) -> EdgeConfig:
+    """Parse and validate a config file; any problem raises ConfigError(file, key, reason)."""
+    path = Path(path)
+    raw = load_toml(path)
+    unknown = set(raw) - set(SECTIONS) - {"sharing"}
+    if unknown:
+        raise ConfigError(path, sorted(unknown)[0], f"unknown section (known: {_known()})")
+    sections = {}
+    for name, cls in SECTIONS.items():
+        table = raw.get(name, {})
+        if not isinstance(table, dict):
+            raise ConfigError(path, name, "must be a table ([section])")
+        sections[name] = _build_section(path, name, cls, table)
+    sharing = raw.get("sharing")
+    if sharing is not None and not isinstance(sharing, dict):
+        raise ConfigError(path, "sharing", "must be a table ([sharing])")
+    camera = sections["camera"]
+    sections["camera"] = dataclasses.replace(camera, source=resolve_source(camera.source, path))
+    return EdgeConfig(path=path, sharing=sharing, **sections)
+
+
+def resolve_source(source: str, config_path: Path) -> str:
+    """A file or folder source named in the config is taken from the config file's folder;
+    URLs, devices and GStreamer pipelines are left as they are."""
+    if not source or source.startswith(NON_PATH_SOURCES) or Path(source).is_absolute():
+        return source
+    return str(config_path.parent / source)
+
+
+def describe() -> str:
+    """Every key with its type, default and description, for `alpr-edge config describe`."""
+    lines = []
+    for name, cls in SECTIONS.items():
+        lines.append(f"[{name}]")
+        hints = typing.get_type_hints(cls)
+        for item in dataclasses.fields(cls):
+            default = (
+                item.default_factory()
+                if item.default_factory is not dataclasses.MISSING
+                else item.default
+            )
+            lines.append(f"  {item.name} ({_type_name(hints[item.name])}, default {default!r})")
+            lines.append(f"      {item.metadata['help']}")
+    return "\n".join(lines)
+
+
+def _known() -> str:
+    return ", ".join([*SECTIONS, "sharing"])
+
+
+def _build_section(path: Path, name: str, cls: type, table: dict[str, Any]) -> Any:
+    hints = typing.get_type_hints(cls)
+    fields = {item.name: item for item in dataclasses.fields(cls)}
+    unknown = set(table) - set(fields)
+    if unknown:
+        key = sorted(unknown)[0]
+        raise ConfigError(path, f"{name}.{key}", f"unknown key (known: {', '.join(fields)})")
+    values = {}
+    for key, value in table.items():
+        where = f"{name}.{key}"
+        try:
+            converted = _convert(value, hints[key], path.parent)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(path, where, str(exc)) from None
+        check = fields[key].metadata.get("check")
+        problem = check(converted) if check else None
+        if problem:
+            raise ConfigError(path, where, problem)
+        values[key] = converted
+    for item in dataclasses.fields(cls):
+        if hints[item.name] is Path and item.name not in values:
+            values[item.name] = _convert(item.default, Path, path.parent)
+    return cls(**values)
+
+
+def _convert(value: Any, hint: Any, base: Path) -> Any:
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise TypeError(f"must be true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"must be a whole number, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"must be a number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise TypeError(f"must be a string, got {value!r}")
+        return value
+    if hint is Path:
+        if not isinstance(value, str) or not value:
+            raise TypeError(f"must be a non-empty path string, got {value!r}")
+        candidate = Path(value).expanduser()
+        return candidate if candidate.is_absolute() else base / candidate
+    if hint == tuple[str, ...]:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise TypeError(f"must be a list of strings, got {value!r}")
+        return tuple(value)
+    if hint == tuple[Polygon, ...]:
+        return tuple(_polygon(item, i) for i, item in enumerate(_list(value)))
+    raise TypeError(f"unsupported config type {hint}")  # a schema bug, not user input
+
+
+def _list(value: Any) -> list[Any]:
+    if not isinstance(value, list):
+        raise TypeError(f"must be a list, got {value!r}")
+    return value
+
+
+def _polygon(value: Any, index: int) -> Polygon:
+    points = _list(value)
+    if len(points) < 3:
+        raise ValueError(f"zone {index} needs at least 3 [x, y] points, got {len(points)}")
+    polygon = []
+    for point in points:
+        if (
+            not isinstance(point, list)
+            or len(point) != 2
+            or not all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in point)
+        ):
+            raise ValueError(f"zone {index}: each point must be [x, y] numbers, got {point!r}")
+        polygon.append((float(point[0]), float(point[1])))
+    return tuple(polygon)
+
+
+def _type_name(hint: Any) -> str:
+    return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")

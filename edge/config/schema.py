@@ -1,0 +1,188 @@
+"""The edge unit's configuration (`edge.toml`): one typed dataclass per section.
+
+Each field's `help` metadata is its description; `describe()` prints them, and the loader in
+`edge.config.load` validates every value against its annotation and `check`.
+Paths (defaults included) are resolved against the folder holding the config file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+Point = tuple[float, float]
+Polygon = tuple[Point, ...]
+Check = Callable[[Any], str | None]
+
+
+def at_least(low: float) -> Check:
+    return lambda value: None if value >= low else f"must be >= {low}, got {value}"
+
+
+def between(low: float, high: float) -> Check:
+    return lambda value: (
+        None if low <= value <= high else f"must be in [{low}, {high}], got {value}"
+    )
+
+
+def option(help: str, default: Any, check: Check | None = None) -> Any:
+    """A config field with its description (and an optional extra check). Path fields use
+    `field` directly with a string default, resolved like a configured path."""
+    kwargs: dict[str, Any] = {"metadata": {"help": help, "check": check}}
+    if isinstance(default, (list, dict)):
+        kwargs["default_factory"] = lambda: type(default)(default)
+    else:
+        kwargs["default"] = default
+    return field(**kwargs)
+
+
+@dataclass(frozen=True)
+class CameraConfig:
+    id: str = option("camera id stored with every read and shared with agencies", "camera-1")
+    source: str = option(
+        "where frames come from: a video file, a folder of images, rtsp:// or http(s):// URL, "
+        "a V4L2 device (/dev/video0 or v4l2:0), or gst:<GStreamer pipeline ending in appsink>",
+        "",
+    )
+    realtime: bool = option("replay a video file at its own frame rate instead of flat out", False)
+    loop: bool = option("start a replayed video or image folder again at its end", False)
+    reconnect_initial_s: float = option(
+        "first wait before reconnecting a live source that dropped", 1.0, at_least(0.01)
+    )
+    reconnect_max_s: float = option(
+        "longest wait between reconnect attempts (the wait doubles up to this)",
+        30.0,
+        at_least(0.01),
+    )
+    decode_queue: int = option(
+        "frames buffered between the decoding thread and the pipeline", 8, at_least(1)
+    )
+
+
+@dataclass(frozen=True)
+class MotionConfig:
+    enabled: bool = option("skip frames in which nothing moved inside the zones", True)
+    zones: tuple[Polygon, ...] = option(
+        "polygons [[x, y], ...] in full-frame pixels where motion counts; empty = whole frame", []
+    )
+    width: int = option(
+        "frames are shrunk to this width before comparing (cheaper, ignores noise)",
+        160,
+        at_least(16),
+    )
+    pixel_threshold: int = option(
+        "grey-level change (0-255) that marks a pixel as changed", 20, between(1, 255)
+    )
+    min_changed_fraction: float = option(
+        "share of zone pixels that must change for a frame to count as moving",
+        0.002,
+        between(0.0, 1.0),
+    )
+
+
+@dataclass(frozen=True)
+class ModelRuntime:
+    """Options common to the detector and the OCR model."""
+
+    providers: tuple[str, ...] = option(
+        "onnxruntime execution providers in order of preference, e.g. "
+        '["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]',
+        ["CPUExecutionProvider"],
+    )
+    threads: int = option("onnxruntime intra-op threads", 1, at_least(1))
+
+
+@dataclass(frozen=True)
+class DetectorConfig(ModelRuntime):
+    model: Path = field(default="models/detector.onnx", metadata={"help": "detector ONNX file"})
+    every_n_frames: int = option(
+        "run the detector on every Nth moving frame; tracks bridge the frames between",
+        2,
+        at_least(1),
+    )
+    min_score: float = option("detections scoring below this are ignored", 0.5, between(0, 1))
+
+
+@dataclass(frozen=True)
+class OcrConfig(ModelRuntime):
+    model: Path = field(
+        default="models/ocr.onnx", metadata={"help": "OCR ONNX file (fast-plate-ocr contract)"}
+    )
+    plate_config: Path = field(
+        default="models/ocr_plate_config.yaml",
+        metadata={"help": "fast-plate-ocr plate-config YAML of the OCR model"},
+    )
+    min_width: int = option(
+        "plates narrower than this many pixels are tracked but not read yet", 40, at_least(1)
+    )
+
+
+@dataclass(frozen=True)
+class TrackConfig:
+    max_gap_frames: int = option(
+        "a track ends when its plate has not been detected for this many frames", 12, at_least(1)
+    )
+    min_overlap: float = option(
+        "least IoU between a track's predicted box and a detection to join them",
+        0.05,
+        between(0, 1),
+    )
+    min_reads: int = option(
+        "OCR reads a track needs before it may become a vehicle read", 2, at_least(1)
+    )
+    min_confidence: float = option(
+        "voted reads less confident than this are dropped", 0.5, between(0, 1)
+    )
+    repeat_window_s: float = option(
+        "the same plate seen again within this many seconds is not a new read", 30.0, at_least(0)
+    )
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    data_dir: Path = field(default="data", metadata={"help": "folder for reads.db and plate crops"})
+    save_crops: bool = option("keep each read's best plate crop as a JPEG", True)
+    retry_attempts: int = option(
+        "tries for a write when the disk is full or the database is locked", 5, at_least(1)
+    )
+    retry_initial_s: float = option(
+        "first wait between write tries (doubles each time)", 0.2, at_least(0)
+    )
+
+
+@dataclass(frozen=True)
+class HotlistConfig:
+    max_confusions: int = option(
+        "how many characters may differ, each only within one OCR-confusion group, for a "
+        "near match (0 = exact matches only)",
+        1,
+        between(0, 3),
+    )
+
+
+@dataclass(frozen=True)
+class EdgeConfig:
+    """The whole file. `sharing` is the raw [sharing] table, validated by `edge.share`."""
+
+    path: Path
+    camera: CameraConfig
+    motion: MotionConfig
+    detector: DetectorConfig
+    ocr: OcrConfig
+    track: TrackConfig
+    store: StoreConfig
+    hotlist: HotlistConfig
+    sharing: dict[str, Any] | None = None
+
+
+SECTIONS: dict[str, type] = {
+    "camera": CameraConfig,
+    "motion": MotionConfig,
+    "detector": DetectorConfig,
+    "ocr": OcrConfig,
+    "track": TrackConfig,
+    "store": StoreConfig,
+    "hotlist": HotlistConfig,
+}

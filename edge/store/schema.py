@@ -1,0 +1,68 @@
+"""The database schema, one migration per version; `PRAGMA user_version` records the version.
+
+Add a migration to the end of MIGRATIONS to change the schema; never edit a released one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlite_utils
+
+
+def _create_reads_hotlist_hits(db: sqlite_utils.Database) -> None:
+    db["reads"].create(
+        {
+            "id": int,
+            "seen_at": str,  # ISO 8601 UTC
+            "camera_id": str,
+            "plate": str,
+            "state": str,
+            "confidence": float,
+            "box_x": int,
+            "box_y": int,
+            "box_w": int,
+            "box_h": int,
+            "frame_count": int,
+            "crop_path": str,
+            "char_confidences": str,  # JSON list
+        },
+        pk="id",
+        not_null={"seen_at", "camera_id", "plate", "confidence", "frame_count"},
+    )
+    db["reads"].create_index(["plate"])
+    db["reads"].create_index(["seen_at"])
+    db["hotlist"].create(
+        {
+            "id": int,
+            "plate": str,
+            "state": str,
+            "reason": str,
+            "source": str,
+            "expires_at": str,  # ISO 8601 UTC; NULL never expires
+            "loaded_at": str,
+            "file": str,
+        },
+        pk="id",
+        not_null={"plate", "loaded_at"},
+    )
+    db["hotlist"].create_index(["plate"])
+    db["hits"].create(
+        {
+            "id": int,
+            "read_id": int,
+            "hotlist_id": int,
+            "listed_plate": str,
+            "distance": int,
+            "reason": str,
+            "source": str,
+        },
+        pk="id",
+        not_null={"read_id", "hotlist_id", "listed_plate", "distance"},
+        foreign_keys=[("read_id", "reads", "id"), ("hotlist_id", "hotlist", "id")],
+    )
+    db["hits"].create_index(["read_id"])
+
+
+MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_create_reads_hotlist_hits,)
+SCHEMA_VERSION = len(MIGRATIONS)

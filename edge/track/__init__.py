@@ -1,0 +1,230 @@
+"""Track and vote: follow each plate across frames and turn one vehicle pass into one read.
+
+Detections join the track whose predicted box (last box moved by its velocity) they overlap
+most. When a track has not been seen for `max_gap_frames`, its OCR reads are voted: the
+most-supported length wins, then per position the character with the most summed confidence.
+The result is checked against the state's serial formats (from `edge.synth.formats`); if it
+fits none, the runner-up character at one position, or an observed read, that fits is taken.
+A plate read again within `repeat_window_s` is a repeat, not a new read.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import numpy as np
+
+from edge.config import TrackConfig
+from edge.synth.formats import REGIONS, fits_state_format
+from edge.types import Box, Detection, PlateText, VehicleRead
+
+FormatCheck = Callable[[str, str], bool]
+
+
+def fits_known_format(text: str, state: str) -> bool:
+    """Whether the text fits the state's formats; states we hold no formats for always fit."""
+    return state not in REGIONS or fits_state_format(text, state)
+
+
+@dataclass
+class Sighting:
+    """One detection in one frame, with its OCR read when the plate was read."""
+
+    detection: Detection
+    text: PlateText | None = None
+    crop: np.ndarray | None = None
+
+
+@dataclass
+class PlatePass:
+    """A finished pass: the voted read and the crop of its most confident sighting."""
+
+    read: VehicleRead
+    crop: np.ndarray | None
+
+
+@dataclass
+class Track:
+    id: int
+    box: Box
+    last_frame: int
+    velocity: tuple[float, float] = (0.0, 0.0)
+    frames_seen: int = 1
+    texts: list[PlateText] = field(default_factory=list)
+    best_text: PlateText | None = None
+    best_crop: np.ndarray | None = None
+    best_box: Box | None = None
+    best_time: datetime | None = None
+
+    def predicted(self, frame_index: int) -> Box:
+        gap = frame_index - self.last_frame
+        dx, dy = self.velocity
+        return Box(
+            round(self.box.x + dx * gap), round(self.box.y + dy * gap), self.box.w, self.box.h
+        )
+
+    def add(self, sighting: Sighting, frame_index: int, timestamp: datetime) -> None:
+        box = sighting.detection.box
+        gap = max(1, frame_index - self.last_frame)
+        self.velocity = ((box.x - self.box.x) / gap, (box.y - self.box.y) / gap)
+        self.box = box
+        self.last_frame = frame_index
+        self.frames_seen += 1
+        self.observe(sighting, timestamp)
+
+    def observe(self, sighting: Sighting, timestamp: datetime) -> None:
+        text = sighting.text
+        if text is None or not text.text:
+            return
+        self.texts.append(text)
+        if self.best_text is None or text.confidence > self.best_text.confidence:
+            self.best_text = text
+            self.best_crop = sighting.crop
+            self.best_box = sighting.detection.box
+            self.best_time = timestamp
+
+
+@dataclass(frozen=True)
+class Vote:
+    text: str
+    confidence: float
+    char_confidences: tuple[float, ...]
+    state: str | None
+
+
+class PlateTracker:
+    def __init__(
+        self, config: TrackConfig, camera_id: str, fits: FormatCheck = fits_known_format
+    ) -> None:
+        self.config = config
+        self.camera_id = camera_id
+        self.fits = fits
+        self.tracks: list[Track] = []
+        self.repeats = 0
+        self._ids = itertools.count(1)
+        self._last_read: dict[str, datetime] = {}
+
+    def update(
+        self, frame_index: int, timestamp: datetime, sightings: Sequence[Sighting]
+    ) -> list[PlatePass]:
+        """Add one detection frame's sightings; returns the passes that ended."""
+        unmatched = list(range(len(sightings)))
+        pairs = []
+        for track in self.tracks:
+            predicted = track.predicted(frame_index)
+            for index in unmatched:
+                overlap = predicted.iou(sightings[index].detection.box)
+                if overlap >= self.config.min_overlap:
+                    pairs.append((overlap, track, index))
+        taken_tracks: set[int] = set()
+        for _, track, index in sorted(pairs, key=lambda item: -item[0]):
+            if track.id in taken_tracks or index not in unmatched:
+                continue
+            taken_tracks.add(track.id)
+            unmatched.remove(index)
+            track.add(sightings[index], frame_index, timestamp)
+        for index in unmatched:
+            track = Track(next(self._ids), sightings[index].detection.box, frame_index)
+            track.observe(sightings[index], timestamp)
+            self.tracks.append(track)
+        return self._finish(lambda t: frame_index - t.last_frame > self.config.max_gap_frames)
+
+    def finish(self) -> list[PlatePass]:
+        """End every open track (end of a replay, or shutdown)."""
+        return self._finish(lambda t: True)
+
+    def _finish(self, ended: Callable[[Track], bool]) -> list[PlatePass]:
+        done = [t for t in self.tracks if ended(t)]
+        self.tracks = [t for t in self.tracks if not ended(t)]
+        passes = []
+        for track in sorted(done, key=lambda t: t.best_time or datetime.max):
+            plate_pass = self._conclude(track)
+            if plate_pass is not None:
+                passes.append(plate_pass)
+        return passes
+
+    def _conclude(self, track: Track) -> PlatePass | None:
+        if len(track.texts) < self.config.min_reads or track.best_time is None:
+            return None
+        vote = vote_text(track.texts, self.fits)
+        if vote.confidence < self.config.min_confidence:
+            return None
+        previous = self._last_read.get(vote.text)
+        self._last_read[vote.text] = track.best_time
+        if previous is not None and track.best_time - previous <= timedelta(
+            seconds=self.config.repeat_window_s
+        ):
+            self.repeats += 1
+            return None
+        read = VehicleRead(
+            plate=vote.text,
+            state=vote.state,
+            confidence=vote.confidence,
+            seen_at=track.best_time,
+            camera_id=self.camera_id,
+            box=track.best_box or track.box,
+            frame_count=track.frames_seen,
+            char_confidences=vote.char_confidences,
+        )
+        return PlatePass(read, track.best_crop)
+
+
+def vote_text(texts: Sequence[PlateText], fits: FormatCheck = fits_known_format) -> Vote:
+    """Per-character confidence voting over a track's OCR reads (see the module docstring)."""
+    state = _vote_state(texts)
+    by_length: dict[int, list[PlateText]] = defaultdict(list)
+    for text in texts:
+        by_length[len(text.text)].append(text)
+    length = max(by_length, key=lambda n: sum(t.confidence for t in by_length[n]))
+    voters = by_length[length]
+    scores: list[dict[str, float]] = [defaultdict(float) for _ in range(length)]
+    for text in voters:
+        for position, char in enumerate(text.text):
+            scores[position][char] += _char_confidence(text, position)
+    ranked = [sorted(s.items(), key=lambda kv: -kv[1]) for s in scores]
+    total = len(voters)
+
+    def support(candidate: str) -> tuple[float, ...]:
+        return tuple(scores[i].get(c, 0.0) / total for i, c in enumerate(candidate))
+
+    best = "".join(r[0][0] for r in ranked)
+    if state is not None:
+        best = _fitting(best, ranked, voters, state, fits)
+    chars = support(best)
+    return Vote(best, sum(chars) / length, chars, state)
+
+
+def _fitting(
+    best: str,
+    ranked: list[list[tuple[str, float]]],
+    voters: Sequence[PlateText],
+    state: str,
+    fits: FormatCheck,
+) -> str:
+    if fits(best, state):
+        return best
+    swaps = []
+    for position, options in enumerate(ranked):
+        for char, score in options[1:2]:
+            swaps.append((score, best[:position] + char + best[position + 1 :]))
+    candidates = [text for _, text in sorted(swaps, key=lambda s: -s[0])]
+    candidates += [t.text for t in sorted(voters, key=lambda t: -t.confidence)]
+    return next((c for c in candidates if fits(c, state)), best)
+
+
+def _vote_state(texts: Sequence[PlateText]) -> str | None:
+    weights: dict[str, float] = defaultdict(float)
+    for text in texts:
+        if text.state:
+            weights[text.state] += text.state_confidence or 1.0
+    return max(weights, key=lambda s: weights[s]) if weights else None
+
+
+def _char_confidence(text: PlateText, position: int) -> float:
+    if len(text.char_confidences) == len(text.text):
+        return text.char_confidences[position]
+    return text.confidence

@@ -1,0 +1,58 @@
+from pathlib import Path
+
+import pytest
+
+from edge.config import describe, load_config
+from edge.errors import ConfigError
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def write(tmp_path, text):
+    path = tmp_path / "edge.toml"
+    path.write_text(text)
+    return path
+
+
+def test_shipped_example_config_loads_and_every_key_is_commented():
+    config = load_config(REPO / "config" / "edge.toml")
+    assert config.detector.model == REPO / "config" / ".." / "models" / "detector.onnx"
+    lines = (REPO / "config" / "edge.toml").read_text().splitlines()
+    for number, line in enumerate(lines):
+        if "=" in line and not line.lstrip().startswith("#"):
+            before = lines[number - 1].strip()
+            assert before.startswith("#") or "#" in line, f"key without comment: {line}"
+
+
+def test_missing_sections_take_documented_defaults_and_paths_resolve_beside_the_file(tmp_path):
+    config = load_config(write(tmp_path, '[camera]\nid = "north"\n'))
+    assert config.camera.id == "north"
+    assert config.track.repeat_window_s == 30.0
+    assert config.store.data_dir == tmp_path / "data"
+    assert config.sharing is None
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "reason"),
+    [
+        ("[track]\nrepeat_window_s = -1\n", "track.repeat_window_s", "must be >= 0"),
+        ('[detector]\nthreads = "two"\n', "detector.threads", "whole number"),
+        ("[motion]\nzones = [[[0, 0], [10, 0]]]\n", "motion.zones", "at least 3"),
+        ("[camera]\nsauce = 1\n", "camera.sauce", "unknown key"),
+        ("[cameras]\n", "cameras", "unknown section"),
+        ("[hotlist]\nmax_confusions = 9\n", "hotlist.max_confusions", "must be in [0, 3]"),
+    ],
+)
+def test_errors_name_the_file_the_key_and_the_reason(tmp_path, text, key, reason):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    assert (error.value.file, error.value.key) == (str(path), key)
+    assert reason in error.value.reason
+    assert error.value.exit_code == 2
+
+
+def test_every_key_has_a_description():
+    text = describe()
+    assert "[camera]" in text and "repeat_window_s" in text
+    assert all(line.strip() for line in text.splitlines())

@@ -1,0 +1,93 @@
+from datetime import UTC, datetime
+
+import pytest
+
+from edge.errors import InputError
+from edge.hotlist import Hotlist, confusion_distance, import_csv
+from edge.store import ReadStore
+from edge.types import Box, VehicleRead
+
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+
+def read(plate, state="CA", seen_at=NOW):
+    return VehicleRead(plate, state, 0.9, seen_at, "cam", Box(0, 0, 10, 5), 3)
+
+
+def write_csv(path, rows):
+    path.write_text("plate,state,reason,source,expiry\n" + "\n".join(rows) + "\n")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("read_text", "listed", "expected"),
+    [
+        ("7ABC123", "7ABC123", 0),
+        ("7AB0123", "7ABD123", 1),  # 0/D
+        ("7A8C123", "7ABC123", 1),  # 8/B
+        ("75BC1Z3", "7SBC123", 2),  # 5/S and Z/2
+        ("7ABC124", "7ABC123", None),  # 4/3 is no OCR confusion
+        ("7ABC12", "7ABC123", None),
+    ],
+)
+def test_confusion_distance_counts_only_confusable_differences(read_text, listed, expected):
+    assert confusion_distance(read_text, listed) == expected
+
+
+def test_import_then_match_exact_and_near_within_configured_distance(tmp_path):
+    store = ReadStore(tmp_path / "data")
+    csv = write_csv(tmp_path / "h.csv", ["7ABC123,CA,stolen vehicle,CHP,2026-12-31"])
+    assert import_csv(store, csv, now=NOW) == 1
+    strict, lenient = Hotlist(store, max_confusions=0), Hotlist(store, max_confusions=1)
+    assert [h.distance for h in strict.match(read("7ABC123"))] == [0]
+    assert strict.match(read("7A8C123")) == []
+    hit = lenient.match(read("7A8C123"))[0]
+    assert (hit.listed_plate, hit.reason, hit.source, hit.distance) == (
+        "7ABC123",
+        "stolen vehicle",
+        "CHP",
+        1,
+    )
+    assert lenient.match(read("7ABC123", state="NV")) == []  # another state's plate
+    assert lenient.match(read("7ABC123", state=None))  # state unknown: the plate decides
+
+
+def test_expired_entries_never_match(tmp_path):
+    store = ReadStore(tmp_path / "data")
+    import_csv(store, write_csv(tmp_path / "h.csv", ["7ABC123,CA,x,y,2026-05-31"]), now=NOW)
+    hotlist = Hotlist(store)
+    assert hotlist.match(read("7ABC123")) == []
+    assert hotlist.match(read("7ABC123", seen_at=datetime(2026, 5, 31, 23, 59, tzinfo=UTC)))
+
+
+def test_reimport_updates_instead_of_duplicating_and_running_matcher_sees_it(tmp_path):
+    store = ReadStore(tmp_path / "data")
+    hotlist = Hotlist(store)
+    assert hotlist.match(read("7ABC123")) == []
+    import_csv(store, write_csv(tmp_path / "h.csv", ["7abc-123,ca,old,CHP,"]), now=NOW)
+    # An import from another process (another connection) reaches the running matcher.
+    other = ReadStore(tmp_path / "data")
+    import_csv(other, write_csv(tmp_path / "h.csv", ["7ABC 123,CA,new,CHP,"]), now=NOW)
+    assert store.db["hotlist"].count == 1
+    assert [h.reason for h in hotlist.match(read("7ABC123"))] == ["new"]
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        (",CA,x,y,", ":2: plate is empty"),
+        ("7ABC123,California,x,y,", ":2: state 'CALIFORNIA'"),
+        ("7ABC123,CA,x,y,next week", ":2: expiry 'next week'"),
+    ],
+)
+def test_bad_rows_name_file_and_line_and_load_nothing(tmp_path, row, message):
+    store = ReadStore(tmp_path / "data")
+    csv = write_csv(tmp_path / "h.csv", ["1GOOD11,CA,x,y,", row])
+    with pytest.raises(InputError, match=message.replace(":2:", ":3:")):
+        import_csv(store, csv)
+    assert store.db["hotlist"].count == 0
+
+
+def test_missing_file_is_bad_input(tmp_path):
+    with pytest.raises(InputError, match=r"absent\.csv"):
+        import_csv(ReadStore(tmp_path), tmp_path / "absent.csv")

@@ -1,0 +1,95 @@
+from datetime import UTC, datetime, timedelta
+
+from edge.config import TrackConfig
+from edge.track import PlateTracker, Sighting, vote_text
+from edge.types import Box, Detection, PlateText
+
+START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def text(value, conf=0.9, state="CA", chars=None):
+    return PlateText(value, conf, tuple(chars or [conf] * len(value)), state, 0.9)
+
+
+def sighting(x, y, value=None, conf=0.9):
+    return Sighting(Detection(Box(x, y, 120, 40), 0.9), text(value, conf) if value else None)
+
+
+def drive(tracker, frames):
+    """frames: list of (frame_index, [sightings]); returns every finished pass in order."""
+    passes = []
+    for index, sightings in frames:
+        passes += tracker.update(index, START + timedelta(seconds=index / 30), sightings)
+    return passes + tracker.finish()
+
+
+def test_per_character_confidence_voting_beats_single_misreads():
+    reads = [
+        text("7ABC123", chars=[0.9, 0.9, 0.4, 0.9, 0.9, 0.9, 0.9]),
+        text("7A8C123", chars=[0.9, 0.9, 0.3, 0.9, 0.9, 0.9, 0.9]),
+        text("7ABC128", chars=[0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.2]),
+        text("7ABC12", conf=0.5),
+    ]
+    vote = vote_text(reads)
+    assert vote.text == "7ABC123"
+    assert vote.state == "CA"
+    assert 0 < vote.confidence < 1
+
+
+def test_voted_text_that_fits_no_state_format_takes_a_fitting_runner_up():
+    # California serials are digit, three letters, three digits: an I cannot be fourth-last.
+    reads = [text("7ABCI23", chars=[0.9] * 4 + [0.6] + [0.9] * 2)] * 2 + [
+        text("7ABC123", chars=[0.9] * 4 + [0.5] + [0.9] * 2)
+    ]
+    assert vote_text(reads).text == "7ABC123"
+
+
+def test_one_read_per_pass_following_a_moving_plate():
+    tracker = PlateTracker(TrackConfig(max_gap_frames=6), "cam")
+    frames = [(i, [sighting(100 + 15 * i, 300 + 2 * i, "7ABC123")]) for i in range(0, 40, 2)]
+    passes = drive(tracker, frames)
+    assert [p.read.plate for p in passes] == ["7ABC123"]
+    assert passes[0].read.frame_count == 20
+
+
+def test_two_plates_in_one_frame_are_two_tracks():
+    tracker = PlateTracker(TrackConfig(), "cam")
+    frames = [
+        (i, [sighting(100 + 5 * i, 300, "7ABC123"), sighting(800, 400, "4XYZ789")])
+        for i in range(10)
+    ]
+    assert sorted(p.read.plate for p in drive(tracker, frames)) == ["4XYZ789", "7ABC123"]
+
+
+def test_tracks_end_after_the_gap_and_repeats_within_the_window_are_not_new_reads():
+    tracker = PlateTracker(TrackConfig(max_gap_frames=5, repeat_window_s=30), "cam")
+    first = [(i, [sighting(100, 300, "7ABC123")]) for i in range(5)]
+    ended = tracker.update(20, START + timedelta(seconds=20 / 30), [])
+    assert [p.read.plate for p in drive(tracker, first) + ended] == ["7ABC123"]
+    # Seen again 10 s later: the same car stopped at the light, not a new pass.
+    again = [(300 + i, [sighting(100, 300, "7ABC123")]) for i in range(5)]
+    assert drive(tracker, again) == []
+    assert tracker.repeats == 1
+    # Two minutes later it is a new pass.
+    later = [(4000 + i, [sighting(100, 300, "7ABC123")]) for i in range(5)]
+    assert [p.read.plate for p in drive(tracker, later)] == ["7ABC123"]
+
+
+def test_tracks_with_too_few_or_unconfident_reads_are_dropped():
+    tracker = PlateTracker(TrackConfig(min_reads=2, min_confidence=0.5), "cam")
+    once = [(0, [sighting(100, 300, "7ABC123")]), (1, [sighting(100, 300)])]
+    assert drive(tracker, once) == []
+    weak = [(i, [sighting(500, 300, "8ZZZ999", conf=0.2)]) for i in range(10, 15)]
+    assert drive(tracker, weak) == []
+
+
+def test_read_keeps_the_most_confident_crop_and_its_box():
+    tracker = PlateTracker(TrackConfig(), "cam")
+    frames = [
+        (0, [sighting(100, 300, "7ABC123", conf=0.6)]),
+        (1, [sighting(110, 300, "7ABC123", conf=0.95)]),
+        (2, [sighting(120, 300, "7ABC123", conf=0.7)]),
+    ]
+    (plate_pass,) = drive(tracker, frames)
+    assert plate_pass.read.box == Box(110, 300, 120, 40)
+    assert plate_pass.read.seen_at == START + timedelta(seconds=1 / 30)

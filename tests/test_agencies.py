@@ -7,11 +7,11 @@ import hashlib
 import json
 
 import pytest
+from conftest import REPO_ROOT
+from query_support import Agencies
 
 from edge.cli import main
 from edge.share.audit import export_rows
-from tests.conftest import REPO_ROOT
-from tests.query_support import Agencies
 
 HEADER = "# The allow-list of this test unit.\n# Second header line.\n\n"
 

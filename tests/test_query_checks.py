@@ -7,7 +7,9 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
+from conftest import REPO_ROOT
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from query_support import NOW, VALID_REQUEST, Agencies, responder
 
 from edge.errors import ConfigError, InputError
 from edge.query.client import signed_message
@@ -16,8 +18,6 @@ from edge.query.policy import load_policy
 from edge.query.schema import RefusalReason
 from edge.query.signing import canonical_bytes, generate_key_pair, load_private_key, sign
 from edge.query.terms import prohibited_terms_in
-from tests.conftest import REPO_ROOT
-from tests.query_support import NOW, VALID_REQUEST, Agencies, responder
 
 READ = {
     "plate": "7ABC123",

@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from query_support import NOW, VALID_REQUEST, Agencies, responder
 
 from edge.query.client import signed_message
 from edge.query.responder import QueryResponder
 from edge.query.schema import FIELDS, RefusalReason
 from edge.query.signing import sign
 from edge.share.outbox import Outbox
-from tests.query_support import NOW, VALID_REQUEST, Agencies, responder
 
 READ = {"plate": "7ABC123", "state": "CA", "seen_at": NOW.isoformat(), "camera_id": "cam-1"}
 FUZZ = settings(

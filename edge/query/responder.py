@@ -127,6 +127,21 @@ class QueryDecision:
         return reply
 
 
+# QueryDecision field -> query field, for the audit row of a query that could not be parsed.
+_AUDITED_FIELDS = {
+    "request_id": "request_id",
+    "agency": "agency",
+    "user": "user",
+    "on_behalf_of": "on_behalf_of",
+    "case_number": "case_number",
+    "purpose": "purpose",
+    "reason": "reason",
+    "plate": "plate",
+    "start": "from",
+    "end": "to",
+}
+
+
 def _best_effort(fields: Any, name: str) -> str | None:
     """A field of an unparseable query, for the audit row: strings only, bounded."""
     if isinstance(fields, dict) and isinstance(fields.get(name), str):
@@ -151,8 +166,6 @@ class QueryResponder:
         self._reads = reads
         self._retention = retention
         self._clock = clock
-        # Paho delivers each agency's messages on that connection's thread; the ledger's
-        # count-then-record must not interleave between agencies.
         self._lock = threading.Lock()
 
     def handle(
@@ -189,8 +202,11 @@ class QueryResponder:
         try:
             message = decode_message(payload)
             signed = parse_query(message)
+            # Paho calls this on each agency's connection thread: the ledger's count-then-record
+            # and the read store's connection must not interleave between agencies.
             with self._lock:
                 check_query(signed, self._context(broker_agency, now))
+                return self._answer(signed, base)
         except QueryRefused as refusal:
             fields = message.get("query") if isinstance(message, dict) else None
             return QueryDecision(
@@ -198,23 +214,8 @@ class QueryResponder:
                 decision=REFUSED,
                 reason_code=str(refusal.reason),
                 detail=refusal.detail,
-                **{
-                    name: _best_effort(fields, wire)
-                    for name, wire in (
-                        ("request_id", "request_id"),
-                        ("agency", "agency"),
-                        ("user", "user"),
-                        ("on_behalf_of", "on_behalf_of"),
-                        ("case_number", "case_number"),
-                        ("purpose", "purpose"),
-                        ("reason", "reason"),
-                        ("plate", "plate"),
-                        ("start", "from"),
-                        ("end", "to"),
-                    )
-                },
+                **{name: _best_effort(fields, wire) for name, wire in _AUDITED_FIELDS.items()},
             )
-        return self._answer(signed, base)
 
     def _context(self, broker_agency: str, now: datetime) -> QueryContext:
         return QueryContext(

@@ -1,0 +1,36 @@
+"""Plugging the query responder into a running unit's sharing side."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from edge.query.ledger import QueryLedger
+from edge.query.policy import load_policy
+from edge.query.reads import StoreReads
+from edge.query.responder import QueryResponder
+from edge.share.sharing import Sharing
+from edge.share.transport import IncomingQuery
+from edge.store import ReadStore
+
+LEDGER_FILE = "query-ledger.sqlite"
+
+
+def attach_queries(sharing: Sharing, policy_path: Path, store: ReadStore) -> QueryResponder:
+    """Answer queries read on every allow-listed agency's connection; call before `start()`."""
+    policy = load_policy(policy_path)
+    responder = QueryResponder(
+        gate=sharing.gate,
+        policy=policy,
+        ledger=QueryLedger(sharing.settings.data_dir / LEDGER_FILE, policy.max_request_age),
+        reads=StoreReads(store),
+        retention=timedelta(days=sharing.settings.retention_days),
+    )
+
+    def on_query(query: IncomingQuery) -> None:
+        responder.handle(
+            query.agency_id, query.payload, query.response_topic, query.correlation_data
+        )
+
+    sharing.set_query_handler(on_query)
+    return responder

@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "edge.evaluation.commands",
     "edge.share.commands",
     "edge.operators.agencies",
+    "edge.synth.commands",
 )
 
 

@@ -14,8 +14,11 @@ from brokers import CertificateAuthority, agency_toml
 from conftest import REPO_ROOT
 from share_publisher import synthetic_read
 
+from edge.share.allowlist import Broker
 from edge.share.audit import export_rows, verify
+from edge.share.messages import QUERY_RESPONSE, Outgoing, query_topic
 from edge.share.sharing import Sharing, SharingSettings
+from edge.share.transport import request
 
 PUBLISHER = Path(__file__).with_name("share_publisher.py")
 
@@ -206,3 +209,50 @@ def test_broker_restart_and_sigkilled_unit_lose_nothing_and_keep_order(
             order = [read_id for s, read_id in first_seen if s == schema]
             assert order == sorted(order), f"{agency} {schema} out of order"
     assert verify(config.data_dir / "audit.sqlite").ok
+
+
+def test_agency_query_arrives_with_its_agency_and_is_answered_through_the_gate(
+    tmp_path, broker_factory, certificate_authority
+):
+    oakland = broker_factory("oakland")
+    config = settings(tmp_path, agency_toml(oakland, "oakland-pd"))
+    sharing = Sharing(config)
+    seen = []
+
+    def answer(query):
+        seen.append(query.agency_id)
+        sharing.gate.send(
+            query.agency_id,
+            Outgoing(
+                kind=QUERY_RESPONSE,
+                body={"echo": query.payload.decode()},
+                reply_topic=query.response_topic,
+                correlation_data=query.correlation_data,
+                username="Sgt. J. Smith #1234",
+                user_agency="CA0010900",
+                purpose="stolen-vehicle",
+                data_elements="7ABC123",
+            ),
+        )
+
+    sharing.set_query_handler(answer)
+    investigator = certificate_authority.issue("oakland-investigator")
+    with sharing:
+        subscribed = f"unit-1 1 {query_topic('unit-1')}"
+        deadline = time.monotonic() + 10
+        while subscribed not in oakland.log_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        reply = request(
+            Broker(oakland.host, oakland.port, tls=True),
+            query_topic("unit-1"),
+            b"was 7ABC123 seen?",
+            ca_cert=certificate_authority.cert,
+            client_cert=investigator.cert,
+            client_key=investigator.key,
+        )
+    document = json.loads(reply)
+    assert document["echo"] == "was 7ABC123 seen?"
+    assert document["schema"] == "alpr-edge/query_response/1"
+    assert seen == ["oakland-pd"]
+    [row] = share_rows(config.data_dir, "oakland-pd", kinds=("query_response",))
+    assert row["username"] == "Sgt. J. Smith #1234" and row["message_id"] == document["id"]

@@ -103,7 +103,9 @@ def add_entry(path: Path, fields: Mapping[str, Any]) -> AllowListChange:
         document.append("agency", tomlkit.aot())
         entries = _entries(document)
     else:
-        entries.body[-1].value.append(None, tomlkit.nl())
+        last = entries.body[-1].value.body
+        if not (last and isinstance(last[-1][1], Whitespace)):
+            entries.body[-1].value.append(None, tomlkit.nl())
     entries.append(table)
     return _change("add", agency_id, path, old_text, tomlkit.dumps(document))
 

@@ -9,6 +9,7 @@ from edge.share.audit import AuditLog, export_rows, verify
 from edge.share.gate import EgressGate
 from edge.share.messages import HEARTBEAT, QUERY_RESPONSE, Outgoing, read_message
 from edge.share.outbox import Outbox
+from edge.share.sharing import Sharing, SharingSettings
 from edge.types import Box, VehicleRead
 
 TODAY = date(2026, 11, 25)
@@ -125,3 +126,26 @@ def test_removed_or_expired_agency_loses_its_queue_and_each_drop_is_audited(gate
     loads = rows(gate, "config_load")
     assert json.loads(loads[-1]["details"])["expired"] == {"sfpd": TODAY.isoformat()}
     assert verify(gate.audit.path).ok
+
+
+def test_missing_or_invalid_allowlist_shares_nothing_and_the_last_good_one_stays(tmp_path):
+    path = tmp_path / "agencies.toml"
+    settings = SharingSettings(agencies_file=path, data_dir=tmp_path / "share", unit_id="unit-1")
+    with Sharing(settings) as sharing:
+        assert sharing.on_read(1, READ) == []
+        path.write_text(
+            "demo = true\n[[agency]]\n"
+            'id = "oakland-pd"\nname = "Oakland PD"\nori = "CA0010900"\nkind = "city_police"\n'
+            'state = "CA"\npurpose = "MOU 14"\nbroker = "mqtt://127.0.0.1:9"\n'
+            'receives = ["reads"]\nexpires = 2099-01-01\n'
+        )
+        assert sharing.reload_allowlist()
+        assert len(sharing.on_read(2, READ)) == 1
+        path.write_text(path.read_text().replace('"CA"', '"NV"'))
+        assert not sharing.reload_allowlist()
+        assert sharing.allowlist.get("oakland-pd") is not None
+    refused = [
+        r for r in export_rows(settings.data_dir / "audit.sqlite") if r["decision"] == "refused"
+    ]
+    assert [r["event"] for r in refused] == ["config_refused", "config_refused"]
+    assert "file not found" in refused[0]["reason"] and "not California" in refused[1]["reason"]

@@ -1,0 +1,113 @@
+import json
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from edge.errors import ConfigError
+from edge.share.audit import export_rows, verify
+from edge.share.retention import Retention, held_read_ids, record_hold
+from edge.share.sharing import Sharing, SharingSettings, parse_sharing_settings
+from edge.store import ReadStore
+from edge.types import Box, HotlistHit, VehicleRead
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+def store_read(store: ReadStore, plate: str, age_days: float, hit: bool = False) -> int:
+    read = VehicleRead(
+        plate=plate,
+        state="CA",
+        confidence=0.9,
+        seen_at=NOW - timedelta(days=age_days),
+        camera_id="cam-1",
+        box=Box(0, 0, 10, 10),
+        frame_count=3,
+    )
+    crop = np.full((20, 60, 3), 128, np.uint8)
+    hits = [HotlistHit(1, plate, "CA", "stolen", "NCIC", 0)] if hit else []
+    if hit:
+        store.db["hotlist"].insert(
+            {"id": 1, "plate": plate, "loaded_at": NOW.isoformat()}, replace=True
+        )
+    read_id, _ = store.add_read(read, crop, hits)
+    return read_id
+
+
+@pytest.fixture
+def unit(tmp_path):
+    store = ReadStore(tmp_path / "data")
+    settings = SharingSettings(
+        agencies_file=tmp_path / "agencies.toml", data_dir=tmp_path / "share", unit_id="unit-1"
+    )
+    sharing = Sharing(settings, store.path)
+    yield store, sharing
+    sharing.close()
+    store.close()
+
+
+def remaining(store: ReadStore) -> set[str]:
+    return {row["plate"] for row in store.db.query("SELECT plate FROM reads")}
+
+
+def test_reads_without_hits_are_purged_after_retention_with_their_crops_and_audited(unit):
+    store, sharing = unit
+    old = store_read(store, "7OLD001", 31)
+    store_read(store, "7NEW001", 29)
+    store_read(store, "7HIT001", 45, hit=True)
+    [old_crop] = [r["crop_path"] for r in store.db.query("SELECT * FROM reads WHERE id = ?", [old])]
+    assert (store.data_dir / old_crop).exists()
+
+    result = sharing.retention.purge(NOW)
+
+    assert result.purged == 1 and result.crops_removed == 1
+    assert remaining(store) == {"7NEW001", "7HIT001"}, "hotlist hits and recent reads stay"
+    assert not (store.data_dir / old_crop).exists()
+    [row] = [r for r in export_rows(sharing.audit.path) if r["event"] == "purge"]
+    assert row["record_count"] == 1 and row["data_elements"] == "7OLD001"
+    assert json.loads(row["details"])["cutoff"] == (NOW - timedelta(days=30)).isoformat()
+    assert sharing.retention.purge(NOW).purged == 0
+
+
+def test_legal_hold_keeps_a_read_past_retention_until_released(unit):
+    store, sharing = unit
+    held = store_read(store, "7HOLD01", 90)
+    record_hold(sharing.gate, [held], "24-001234", "Lt. Diaz", "court order 77", place=True)
+    assert held_read_ids(sharing.audit) == {held}
+    result = sharing.retention.purge(NOW)
+    assert result.purged == 0 and result.held == 1
+    assert remaining(store) == {"7HOLD01"}
+    record_hold(sharing.gate, [held], "24-001234", "Lt. Diaz", "case closed", place=False)
+    assert sharing.retention.purge(NOW).purged == 1
+    events = [r["event"] for r in export_rows(sharing.audit.path)]
+    assert events == ["legal_hold", "legal_hold_release", "purge"]
+    assert verify(sharing.audit.path).ok
+
+
+def test_retention_is_configurable_but_never_above_sixty_days(tmp_path):
+    file = tmp_path / "edge.toml"
+    table = {"agencies_file": "agencies.toml", "data_dir": "share", "unit_id": "unit-1"}
+    settings = parse_sharing_settings(table | {"retention_days": 60}, file)
+    assert settings.retention_days == 60
+    assert settings.agencies_file == tmp_path / "agencies.toml"
+    with pytest.raises(ConfigError) as caught:
+        parse_sharing_settings(table | {"retention_days": 90}, file)
+    assert caught.value.key == "sharing.retention_days" and "legal hold" in caught.value.reason
+    with pytest.raises(ValueError, match="1 to 60"):
+        Retention(tmp_path / "reads.db", None, days=61)
+
+
+@pytest.mark.parametrize(
+    ("change", "key"),
+    [
+        ({"unit_id": "unit 1/#"}, "sharing.unit_id"),
+        ({"data_dir": ""}, "sharing.data_dir"),
+        ({"heartbeat_interval_s": 0}, "sharing.heartbeat_interval_s"),
+        ({"national_lookup": True}, "sharing.national_lookup"),
+    ],
+)
+def test_invalid_sharing_settings_name_the_key(tmp_path, change, key):
+    table = {"agencies_file": "agencies.toml", "data_dir": "share", "unit_id": "unit-1"}
+    with pytest.raises(ConfigError) as caught:
+        parse_sharing_settings(table | change, tmp_path / "edge.toml")
+    assert caught.value.key == key

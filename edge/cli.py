@@ -21,7 +21,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "edge.evaluation.commands",
     "edge.share.commands",
     "edge.operators.agencies",
+    "edge.query.commands",
     "edge.synth.commands",
+    "edge.pipeline.commands",
 )
 
 

@@ -20,11 +20,13 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import pytest
 from brokers import CertificateAuthority, MosquittoBroker, agency_toml
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from query_support import VALID_REQUEST
 
+from edge.cli import main
 from edge.query.client import signed_message
 from edge.query.service import attach_queries
 from edge.query.signing import public_key_text
@@ -101,6 +103,7 @@ class Unit:
     sharing: Sharing
     keys: dict[str, Ed25519PrivateKey]
     clients: dict[str, AgencyClient]
+    brokers: dict[str, MosquittoBroker]
     unlisted: MosquittoBroker
     data_dir: Path
 
@@ -185,7 +188,7 @@ def unit(tmp_path_factory) -> Iterator[Unit]:
             b.clients_connected("unit-1") for b in brokers.values()
         ):
             time.sleep(0.05)
-        yield Unit(sharing, keys, clients, unlisted, settings.data_dir)
+        yield Unit(sharing, keys, clients, brokers, unlisted, settings.data_dir)
     finally:
         for client in clients.values():
             client.close()
@@ -285,3 +288,47 @@ def test_query_on_a_broker_that_is_not_allow_listed_is_never_read(unit):
         stranger.close()
     assert unit.unlisted.clients_connected("unit-1") == 0, unit.unlisted.log_text()
     assert not unit.rows_of(request_id_of(payload))
+
+
+def cli_query(unit: Unit, tmp_path: Path, key_file: Path, *extra: str) -> int:
+    broker = unit.brokers["oakland-pd"]
+    tls = broker.ca.issue("oakland-cli")
+    return main(
+        [
+            "query",
+            f"--broker={broker.url}",
+            f"--ca-cert={broker.ca.cert}",
+            f"--client-cert={tls.cert}",
+            f"--client-key={tls.key}",
+            "--unit=unit-1",
+            f"--key={key_file}",
+            "--agency=oakland-pd",
+            "--user=Officer A. Jones #77",
+            "--plate=7abc-12?",
+            "--case=26-000123",
+            "--purpose=stolen-vehicle",
+            "--reason=car reported stolen from Lake Merritt",
+            *extra,
+        ]
+    )
+
+
+def test_alpr_edge_query_signs_sends_and_prints_the_answer(unit, tmp_path, capsys):
+    key_file = tmp_path / "oakland.key"
+    key_file.write_bytes(
+        unit.keys["oakland-pd"].private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    assert cli_query(unit, tmp_path, key_file) == 0
+    out = capsys.readouterr().out
+    assert "answered" in out and out.count("plate=7ABC123") == 2 and "2 reads" in out
+
+
+def test_alpr_edge_query_with_a_key_the_unit_does_not_know_is_refused(unit, tmp_path, capsys):
+    assert main(["keys", "generate", "--out", str(tmp_path / "new.key")]) == 0
+    assert 'query_key = "' in capsys.readouterr().out
+    assert cli_query(unit, tmp_path, tmp_path / "new.key", "--json") == 1
+    assert json.loads(capsys.readouterr().out)["reason"] == "bad_signature"

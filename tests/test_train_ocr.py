@@ -1,0 +1,59 @@
+"""OCR training: label encoding, pseudo-label agreement, and a smoke run through every stage."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch", reason="training needs the train extra (make setup-train)")
+
+from edge.cli import main
+from edge.recognise import PlateReader
+from edge.train.ocr_data import encode_text
+from edge.train.ocr_model import ALPHABET, OcrModelShape
+from edge.train.ocr_real import DASHCAM, ROBOFLOW, RealCrop, agreed_label
+from edge.train.ocr_teacher import TeacherRead
+
+CROP = np.zeros((20, 40, 3), np.uint8)
+
+
+def test_labels_fill_the_slots_after_the_text_with_the_pad_character():
+    shape = OcrModelShape()
+    encoded = encode_text("7ABC", shape)
+    assert "".join(ALPHABET[i] for i in encoded) == "7ABC_____"
+    with pytest.raises(ValueError, match="longer than 9"):
+        encode_text("ABCDEFGHIJ", shape)
+
+
+@pytest.mark.parametrize(
+    ("student", "teacher", "confidence", "source", "label"),
+    [
+        ("7ABC123", "7ABC123", 0.5, ROBOFLOW, "7ABC123"),  # both agree
+        ("7ABC123", "7ABC128", 0.5, ROBOFLOW, None),  # disagree, teacher unsure
+        ("7ABC123", "7ABC128", 0.99, ROBOFLOW, "7ABC128"),  # teacher sure, one edit apart
+        ("7AB", "7ABC128", 0.99, ROBOFLOW, None),  # too far apart
+        ("ABC0123", "ABCO123", 0.5, ROBOFLOW, "ABC0123"),  # US plates write O as 0
+        ("B123ABC", "B123ABC", 0.5, DASHCAM, "B123ABC"),  # a Romanian serial
+        ("RO", "RO", 0.9, DASHCAM, None),  # not a Romanian serial
+        ("ABCDEFGHI", "ABCDEFGHI", 0.9, ROBOFLOW, None),  # no US format that long
+    ],
+)
+def test_a_real_crop_is_labelled_only_when_the_readers_agree(
+    student, teacher, confidence, source, label
+):
+    crop = RealCrop(CROP, source, None)
+    assert agreed_label(student, TeacherRead(teacher, confidence), crop) == label
+
+
+@pytest.mark.slow
+def test_smoke_training_exports_a_model_the_reader_serves(tmp_path):
+    assert main(["train", "ocr", "--smoke", "--out", str(tmp_path)]) == 0
+    metrics = json.loads((tmp_path / "ocr_metrics.json").read_text())
+    assert metrics["onnx_max_difference_vs_torch"] < 1e-4
+    assert metrics["steps"] == 4
+    assert metrics["onnx_bytes"] < 10 * 1024 * 1024
+    reader = PlateReader(tmp_path / "ocr.onnx", tmp_path / "ocr_plate_config.yaml")
+    assert len(reader.read([np.full((60, 120, 3), 200, np.uint8)])) == 1
+    assert "CA" in reader.regions

@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
@@ -31,6 +32,7 @@ from typing import Protocol
 import cv2
 
 from edge.capture.sources import (
+    IMAGE_SUFFIXES,
     CaptureStats,
     ImageFolderSource,
     LiveSource,
@@ -42,6 +44,7 @@ from edge.errors import InputError
 from edge.types import Frame
 
 __all__ = [
+    "IMAGE_SUFFIXES",
     "CaptureStats",
     "DecodeThread",
     "FrameSource",
@@ -104,6 +107,8 @@ class DecodeThread:
         self._queue: queue.Queue[object] = queue.Queue(maxsize=queue_size)
         self._stop = threading.Event()
         self._error: BaseException | None = None
+        # Time spent producing frames (decoding, and pacing for realtime replays).
+        self.decode_seconds = 0.0
         self._thread = threading.Thread(target=self._run, name="decode", daemon=True)
 
     def __iter__(self) -> Iterator[Frame]:
@@ -127,8 +132,12 @@ class DecodeThread:
 
     def _run(self) -> None:
         try:
-            for frame in self.source.frames():
-                if self._stop.is_set():
+            frames = self.source.frames()
+            while not self._stop.is_set():
+                started = time.perf_counter()
+                frame = next(frames, None)
+                self.decode_seconds += time.perf_counter() - started
+                if frame is None:
                     break
                 self._queue.put(frame)
         except BaseException as exc:  # handed to the consumer's thread

@@ -131,6 +131,12 @@ class PlateTracker:
             track = Track(next(self._ids), sightings[index].detection.box, frame_index)
             track.observe(sightings[index], timestamp)
             self.tracks.append(track)
+        return self.expire(frame_index)
+
+    def expire(self, frame_index: int) -> list[PlatePass]:
+        """End the tracks not detected for `max_gap_frames` (call on frames not detected)."""
+        if not self.tracks:
+            return []
         return self._finish(lambda t: frame_index - t.last_frame > self.config.max_gap_frames)
 
     def finish(self) -> list[PlatePass]:
@@ -141,7 +147,7 @@ class PlateTracker:
         done = [t for t in self.tracks if ended(t)]
         self.tracks = [t for t in self.tracks if not ended(t)]
         passes = []
-        for track in sorted(done, key=lambda t: t.best_time or datetime.max):
+        for track in sorted(done, key=lambda t: t.last_frame):
             plate_pass = self._conclude(track)
             if plate_pass is not None:
                 passes.append(plate_pass)

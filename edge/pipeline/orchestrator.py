@@ -1,0 +1,186 @@
+"""The orchestrator: frames in; reads stored, checked against hotlists and handed to sharing.
+
+capture -> motion gate -> detect (every Nth moving frame) -> OCR (one batch per frame)
+-> track and vote -> store (committed) -> hotlist hits (committed with the read) -> sharing
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from edge.config import EdgeConfig
+from edge.detect import plate_crop
+from edge.hotlist import Hotlist
+from edge.motion import MotionGate
+from edge.store import ReadStore, StoreUnavailable
+from edge.track import PlatePass, PlateTracker, Sighting
+from edge.types import Detection, Frame, HotlistHit, PlateText, VehicleRead
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+
+    import numpy as np
+
+log = logging.getLogger(__name__)
+
+STAGES = ("decode", "motion", "detect", "ocr", "track", "store")
+
+
+class Detector(Protocol):
+    def detect(self, image_bgr: np.ndarray) -> list[Detection]: ...
+
+
+class Reader(Protocol):
+    def read(self, crops: Sequence[np.ndarray]) -> list[PlateText]: ...
+
+
+class ReadSink(Protocol):
+    """What acts on a committed read: `edge.share.sharing.Sharing`."""
+
+    def on_read(
+        self, read_id: int, read: VehicleRead, hits: Sequence[HotlistHit] = ()
+    ) -> object: ...
+
+
+@dataclass
+class RunStats:
+    frames: int = 0
+    motion_skipped: int = 0
+    detector_runs: int = 0
+    plates_read: int = 0
+    reads: int = 0
+    hits: int = 0
+    repeats: int = 0
+    unstored: int = 0
+    seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+
+    @contextmanager
+    def timing(self, stage: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[stage] += time.perf_counter() - started
+
+
+class Pipeline:
+    def __init__(
+        self,
+        config: EdgeConfig,
+        detector: Detector,
+        reader: Reader,
+        store: ReadStore,
+        sink: ReadSink | None = None,
+    ) -> None:
+        self.config = config
+        self.detector = detector
+        self.reader = reader
+        self.store = store
+        self.sink = sink
+        self.hotlist = Hotlist(store, config.hotlist.max_confusions)
+        self.motion = MotionGate(config.motion)
+        self.tracker = PlateTracker(config.track, config.camera.id)
+        self.stats = RunStats()
+        self._moving_frames = 0
+        # Passes not yet committed because the store was unavailable; retried on each new pass.
+        self._backlog: deque[PlatePass] = deque()
+
+    def run(
+        self, frames: Iterable[Frame], on_frame: Callable[[RunStats], None] | None = None
+    ) -> RunStats:
+        """Process frames until the source ends (or Ctrl-C), then end every open track."""
+        try:
+            for frame in frames:
+                self.process(frame)
+                if on_frame is not None:
+                    on_frame(self.stats)
+        finally:
+            self.finish()
+        return self.stats
+
+    def process(self, frame: Frame) -> None:
+        stats = self.stats
+        stats.frames += 1
+        with stats.timing("motion"):
+            moved = self.motion.moved(frame.image)
+        if not moved:
+            stats.motion_skipped += 1
+            self._commit(self.tracker.expire(frame.index))
+            return
+        self._moving_frames += 1
+        if (self._moving_frames - 1) % self.config.detector.every_n_frames:
+            self._commit(self.tracker.expire(frame.index))
+            return
+        with stats.timing("detect"):
+            detections = self.detector.detect(frame.image)
+        stats.detector_runs += 1
+        sightings = [Sighting(d) for d in detections]
+        legible = [s for s in sightings if s.detection.box.w >= self.config.ocr.min_width]
+        if legible:
+            with stats.timing("ocr"):
+                for sighting in legible:
+                    sighting.crop = plate_crop(frame.image, sighting.detection.box).copy()
+                texts = self.reader.read([s.crop for s in legible])
+            for sighting, text in zip(legible, texts, strict=True):
+                sighting.text = text
+            stats.plates_read += len(legible)
+        with stats.timing("track"):
+            passes = self.tracker.update(frame.index, frame.timestamp, sightings)
+        self._commit(passes)
+
+    def finish(self) -> None:
+        self._commit(self.tracker.finish())
+        self.stats.repeats = self.tracker.repeats
+        self.stats.unstored = len(self._backlog)
+        if self._backlog:
+            lost = ", ".join(p.read.plate for p in self._backlog)
+            log.error("%d read(s) could not be stored: %s", len(self._backlog), lost)
+
+    def _commit(self, passes: Sequence[PlatePass]) -> None:
+        if not passes and not self._backlog:
+            return
+        self._backlog.extend(passes)
+        with self.stats.timing("store"):
+            while self._backlog:
+                plate_pass = self._backlog[0]
+                hits = self.hotlist.match(plate_pass.read)
+                try:
+                    read_id, stored = self.store.add_read(plate_pass.read, plate_pass.crop, hits)
+                except StoreUnavailable:
+                    log.error("%d read(s) waiting for the store", len(self._backlog))
+                    return
+                self._backlog.popleft()
+                self.stats.reads += 1
+                self.stats.hits += len(hits)
+                self._announce(read_id, stored, hits)
+
+    def _announce(self, read_id: int, read: VehicleRead, hits: list[HotlistHit]) -> None:
+        extra = {"read_id": read_id, "plate": read.plate, "state": read.state}
+        log.info(
+            "read %s (%s) confidence %.2f",
+            read.plate,
+            read.state or "?",
+            read.confidence,
+            extra=extra,
+        )
+        for hit in hits:
+            log.warning(
+                "HOTLIST HIT %s ~ %s: %s (%s)",
+                read.plate,
+                hit.listed_plate,
+                hit.reason,
+                hit.source,
+                extra={**extra, "listed_plate": hit.listed_plate, "reason": hit.reason},
+            )
+        if self.sink is None:
+            return
+        try:
+            self.sink.on_read(read_id, read, hits)
+        except Exception:  # the read is stored; sharing failing must not stop the reader
+            log.exception("sharing read %d failed; it stays in the store", read_id)

@@ -1,0 +1,101 @@
+"""The pipeline's commands on bad input, and the ones that need no models."""
+
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime
+
+import pytest
+
+from edge.cli import main
+from edge.pipeline.demo import TruthVehicle, compare
+from edge.store import ReadStore
+from edge.types import Box, HotlistHit, VehicleRead
+
+
+def alpr(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "edge", *map(str, args)], capture_output=True, text=True
+    )
+
+
+@pytest.fixture
+def config(tmp_path):
+    path = tmp_path / "edge.toml"
+    path.write_text('[camera]\nid = "test-cam"\n[store]\ndata_dir = "data"\n')
+    return path
+
+
+def test_run_with_a_config_error_names_file_and_key_and_exits_2(tmp_path):
+    bad = tmp_path / "edge.toml"
+    bad.write_text("[track]\nmin_reads = 0\n")
+    result = alpr("run", "--config", bad)
+    assert result.returncode == 2
+    assert f"{bad}: track.min_reads: must be >= 1" in result.stderr
+
+
+def test_run_with_an_unreadable_source_names_it_and_exits_2(config, tmp_path):
+    result = alpr("run", "--config", config, "--source", tmp_path / "gone.mp4")
+    assert result.returncode == 2
+    assert "gone.mp4" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_read_of_a_missing_image_names_it_and_exits_2(config, tmp_path):
+    result = alpr("read", "--config", config, tmp_path / "nothing.jpg")
+    assert result.returncode == 2
+    assert "nothing.jpg" in result.stderr
+
+
+def test_hotlist_import_then_reads_search_show_hits(config, tmp_path, capsys):
+    csv = tmp_path / "wanted.csv"
+    csv.write_text("plate,state,reason,source,expiry\n7ABC123,CA,stolen,CHP,2099-01-01\n")
+    assert main(["hotlist", "import", "--config", str(config), str(csv)]) == 0
+    store = ReadStore(tmp_path / "data")
+    hotlist_id = store.db["hotlist"].get(1)["id"]
+    read = VehicleRead("7ABC123", "CA", 0.97, datetime.now(UTC), "test-cam", Box(1, 2, 3, 4), 9)
+    store.add_read(read, None, [HotlistHit(hotlist_id, "7ABC123", "CA", "stolen", "CHP", 0)])
+    store.close()
+    capsys.readouterr()
+    assert (
+        main(["reads", "search", "--config", str(config), "--plate", "7AB*", "--since", "1h"]) == 0
+    )
+    assert "7ABC123 (stolen)" in capsys.readouterr().out
+    assert main(["reads", "list", "--config", str(config), "--json"]) == 0
+    (row,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert row["plate"] == "7ABC123" and row["hits"][0]["reason"] == "stolen"
+
+
+def test_reads_search_rejects_a_bad_time_with_exit_2(config):
+    result = alpr("reads", "search", "--config", config, "--plate", "X", "--since", "yesterday")
+    assert result.returncode == 2
+    assert "yesterday" in result.stderr
+
+
+def test_config_describe_lists_every_section():
+    result = alpr("config", "describe")
+    assert result.returncode == 0
+    for section in ("[camera]", "[motion]", "[detector]", "[ocr]", "[track]", "[store]"):
+        assert section in result.stdout
+
+
+def test_demo_comparison_flags_misses_duplicates_phantoms_and_missed_hits():
+    truth = [
+        TruthVehicle(1, "7ABC123", "CA", True, 20),
+        TruthVehicle(2, "8XYZ999", "CA", False, 20),
+        TruthVehicle(3, "5FAR000", "CA", False, 1),  # never readable: not counted
+    ]
+    good = compare(truth, [{"plate": "7ABC123", "hits": 1}, {"plate": "8XYZ999", "hits": 0}])
+    assert good.passed and good.share_exact == 1.0
+    bad = compare(
+        truth,
+        [
+            {"plate": "7ABC123", "hits": 0},
+            {"plate": "8XYZ999", "hits": 0},
+            {"plate": "8XYZ999", "hits": 0},
+            {"plate": "8XYZ990", "hits": 0},
+        ],
+    )
+    assert not bad.passed
+    assert [v.id for v in bad.duplicates] == [2]
+    assert [r["plate"] for r in bad.phantoms] == ["8XYZ990"]
+    assert [v.id for v in bad.missed_hits] == [1]

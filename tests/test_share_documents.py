@@ -1,0 +1,83 @@
+"""The documents the unit sends keep the JSON Schemas published in docs/sharing.md."""
+
+import json
+import re
+
+import pytest
+from conftest import REPO_ROOT
+from jsonschema import Draft202012Validator, FormatChecker
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+from share_publisher import synthetic_read
+
+from edge.share.messages import (
+    audit_head_message,
+    heartbeat_message,
+    hit_message,
+    read_message,
+)
+from edge.share.sharing import Sharing, SharingSettings
+
+DOC = REPO_ROOT / "docs" / "sharing.md"
+
+
+def published_schemas() -> dict[str, dict]:
+    blocks = re.findall(r"<!-- schema: (\S+) -->\s*```json\n(.*?)```", DOC.read_text(), re.S)
+    return {name: json.loads(body) for name, body in blocks}
+
+
+@pytest.fixture(scope="module")
+def validators():
+    schemas = published_schemas()
+    registry = Registry().with_resources(
+        (schema["$id"], Resource.from_contents(schema, default_specification=DRAFT202012))
+        for schema in schemas.values()
+    )
+    return {
+        name: Draft202012Validator(schema, registry=registry, format_checker=FormatChecker())
+        for name, schema in schemas.items()
+    }
+
+
+def test_every_document_kind_the_unit_sends_is_published_with_a_valid_schema(validators):
+    assert set(validators) == {
+        "alpr-edge/read/1",
+        "alpr-edge/hit/1",
+        "alpr-edge/heartbeat/1",
+        "alpr-edge/audit_head/1",
+    }
+    for validator in validators.values():
+        Draft202012Validator.check_schema(validator.schema)
+
+
+def test_documents_sent_for_reads_hits_heartbeats_and_audit_heads_keep_their_schemas(
+    tmp_path, validators
+):
+    agencies = tmp_path / "agencies.toml"
+    agencies.write_text(
+        "demo = true\n[[agency]]\n"
+        'id = "oakland-pd"\nname = "Oakland PD"\nori = "CA0010900"\nkind = "city_police"\n'
+        'state = "CA"\npurpose = "MOU 14"\nbroker = "mqtt://127.0.0.1:9"\n'
+        'receives = ["reads", "hits", "heartbeat"]\nexpires = 2099-01-01\n'
+    )
+    settings = SharingSettings(
+        agencies_file=agencies, data_dir=tmp_path / "share", unit_id="unit-1"
+    )
+    sharing = Sharing(settings)
+    sharing.reload_allowlist()
+    read, hits = synthetic_read(10)
+    head = sharing.audit.head()
+    for message in (
+        read_message(10, read),
+        hit_message(10, read, hits),
+        heartbeat_message(12.5, 3, 30),
+        audit_head_message(head.seq, head.row_hash, head.at),
+    ):
+        assert sharing.gate.send("oakland-pd", message)
+    documents = [json.loads(q.payload) for q in sharing.outbox.queued("oakland-pd")]
+    sharing.close()
+    assert len(documents) == 4
+    for document in documents:
+        validators[document["schema"]].validate(document)
+    broken = dict(documents[0], read=dict(documents[0]["read"], crop_path="crops/x.jpg"))
+    assert not validators["alpr-edge/read/1"].is_valid(broken), "no crop paths leave the unit"

@@ -95,7 +95,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     video.add_argument("--out", type=Path, default=Path("sample_video"), help="output folder")
     video.add_argument("--seed", type=int, default=2026)
-    video.add_argument("--seconds", type=positive_int, default=24, help="clip length")
+    video.add_argument("--seconds", type=positive_int, default=28, help="clip length")
     video.set_defaults(handler=_video)
 
 

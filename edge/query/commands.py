@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from edge.errors import EXIT_FAILURE, EXIT_OK, InputError
+from edge.share.commands import _moment
 
 if TYPE_CHECKING:
     from edge.share.allowlist import Broker
@@ -57,14 +58,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     query.add_argument("--timeout", type=float, default=15.0, help="seconds to wait for the answer")
     query.add_argument("--json", action="store_true", help="print the answer as JSON")
     query.set_defaults(handler=run_query)
-
-
-def _moment(text: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO date or date-time: {text!r}") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def run_generate(args: argparse.Namespace) -> int:

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from edge.config.schema import EdgeConfig
     from edge.share.sharing import Sharing, SharingSettings
 
-AUDIT_EXTENSIONS: tuple[str, ...] = ()
+AUDIT_EXTENSIONS: tuple[str, ...] = ("edge.operators.report",)
 DEFAULT_CONFIG = Path("config/edge.toml")
 
 

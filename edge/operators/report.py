@@ -1,0 +1,308 @@
+"""`alpr-edge audit report --month YYYY-MM`: the transparency report, Markdown or JSON.
+
+What SB 34 usage policies, San Francisco's Chapter 19B annual surveillance report and
+vendors' transparency portals publish: which outside agencies have access and on what terms,
+how many reads and hotlist hits the unit made, queries answered and refused per agency and
+purpose, refusals by reason, the retention in force, prohibited uses, and the audit chain head
+so that anyone holding a published head can check the log was not rewritten.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from edge.errors import EXIT_OK, ConfigError, InputError
+from edge.query.terms import PROHIBITED_TERMS
+from edge.share.allowlist import AllowList, load_allowlist
+from edge.share.audit import export_rows, verify
+from edge.share.commands import _record_access
+
+AUDIT_LOG_RETENTION = "at least 2 years (CJIS 5.4.7 sets one year; LASD and Marin keep two)"
+
+
+def month_bounds(text: str) -> tuple[datetime, datetime]:
+    try:
+        start = datetime.strptime(text, "%Y-%m").replace(tzinfo=UTC)
+    except ValueError:
+        raise InputError(f"--month {text!r}: expected YYYY-MM") from None
+    end = (
+        start.replace(year=start.year + 1, month=1)
+        if start.month == 12
+        else (start.replace(month=start.month + 1))
+    )
+    return start, end
+
+
+@dataclass(frozen=True)
+class ReportSources:
+    audit_log: Path
+    allowlist_file: Path
+    reads_db: Path | None
+    retention_days: int
+
+
+def _reads_and_hits(reads_db: Path | None, start: datetime, end: datetime) -> dict[str, Any]:
+    if reads_db is None or not reads_db.is_file():
+        return {"reads": None, "hits": None, "note": "no read store on this unit"}
+    conn = sqlite3.connect(f"file:{reads_db}?mode=ro", uri=True)
+    try:
+        (reads,) = conn.execute(
+            "SELECT count(*) FROM reads WHERE seen_at >= ? AND seen_at < ?",
+            (start.isoformat(), end.isoformat()),
+        ).fetchone()
+        (hits,) = conn.execute(
+            "SELECT count(DISTINCT reads.id) FROM reads JOIN hits ON hits.read_id = reads.id"
+            " WHERE seen_at >= ? AND seen_at < ?",
+            (start.isoformat(), end.isoformat()),
+        ).fetchone()
+    finally:
+        conn.close()
+    return {
+        "reads": reads,
+        "hits": hits,
+        "note": "reads still held; reads past retention were purged (see purges)",
+    }
+
+
+def _agencies(sources: ReportSources, end: datetime) -> tuple[list[dict[str, Any]], str | None]:
+    try:
+        allowlist: AllowList = load_allowlist(sources.allowlist_file)
+    except ConfigError as exc:
+        return [], f"allow-list refused, nothing is shared: {exc}"
+    last_day = end.date()
+    return [
+        {
+            "id": a.id,
+            "name": a.name,
+            "ori": a.ori,
+            "kind": a.kind,
+            "agreement": a.purpose,
+            "receives": sorted(a.receives),
+            "may_query": a.query_key is not None,
+            "expires": a.expires.isoformat(),
+            "active_at_month_end": a.is_active(last_day),
+        }
+        for a in allowlist
+    ], None
+
+
+def build_report(month: str, sources: ReportSources) -> dict[str, Any]:
+    """Everything the report says, as plain data (the JSON form)."""
+    start, end = month_bounds(month)
+    rows = [
+        dict(row, details=json.loads(row["details"] or "{}"))
+        for row in export_rows(sources.audit_log, start, end)
+    ]
+    queries = [r for r in rows if "query_decision" in r["details"]]
+    per_agency: dict[str, Counter[str]] = {}
+    for row in queries:
+        counts = per_agency.setdefault(row["details"]["broker_agency"], Counter())
+        counts[row["details"]["query_decision"]] += 1
+    by_purpose = Counter(
+        (r["purpose"] or "(none)", r["details"]["query_decision"]) for r in queries
+    )
+    refusals = Counter(
+        r["details"]["query_reason"] for r in queries if r["details"]["query_reason"]
+    )
+    shared = Counter(
+        (r["destination"], r["details"].get("kind"))
+        for r in rows
+        if r["event"] == "share"
+        and r["decision"] == "allowed"
+        and "query_decision" not in r["details"]
+    )
+    agencies, allowlist_problem = _agencies(sources, end)
+    result = verify(sources.audit_log)
+    return {
+        "month": month,
+        "period": {"from": start.isoformat(), "to": end.isoformat()},
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "agencies_with_access": agencies,
+        "allowlist_problem": allowlist_problem,
+        "allowlist_changes": [
+            {"at": r["at"], "by": r["username"], "change": r["reason"]}
+            for r in rows
+            if r["event"] == "allowlist_change"
+        ],
+        "allowlist_refused": sum(r["event"] == "config_refused" for r in rows),
+        "activity": _reads_and_hits(sources.reads_db, start, end),
+        "shared_messages": [
+            {"agency": agency, "kind": kind, "messages": count}
+            for (agency, kind), count in sorted(shared.items())
+        ],
+        "queries": {
+            "answered": sum(r["details"]["query_decision"] == "answered" for r in queries),
+            "refused": sum(r["details"]["query_decision"] == "refused" for r in queries),
+            "per_agency": {
+                agency: {"answered": c["answered"], "refused": c["refused"]}
+                for agency, c in sorted(per_agency.items())
+            },
+            "per_purpose": [
+                {"purpose": purpose, "decision": decision, "queries": count}
+                for (purpose, decision), count in sorted(by_purpose.items())
+            ],
+            "refusals_by_reason": dict(sorted(refusals.items())),
+        },
+        "retention": {
+            "reads_without_hit_days": sources.retention_days,
+            "purges": sum(r["event"] == "purge" for r in rows),
+            "reads_purged": sum(r["record_count"] for r in rows if r["event"] == "purge"),
+            "audit_log": AUDIT_LOG_RETENTION,
+        },
+        "prohibited_uses": sorted({t.category for t in PROHIBITED_TERMS}),
+        "audit_chain": {
+            "rows": result.rows,
+            "intact": result.ok,
+            "head_seq": result.head.seq,
+            "head_sha256": result.head.row_hash,
+        },
+    }
+
+
+def _table(header: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[str]:
+    if not rows:
+        return ["(none)"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return lines + ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+
+
+def _count(value: int | None) -> str:
+    return "n/a" if value is None else str(value)
+
+
+def to_markdown(report: dict[str, Any]) -> str:
+    queries, retention, chain = report["queries"], report["retention"], report["audit_chain"]
+    activity = report["activity"]
+    lines = [
+        f"# ALPR transparency report, {report['month']}",
+        "",
+        f"Period {report['period']['from']} to {report['period']['to']} (UTC); "
+        f"generated {report['generated_at']}.",
+        "",
+        "## Agencies with access",
+        "",
+        *([f"**{report['allowlist_problem']}**", ""] if report["allowlist_problem"] else []),
+        *_table(
+            ("Agency", "ORI", "Kind", "Receives", "May query", "Agreement until", "Terms"),
+            [
+                (
+                    f"{a['name']} ({a['id']})",
+                    a["ori"],
+                    a["kind"],
+                    ", ".join(a["receives"]),
+                    "yes" if a["may_query"] else "no",
+                    a["expires"] + ("" if a["active_at_month_end"] else " (expired)"),
+                    a["agreement"],
+                )
+                for a in report["agencies_with_access"]
+            ],
+        ),
+        "",
+        f"Allow-list changes this month: {len(report['allowlist_changes'])}; "
+        f"invalid allow-lists refused: {report['allowlist_refused']}.",
+        *(f"- {c['at']}: {c['change']} (by {c['by']})" for c in report["allowlist_changes"]),
+        "",
+        "## Reads and hits",
+        "",
+        f"Reads: {_count(activity['reads'])}; reads that matched a hotlist: "
+        f"{_count(activity['hits'])} ({activity['note']}).",
+        "",
+        *_table(
+            ("Agency", "Kind", "Messages"),
+            [(s["agency"], s["kind"], s["messages"]) for s in report["shared_messages"]],
+        ),
+        "",
+        "## Queries",
+        "",
+        f"Answered: {queries['answered']}; refused: {queries['refused']}.",
+        "",
+        *_table(
+            ("Agency", "Answered", "Refused"),
+            [(agency, c["answered"], c["refused"]) for agency, c in queries["per_agency"].items()],
+        ),
+        "",
+        *_table(
+            ("Purpose", "Decision", "Queries"),
+            [(p["purpose"], p["decision"], p["queries"]) for p in queries["per_purpose"]],
+        ),
+        "",
+        "### Refusals by reason",
+        "",
+        *_table(("Reason", "Queries"), list(queries["refusals_by_reason"].items())),
+        "",
+        "## Retention in force",
+        "",
+        f"- Reads with no hotlist hit: {retention['reads_without_hit_days']} days "
+        f"({retention['purges']} purges deleted {retention['reads_purged']} reads this month).",
+        f"- Audit log: {retention['audit_log']}.",
+        "",
+        "## Prohibited uses",
+        "",
+        *(f"- {use}" for use in report["prohibited_uses"]),
+        "",
+        "## Audit chain",
+        "",
+        f"{chain['rows']} rows, chain {'intact' if chain['intact'] else 'BROKEN'}; "
+        f"head {chain['head_seq']}:{chain['head_sha256']}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def register_audit(audit_commands: argparse._SubParsersAction) -> None:
+    report = audit_commands.add_parser(
+        "report", help="monthly transparency report (Markdown or JSON)"
+    )
+    report.add_argument("--month", required=True, help="YYYY-MM (UTC)")
+    report.add_argument(
+        "--config", type=Path, default=Path("config/edge.toml"), help="edge.toml with [sharing]"
+    )
+    report.add_argument("--format", choices=("markdown", "json"), default="markdown")
+    report.add_argument("--output", type=Path, help="file to write (default: standard output)")
+    report.set_defaults(handler=run_report)
+
+
+def _sources(config: Path) -> ReportSources:
+    from edge.config import load_config
+    from edge.share.sharing import AUDIT_FILE, parse_sharing_settings
+    from edge.store import DB_NAME
+
+    edge_config = load_config(config)
+    if not edge_config.sharing:
+        raise InputError(f"{config}: no [sharing] table")
+    settings = parse_sharing_settings(edge_config.sharing, config)
+    return ReportSources(
+        audit_log=settings.data_dir / AUDIT_FILE,
+        allowlist_file=settings.agencies_file,
+        reads_db=edge_config.store.data_dir / DB_NAME,
+        retention_days=settings.retention_days,
+    )
+
+
+def run_report(args: argparse.Namespace) -> int:
+    sources = _sources(args.config)
+    if not sources.audit_log.is_file():
+        raise InputError(f"audit log not found: {sources.audit_log}")
+    report = build_report(args.month, sources)
+    # Reading the audit log is itself an audited event (CJIS 5.4.1.1).
+    _record_access(
+        sources.audit_log,
+        "audit_report",
+        f"transparency report for {args.month} ({args.format})",
+        output=str(args.output) if args.output else "stdout",
+    )
+    text = json.dumps(report, indent=2) + "\n" if args.format == "json" else to_markdown(report)
+    if args.output:
+        args.output.write_text(text, encoding="utf-8")
+        print(f"report for {args.month} written to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK

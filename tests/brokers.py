@@ -143,13 +143,20 @@ def free_loopback_address() -> tuple[str, int]:
 class MosquittoBroker:
     """One real broker with mutual TLS on a loopback address; restartable, with its own log."""
 
-    def __init__(self, folder: Path, name: str, ca: CertificateAuthority) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        name: str,
+        ca: CertificateAuthority,
+        certificate_ip: str | None = None,
+    ) -> None:
+        """`certificate_ip`: the address the server certificate names (default: its own)."""
         self.folder = folder / name
         self.folder.mkdir(parents=True, exist_ok=True)
         self.name = name
         self.host, self.port = free_loopback_address()
         self.ca = ca
-        self.server = ca.issue(f"{name}-server", server_ip=self.host)
+        self.server = ca.issue(f"{name}-server", server_ip=certificate_ip or self.host)
         self.log = self.folder / "mosquitto.log"
         self.config = self.folder / "mosquitto.conf"
         self.config.write_text(
@@ -307,11 +314,16 @@ def certificate_authority(tmp_path: Path) -> CertificateAuthority:
 def broker_factory(
     tmp_path: Path, certificate_authority: CertificateAuthority
 ) -> Iterator[Callable[..., MosquittoBroker]]:
-    """`make(name, ca=None)` starts a broker (with the shared test CA unless given another)."""
+    """`make(name, ca=None, certificate_ip=None)` starts a broker (with the shared test CA
+    unless given another; its certificate names its own address unless told otherwise)."""
     started: list[MosquittoBroker] = []
 
-    def make(name: str, ca: CertificateAuthority | None = None) -> MosquittoBroker:
-        broker = MosquittoBroker(tmp_path / "brokers", name, ca or certificate_authority)
+    def make(
+        name: str, ca: CertificateAuthority | None = None, certificate_ip: str | None = None
+    ) -> MosquittoBroker:
+        broker = MosquittoBroker(
+            tmp_path / "brokers", name, ca or certificate_authority, certificate_ip
+        )
         broker.start()
         started.append(broker)
         return broker

@@ -89,9 +89,13 @@ class Outbox:
             rows = conn.execute("SELECT DISTINCT agency_id FROM outbox.outbox").fetchall()
         return {row[0] for row in rows}
 
-    def depth(self) -> int:
+    def depth(self, agency_id: str | None = None) -> int:
+        """Messages waiting: for one agency, or for all."""
+        sql, params = "SELECT COUNT(*) FROM outbox.outbox", ()
+        if agency_id is not None:
+            sql, params = sql + " WHERE agency_id = ?", (agency_id,)
         with self._audit.reading() as conn:
-            return int(conn.execute("SELECT COUNT(*) FROM outbox.outbox").fetchone()[0])
+            return int(conn.execute(sql, params).fetchone()[0])
 
     def acknowledge(self, seq: int) -> None:
         """The broker sent PUBACK: the message is delivered and leaves the outbox."""

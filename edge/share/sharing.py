@@ -54,6 +54,7 @@ class SharingSettings:
     audit_head_interval_s: float = 900.0
     retention_days: int = DEFAULT_RETENTION_DAYS
     purge_interval_s: float = 3600.0
+    drain_on_exit_s: float = 5.0
 
 
 SETTING_HELP: dict[str, str] = {
@@ -65,6 +66,7 @@ SETTING_HELP: dict[str, str] = {
     "audit_head_interval_s": "seconds between audit chain heads published to every agency",
     "retention_days": f"days reads with no hotlist hit are kept (1-{MAX_RETENTION_DAYS})",
     "purge_interval_s": "seconds between retention purges",
+    "drain_on_exit_s": "at exit, seconds to wait for connected agencies to receive the queue",
 }
 
 
@@ -94,10 +96,9 @@ def parse_sharing_settings(table: Mapping[str, Any], file: str | Path) -> Sharin
         values["operator_agency"] = table["operator_agency"]
     for key in ("heartbeat_interval_s", "audit_head_interval_s", "purge_interval_s"):
         if key in table:
-            value = table[key]
-            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-                raise ConfigError(file, f"sharing.{key}", "must be a positive number of seconds")
-            values[key] = float(value)
+            values[key] = _seconds(table[key], file, key, allow_zero=False)
+    if "drain_on_exit_s" in table:
+        values["drain_on_exit_s"] = _seconds(table["drain_on_exit_s"], file, "drain_on_exit_s")
     if "retention_days" in table:
         days = table["retention_days"]
         if (
@@ -113,6 +114,18 @@ def parse_sharing_settings(table: Mapping[str, Any], file: str | Path) -> Sharin
             )
         values["retention_days"] = days
     return SharingSettings(**values)
+
+
+def _seconds(value: Any, file: Path, key: str, allow_zero: bool = True) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or value < 0
+        or (value == 0 and not allow_zero)
+    ):
+        low = "zero or more" if allow_zero else "a positive number of"
+        raise ConfigError(file, f"sharing.{key}", f"must be {low} seconds")
+    return float(value)
 
 
 class Sharing:
@@ -236,10 +249,23 @@ class Sharing:
             except (sqlite3.Error, OSError) as exc:
                 log.error("periodic sharing task failed: %s", exc)
 
+    def drain(self, timeout_s: float) -> bool:
+        """Wait until every connected agency has acknowledged what is queued for it."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            pending = [a for a in self.transport.connected() if self.outbox.depth(a)]
+            if not pending:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+
     def close(self) -> None:
+        """Stop; what is still queued (brokers down, time up) is sent after the next start."""
         self._stop.set()
         if self._periodic is not None:
             self._periodic.join(5)
+            self.drain(self.settings.drain_on_exit_s)
         self.transport.close()
         self.audit.close()
 

@@ -110,6 +110,10 @@ class AgencyLink:
     def alive(self) -> bool:
         return self._thread.is_alive()
 
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
     def wake(self) -> None:
         self._wake.set()
 
@@ -335,6 +339,11 @@ class Transport:
                     )
                     self._links[agency_id] = link
                     link.start()
+
+    def connected(self) -> list[str]:
+        """Agencies whose broker connection is up now."""
+        with self._lock:
+            return [agency_id for agency_id, link in self._links.items() if link.connected]
 
     def wake(self, agency_id: str) -> None:
         link = self._links.get(agency_id)

@@ -123,6 +123,13 @@ class AgencyLink:
         self._thread.join(timeout)
 
     def _run(self) -> None:
+        try:
+            self._connect_and_serve()
+        except Exception:
+            # Transport.sync starts a fresh link within seconds; the outbox keeps the messages.
+            log.exception("link to %s failed", self.agency.id)
+
+    def _connect_and_serve(self) -> None:
         delay = RETRY_INITIAL_S
         while not self._stop.is_set():
             if self._gate.active_agency(self.agency.id) is None:

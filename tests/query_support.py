@@ -19,6 +19,7 @@ from edge.share.allowlist import AllowList, parse_allowlist
 from edge.share.audit import AuditLog
 from edge.share.gate import EgressGate
 from edge.share.outbox import Outbox
+from edge.share.sharing import SharingSettings
 
 NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
 POLICY = QueryPolicy(
@@ -103,6 +104,18 @@ class StoredReads:
             and start <= datetime.fromisoformat(str(r["seen_at"])) <= end
         ]
         return found[:limit]
+
+
+def quiet_unit_settings(agencies_file: Path, data_dir: Path) -> SharingSettings:
+    """A unit's sharing settings with heartbeats and audit heads out of the tests' way."""
+    return SharingSettings(
+        agencies_file=agencies_file,
+        data_dir=data_dir,
+        unit_id="unit-1",
+        operator_agency="CA0019999",
+        heartbeat_interval_s=3600,
+        audit_head_interval_s=3600,
+    )
 
 
 def gate(tmp_path: Path, allowlist: AllowList) -> EgressGate:

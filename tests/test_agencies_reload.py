@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 from brokers import AgencySubscriber, agency_toml
+from query_support import quiet_unit_settings
 from share_publisher import synthetic_read
 
 from edge.cli import main
 from edge.operators.reload import AllowListWatcher
 from edge.share.audit import export_rows
-from edge.share.sharing import Sharing, SharingSettings
+from edge.share.sharing import Sharing
 
 CONFIG_CHANGE = "alpr-edge/config_change/1"
 
@@ -46,14 +47,7 @@ def unit(tmp_path, broker_factory, subscriber_factory) -> Iterator[RunningUnit]:
     oakland = broker_factory("oakland")
     agencies = tmp_path / "agencies.toml"
     agencies.write_text("# Test allow-list.\n\n" + agency_toml(oakland, "oakland-pd"))
-    settings = SharingSettings(
-        agencies_file=agencies,
-        data_dir=tmp_path / "share",
-        unit_id="unit-1",
-        operator_agency="CA0019999",
-        heartbeat_interval_s=3600,
-        audit_head_interval_s=3600,
-    )
+    settings = quiet_unit_settings(agencies, tmp_path / "share")
     inbox = subscriber_factory(oakland, "oakland-dispatch")
     with Sharing(settings) as sharing:
         watcher = AllowListWatcher(sharing)

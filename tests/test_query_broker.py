@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
-from query_support import VALID_REQUEST
+from query_support import VALID_REQUEST, quiet_unit_settings
 
 from edge.cli import main
 from edge.query.client import signed_message
@@ -32,7 +32,7 @@ from edge.query.service import attach_queries
 from edge.query.signing import public_key_text
 from edge.share.audit import export_rows
 from edge.share.messages import query_topic
-from edge.share.sharing import Sharing, SharingSettings
+from edge.share.sharing import Sharing
 from edge.store import ReadStore
 from edge.types import Box, HotlistHit, VehicleRead
 
@@ -170,14 +170,7 @@ def unit(tmp_path_factory) -> Iterator[Unit]:
     (root / "query-policy.toml").write_text(POLICY)
     store = ReadStore(root / "store", save_crops=False)
     seed_reads(store)
-    settings = SharingSettings(
-        agencies_file=agencies,
-        data_dir=root / "share",
-        unit_id="unit-1",
-        operator_agency="CA0019999",
-        heartbeat_interval_s=3600,
-        audit_head_interval_s=3600,
-    )
+    settings = quiet_unit_settings(agencies, root / "share")
     sharing = Sharing(settings)
     attach_queries(sharing, root / "query-policy.toml", store)
     sharing.start()

@@ -1,4 +1,6 @@
 import json
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -111,3 +113,38 @@ def test_invalid_sharing_settings_name_the_key(tmp_path, change, key):
     with pytest.raises(ConfigError) as caught:
         parse_sharing_settings(table | change, tmp_path / "edge.toml")
     assert caught.value.key == key
+
+
+def test_hold_and_purge_commands_use_the_sharing_table_of_edge_toml(tmp_path):
+    config = tmp_path / "edge.toml"
+    config.write_text(
+        '[store]\ndata_dir = "data"\n\n'
+        '[sharing]\nagencies_file = "agencies.toml"\ndata_dir = "share"\nunit_id = "unit-1"\n'
+    )
+    store = ReadStore(tmp_path / "data")
+    kept, gone = store_read(store, "7KEEP01", 400), store_read(store, "7GONE01", 400)
+    store.close()
+
+    def cli(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "edge", *args, "--config", str(config)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    held = cli("retention", "hold", str(kept), "--case", "24-001234", "--reason", "evidence")
+    assert held.returncode == 0, held.stderr
+    purged = cli("retention", "purge")
+    assert purged.returncode == 0, purged.stderr
+    assert (
+        "purged 1 reads and 1 crops" in purged.stdout and "1 kept under legal hold" in purged.stdout
+    )
+    store = ReadStore(tmp_path / "data")
+    assert remaining(store) == {"7KEEP01"} and gone not in {r["id"] for r in store.reads()}
+    store.close()
+    exported = cli("audit", "export", "--format", "jsonl")
+    events = [json.loads(line)["event"] for line in exported.stdout.splitlines()]
+    assert events == ["legal_hold", "purge"]
+    missing = cli("retention", "hold", "1", "--case", "x")
+    assert missing.returncode == 2 and "--reason" in missing.stderr

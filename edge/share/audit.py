@@ -170,6 +170,7 @@ class AuditLog:
         with self._lock:
             self._conn.execute(f"ATTACH DATABASE ? AS {schema}", (str(path),))
             self._conn.execute(f"PRAGMA {schema}.journal_mode=DELETE")
+            self._conn.execute(f"PRAGMA {schema}.synchronous=FULL")
             self._conn.executescript(ddl)
 
     @contextmanager

@@ -44,7 +44,7 @@ class Unit:
         self.responder: QueryResponder = responder(
             tmp_path, self.agencies, [READ], max_queries_per_agency_per_hour=10**6
         )
-        self.gate = self.responder._gate
+        self.gate = self.responder.gate
         self.valid = json.loads(
             signed_message(VALID_REQUEST, self.agencies.keys["oakland-pd"], issued_at=NOW)
         )["query"]

@@ -43,7 +43,7 @@ def unit_folder(tmp_path):
     ):
         request = replace(VALID_REQUEST, **change)
         unit.handle(request.agency, agencies.message(request), "agency/replies", b"1")
-    unit._gate.send("chp", Outgoing(kind=HIT, body={"hit": 1}, data_elements="7ABC123"))
+    unit.gate.send("chp", Outgoing(kind=HIT, body={"hit": 1}, data_elements="7ABC123"))
     store = ReadStore(tmp_path / "store", save_crops=False)
     listed = store.db["hotlist"].insert({"plate": "7ABC123", "loaded_at": NOW.isoformat()})
     for plate in ("7ABC123", "5XYZ987", "6DEF456"):

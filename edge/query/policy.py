@@ -41,7 +41,7 @@ class QueryPolicy:
     answer_fields: tuple[str, ...]
 
 
-def _positive_int(data: dict[str, Any], file: Path, key: str, default: int) -> int:
+def _whole_number(data: dict[str, Any], file: Path, key: str, default: int) -> int:
     value = data.get(key, default)
     if type(value) is not int or value < 0:
         raise ConfigError(file, key, "must be a non-negative integer")
@@ -80,15 +80,15 @@ def load_policy(path: str | Path) -> QueryPolicy:
     return QueryPolicy(
         version=version,
         purposes=dict(purposes),
-        max_queries_per_agency_per_hour=_positive_int(
+        max_queries_per_agency_per_hour=_whole_number(
             data, path, "max_queries_per_agency_per_hour", 20
         ),
         max_request_age=timedelta(
-            seconds=_positive_int(data, path, "max_request_age_seconds", 300)
+            seconds=_whole_number(data, path, "max_request_age_seconds", 300)
         ),
-        min_known_characters=_positive_int(data, path, "min_known_characters", 5),
-        max_wildcards=_positive_int(data, path, "max_wildcards", 2),
-        max_results=_positive_int(data, path, "max_results", 100),
+        min_known_characters=_whole_number(data, path, "min_known_characters", 5),
+        max_wildcards=_whole_number(data, path, "max_wildcards", 2),
+        max_results=_whole_number(data, path, "max_results", 100),
         answer_fields=tuple(answer_fields),
     )
 

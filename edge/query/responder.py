@@ -160,7 +160,7 @@ class QueryResponder:
         retention: timedelta,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self._gate = gate
+        self.gate = gate
         self.policy = policy
         self._ledger = ledger
         self._reads = reads
@@ -185,9 +185,9 @@ class QueryResponder:
             decision.reason_code or decision.detail,
         )
         if reply_topic:
-            self._gate.send(broker_agency, decision.outgoing(reply_topic, correlation_data))
+            self.gate.send(broker_agency, decision.outgoing(reply_topic, correlation_data))
         else:
-            self._gate.audit.record(decision.audit_event(self._gate.allowlist.sha256 or None))
+            self.gate.audit.record(decision.audit_event(self.gate.allowlist.sha256 or None))
         return decision
 
     def decide(self, broker_agency: str, payload: bytes) -> QueryDecision:
@@ -221,7 +221,7 @@ class QueryResponder:
         return QueryContext(
             broker_agency=broker_agency,
             # Read per query, so a reloaded allow-list applies from the next query on.
-            allowlist=self._gate.allowlist,
+            allowlist=self.gate.allowlist,
             policy=self.policy,
             ledger=self._ledger,
             retention=self._retention,

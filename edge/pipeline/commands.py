@@ -15,20 +15,15 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from edge.capture import IMAGE_SUFFIXES, DecodeThread, open_source, read_image
 from edge.config import EdgeConfig, describe, load_config
 from edge.errors import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, InputError
-from edge.pipeline.components import (
-    open_detector,
-    open_reader,
-    open_sharing,
-    open_store,
-)
-from edge.pipeline.orchestrator import Pipeline, RunStats
-from edge.pipeline.progress import Progress
-from edge.store import ReadStore
+
+if TYPE_CHECKING:
+    from edge.pipeline.orchestrator import Pipeline, RunStats
+    from edge.share.sharing import Sharing
+    from edge.store import ReadStore
 
 log = logging.getLogger(__name__)
 
@@ -105,10 +100,14 @@ def run_command(args: argparse.Namespace) -> int:
         loop=args.loop or config.camera.loop,
     )
     config = dataclasses.replace(config, camera=camera)
+    from edge.capture import DecodeThread, open_source
+    from edge.pipeline.components import open_sharing, open_store
+    from edge.pipeline.progress import Progress
+
     source = open_source(camera.source, camera)
     store = open_store(config)
     sharing = open_sharing(config, store)
-    pipeline = Pipeline(config, open_detector(config), open_reader(config), store, sharing)
+    pipeline = _pipeline(config, store, sharing)
     progress = Progress(getattr(source, "frame_count", None))
     log.info("reading %s as camera %s", source.name, camera.id)
     with contextlib.ExitStack() as stack:
@@ -124,11 +123,14 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def read_command(args: argparse.Namespace) -> int:
+    from edge.capture import read_image
+    from edge.detect import plate_crop
+    from edge.pipeline.components import open_detector, open_reader
+
     config = load_config(args.config)
     images, problems = _collect_images(args.paths)
     reader = open_reader(config)
     detector = None if args.plate_crops else open_detector(config)
-    from edge.detect import plate_crop
 
     for path in images:
         image = read_image(path)
@@ -162,6 +164,8 @@ def read_command(args: argparse.Namespace) -> int:
 
 
 def reads_command(args: argparse.Namespace) -> int:
+    from edge.pipeline.components import open_store
+
     store = open_store(load_config(args.config))
     try:
         rows = store.reads(
@@ -189,6 +193,7 @@ def reads_command(args: argparse.Namespace) -> int:
 
 def hotlist_import_command(args: argparse.Namespace) -> int:
     from edge.hotlist import import_csv
+    from edge.pipeline.components import open_store
 
     store = open_store(load_config(args.config))
     try:
@@ -231,6 +236,7 @@ def demo_command(args: argparse.Namespace) -> int:
 
 
 def bench_command(args: argparse.Namespace) -> int:
+    from edge.capture import open_source
     from edge.pipeline.bench import BenchResult, decode_only_fps, peak_rss_mb, print_bench
 
     sample = _sample_files(args.sample_dir)
@@ -255,12 +261,15 @@ def _replay_config(config: EdgeConfig, video: Path, data_dir: Path) -> EdgeConfi
 
 def _replay(config: EdgeConfig, hotlist_csv: Path) -> tuple[RunStats, ReadStore]:
     """Replay the configured source through a full pipeline; returns its stats and open store."""
+    from edge.capture import DecodeThread, open_source
     from edge.hotlist import import_csv
+    from edge.pipeline.components import open_store
+    from edge.pipeline.progress import Progress
 
     source = open_source(config.camera.source, config.camera)
     store = open_store(config)
     import_csv(store, hotlist_csv)
-    pipeline = Pipeline(config, open_detector(config), open_reader(config), store)
+    pipeline = _pipeline(config, store)
     frames = DecodeThread(source, config.camera.decode_queue)
     progress = Progress(getattr(source, "frame_count", None))
     try:
@@ -269,6 +278,15 @@ def _replay(config: EdgeConfig, hotlist_csv: Path) -> tuple[RunStats, ReadStore]
         progress.close()
     stats.seconds["decode"] = frames.decode_seconds
     return stats, store
+
+
+def _pipeline(config: EdgeConfig, store: ReadStore, sharing: Sharing | None = None) -> Pipeline:
+    from edge.pipeline.components import open_detector, open_reader
+    from edge.pipeline.orchestrator import Pipeline
+    from edge.pipeline.regions import RegionDetector
+
+    detector = RegionDetector(open_detector(config))
+    return Pipeline(config, detector, open_reader(config), store, sharing)
 
 
 def _sample_files(folder: Path) -> dict[str, Path]:
@@ -283,6 +301,8 @@ def _sample_files(folder: Path) -> dict[str, Path]:
 
 
 def _collect_images(paths: list[Path]) -> tuple[list[Path], list[str]]:
+    from edge.capture import IMAGE_SUFFIXES
+
     images, problems = [], []
     for path in paths:
         if path.is_dir():

@@ -1,6 +1,6 @@
 """The orchestrator: frames in; reads stored, checked against hotlists and handed to sharing.
 
-capture -> motion gate -> detect (every Nth moving frame) -> OCR (one batch per frame)
+capture -> motion gate -> detect where it moved (every Nth moving frame) -> OCR (one batch)
 -> track and vote -> store (committed) -> hotlist hits (committed with the read) -> sharing
 """
 
@@ -20,7 +20,7 @@ from edge.hotlist import Hotlist
 from edge.motion import MotionGate
 from edge.store import ReadStore, StoreUnavailable
 from edge.track import PlatePass, PlateTracker, Sighting
-from edge.types import Detection, Frame, HotlistHit, PlateText, VehicleRead
+from edge.types import Box, Detection, Frame, HotlistHit, PlateText, VehicleRead
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -33,7 +33,9 @@ STAGES = ("decode", "motion", "detect", "ocr", "track", "store")
 
 
 class Detector(Protocol):
-    def detect(self, image_bgr: np.ndarray) -> list[Detection]: ...
+    """Finds plates in `region` of a frame (see edge.pipeline.regions.RegionDetector)."""
+
+    def detect(self, image_bgr: np.ndarray, region: Box) -> list[Detection]: ...
 
 
 class Reader(Protocol):
@@ -108,8 +110,8 @@ class Pipeline:
         stats = self.stats
         stats.frames += 1
         with stats.timing("motion"):
-            moved = self.motion.moved(frame.image)
-        if not moved:
+            region = self.motion.moving_region(frame.image)
+        if region is None:
             stats.motion_skipped += 1
             self._commit(self.tracker.expire(frame.index))
             return
@@ -118,7 +120,7 @@ class Pipeline:
             self._commit(self.tracker.expire(frame.index))
             return
         with stats.timing("detect"):
-            detections = self.detector.detect(frame.image)
+            detections = self.detector.detect(frame.image, region)
         stats.detector_runs += 1
         sightings = [Sighting(d) for d in detections]
         legible = [s for s in sightings if s.detection.box.w >= self.config.ocr.min_width]

@@ -8,7 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from edge.config import load_config
 from edge.share.audit import AuditEvent, AuditLog, ChainHead, export_rows, verify, write_export
+from edge.share.sharing import audit_log_path, record_local_search
 
 
 def event(n: int, destination: str = "oakland-pd") -> AuditEvent:
@@ -167,3 +169,24 @@ def test_audit_cli_verifies_exports_and_records_each_access(log_path, tmp_path):
     assert "BROKEN row 5: its content does not match its hash" in broken.stdout
     bad = cli("audit", "export", "--audit-log", str(log_path), "--from", "yesterday")
     assert bad.returncode == 2 and "not an ISO date" in bad.stderr
+
+
+def test_local_search_is_audited_with_its_purpose_even_when_nothing_is_shared(tmp_path):
+    config_file = tmp_path / "edge.toml"
+    config_file.write_text('[store]\ndata_dir = "data"\n')
+    config = load_config(config_file)
+    record_local_search(
+        config,
+        user="officer.lee",
+        purpose="stolen-vehicle case 24-001234",
+        criteria={"plate": "7ABC*", "since": "2026-11-01"},
+        plates=["7ABC123", "7ABC124", "7ABC123"],
+    )
+    assert audit_log_path(config) == tmp_path / "data" / "audit.sqlite"
+    exported = cli("audit", "export", "--config", str(config_file), "--format", "jsonl")
+    assert exported.returncode == 0, exported.stderr
+    [search] = [json.loads(line) for line in exported.stdout.splitlines()]
+    assert search["event"] == "search" and search["username"] == "officer.lee"
+    assert search["purpose"] == "stolen-vehicle case 24-001234"
+    assert search["data_elements"] == "7ABC123,7ABC124" and search["record_count"] == 3
+    assert json.loads(search["details"])["criteria"]["plate"] == "7ABC*"

@@ -103,12 +103,12 @@ def _settings(config: Path) -> tuple[SharingSettings, EdgeConfig]:
 
 
 def _log_path(args: argparse.Namespace) -> Path:
-    from edge.share.sharing import AUDIT_FILE
+    from edge.config import load_config
+    from edge.share.sharing import audit_log_path
 
     if args.audit_log is not None:
         return args.audit_log
-    settings, _ = _settings(args.config)
-    return settings.data_dir / AUDIT_FILE
+    return audit_log_path(load_config(args.config))
 
 
 def _record_access(log_path: Path, event: str, reason: str, **details: object) -> None:
@@ -188,9 +188,10 @@ def run_export(args: argparse.Namespace) -> int:
 def _open_sharing(config: Path) -> Sharing:
     """Not started: no allow-list is loaded and no connection is made."""
     from edge.share.sharing import Sharing
+    from edge.store import DB_NAME
 
     settings, edge_config = _settings(config)
-    return Sharing(settings, edge_config.store.data_dir / "reads.db")
+    return Sharing(settings, edge_config.store.data_dir / DB_NAME)
 
 
 def run_hold(args: argparse.Namespace) -> int:

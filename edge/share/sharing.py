@@ -17,11 +17,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edge.errors import ConfigError
 from edge.share.allowlist import AllowList, load_allowlist
-from edge.share.audit import AuditLog
+from edge.share.audit import AuditEvent, AuditLog
 from edge.share.gate import SYSTEM_USER, EgressGate, utc_today
 from edge.share.messages import (
     Outgoing,
@@ -34,6 +34,9 @@ from edge.share.outbox import Outbox
 from edge.share.retention import DEFAULT_RETENTION_DAYS, MAX_RETENTION_DAYS, Retention
 from edge.share.transport import QueryHandler, Transport
 from edge.types import HotlistHit, VehicleRead
+
+if TYPE_CHECKING:
+    from edge.config.schema import EdgeConfig
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +129,44 @@ def _seconds(value: Any, file: Path, key: str, allow_zero: bool = True) -> float
         low = "zero or more" if allow_zero else "a positive number of"
         raise ConfigError(file, f"sharing.{key}", f"must be {low} seconds")
     return float(value)
+
+
+def audit_log_path(config: EdgeConfig) -> Path:
+    """The unit's audit log: in `[sharing] data_dir`, or beside the reads when nothing is
+    shared (local searches are audited either way)."""
+    if config.sharing:
+        return parse_sharing_settings(config.sharing, config.path).data_dir / AUDIT_FILE
+    return config.store.data_dir / AUDIT_FILE
+
+
+def record_local_search(
+    config: EdgeConfig,
+    *,
+    user: str,
+    purpose: str,
+    criteria: Mapping[str, Any],
+    plates: Sequence[str],
+) -> None:
+    """Audit one search of the stored reads on the unit itself (`alpr-edge reads ...`):
+    Civil Code 1798.90.52 asks for a record of every access, with its purpose."""
+    settings = parse_sharing_settings(config.sharing, config.path) if config.sharing else None
+    audit = AuditLog(audit_log_path(config))
+    try:
+        audit.record(
+            AuditEvent(
+                event="search",
+                decision="done",
+                reason=f"local search returned {len(plates)} reads",
+                username=user,
+                user_agency=settings.operator_agency if settings else "",
+                purpose=purpose,
+                data_elements=",".join(sorted(set(plates))),
+                record_count=len(plates),
+                details={"criteria": dict(criteria)},
+            )
+        )
+    finally:
+        audit.close()
 
 
 class Sharing:

@@ -16,7 +16,7 @@ from conftest import REPO_ROOT
 from share_publisher import synthetic_read
 
 from edge.share.allowlist import Broker
-from edge.share.audit import export_rows, verify
+from edge.share.audit import ChainHead, export_rows, verify
 from edge.share.messages import QUERY_RESPONSE, Outgoing, query_topic
 from edge.share.sharing import Sharing, SharingSettings
 from edge.share.transport import request
@@ -52,7 +52,9 @@ def settings(tmp_path: Path, agencies: str, **overrides) -> SharingSettings:
     return SharingSettings(**values)
 
 
-def share_rows(data_dir: Path, agency: str, kinds=("read", "hit", "audit_head")) -> list[dict]:
+def share_rows(
+    data_dir: Path, agency: str, kinds=("read", "hit", "heartbeat", "audit_head")
+) -> list[dict]:
     return [
         r
         for r in export_rows(data_dir / "audit.sqlite")
@@ -78,7 +80,7 @@ def test_two_allowlisted_brokers_get_every_read_and_the_unlisted_one_no_connecti
         "oakland-pd": subscriber_factory(oakland, "oakland-dispatch"),
         "alameda-so": subscriber_factory(alameda, "alameda-dispatch"),
     }
-    config = settings(tmp_path, agencies, audit_head_interval_s=0.5)
+    config = settings(tmp_path, agencies, audit_head_interval_s=0.5, heartbeat_interval_s=0.5)
     with Sharing(config) as sharing:
         for read_id in range(20):
             sharing.on_read(read_id, *synthetic_read(read_id))
@@ -87,6 +89,7 @@ def test_two_allowlisted_brokers_get_every_read_and_the_unlisted_one_no_connecti
         assert all(
             s.wait_for(lambda s: s.of_schema("alpr-edge/audit_head/1")) for s in inbox.values()
         )
+        assert inbox["oakland-pd"].wait_for(lambda s: s.of_schema("alpr-edge/heartbeat/1"))
         assert inbox["oakland-pd"].wait_for(lambda s: sharing.outbox.depth() == 0)
 
     oakland_reads = inbox["oakland-pd"].of_schema("alpr-edge/read/1")
@@ -95,15 +98,19 @@ def test_two_allowlisted_brokers_get_every_read_and_the_unlisted_one_no_connecti
     assert [d["read"]["read_id"] for d in hits] == [0, 5, 10, 15]
     assert hits[0]["hits"][0]["reason"] == "stolen vehicle"
     assert not inbox["alameda-so"].of_schema("alpr-edge/read/1"), "alameda-so receives hits only"
+    assert not inbox["alameda-so"].of_schema("alpr-edge/heartbeat/1"), "not opted in"
     # Exactly one audit row per delivered message, and none for anything not delivered.
     for agency, subscriber in inbox.items():
-        delivered = [
-            m.document["id"]
-            for m in subscriber.messages
-            if m.topic.endswith(("reads", "hits", "head"))
-        ]
-        audited = [r["message_id"] for r in share_rows(config.data_dir, agency)]
-        assert Counter(delivered) == Counter(audited)
+        audited = Counter(r["message_id"] for r in share_rows(config.data_dir, agency))
+        assert subscriber.wait_for(
+            lambda s, audited=audited: (
+                audited == Counter(m.document["id"] for m in s.messages if "id" in m.document)
+            )
+        )
+    # An agency holding a published chain head can check the unit's log against it.
+    head = inbox["alameda-so"].of_schema("alpr-edge/audit_head/1")[-1]["audit"]
+    published = ChainHead(head["seq"], head["hash"], head["at"])
+    assert verify(config.data_dir / "audit.sqlite", published).ok
     status = [m for m in inbox["oakland-pd"].messages if m.topic == "alpr/v1/unit-1/status"]
     assert [m.document["status"] for m in status] == ["online", "offline"]
     assert federal.connection_count() == 0, federal.log_text()

@@ -172,11 +172,6 @@ class AllowListError(ConfigError):
         super().__init__(file, first.key, reason)
 
 
-def entry_fields() -> Mapping[str, str]:
-    """Each allow-list entry key and what it means (for `agencies add` and the docs)."""
-    return dict(_ENTRY_FIELDS)
-
-
 def load_allowlist(path: str | Path) -> AllowList:
     """Read and validate the allow-list file; raise ConfigError when it cannot be used at all."""
     path = Path(path)

@@ -113,3 +113,20 @@ def test_live_stream_that_ends_is_reconnected_with_backoff_and_logged(tmp_path, 
         server.shutdown()
     assert source.stats.reconnects >= 1
     assert "lost" in caplog.text and "reconnected" in caplog.text
+
+
+def test_corrupt_frames_in_a_video_are_skipped_and_counted(tmp_path):
+    path = tmp_path / "damaged.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30, (320, 240))
+    for i in range(30):
+        writer.write(numbered_frame(i))
+    writer.release()
+    data = bytearray(path.read_bytes())
+    starts = [i for i in range(len(data) - 1) if data[i : i + 2] == b"\xff\xd8"]
+    for frame in (10, 11, 12):  # wipe the start of three JPEG frames
+        data[starts[frame] : starts[frame] + 400] = bytes(400)
+    path.write_bytes(bytes(data))
+    source = open_source(str(path), CameraConfig())
+    frames = list(DecodeThread(source))
+    assert (len(frames), source.stats.corrupt) == (27, 3)
+    assert [f.index for f in frames] == [*range(10), *range(13, 30)]

@@ -49,39 +49,42 @@ class VideoFileSource:
         capture.release()
 
     def frames(self) -> Iterator[Frame]:
-        # Replay timestamps are positions in the file, anchored at the wall-clock start.
+        # Replay timestamps are positions in the file, anchored at the wall-clock start; a
+        # frame's index is its position too (over every loop), so skipped frames leave a gap.
         start = datetime.now(UTC)
-        index = 0
+        offset = 0
         while True:
             capture = _open_file(self.path)
             started = time.monotonic()
             position = 0
+            length = 0  # frames up to the last good one
             bad_in_a_row = 0
             try:
                 while bad_in_a_row < MAX_CONSECUTIVE_BAD_FRAMES:
                     ok, image = capture.read()
+                    position += 1
                     if not ok or image is None:
-                        if self.frame_count and position >= self.frame_count:
+                        if self.frame_count and position > self.frame_count:
                             break
                         bad_in_a_row += 1
-                        position += 1
                         self.stats.corrupt += 1
                         continue
                     bad_in_a_row = 0
+                    length = position
+                    index = offset + position - 1
                     if self.realtime:
-                        _sleep_until(started + position / self.fps)
+                        _sleep_until(started + (position - 1) / self.fps)
                     timestamp = start + timedelta(seconds=index / self.fps)
                     self.stats.frames += 1
                     yield Frame(image=image, index=index, timestamp=timestamp, source=self.name)
-                    index += 1
-                    position += 1
             finally:
                 capture.release()
             if bad_in_a_row >= MAX_CONSECUTIVE_BAD_FRAMES:
                 # The tail of a file counted as corrupt was really its end.
                 self.stats.corrupt -= bad_in_a_row
-            if not self.loop or position == 0:
+            if not self.loop or length == 0:
                 return
+            offset += length
 
 
 class ImageFolderSource:

@@ -76,8 +76,10 @@ class EgressGate:
         data_elements: str = "",
         record_count: int = 0,
         details: Mapping[str, Any] | None = None,
+        allowlist_sha256: str | None = None,
     ) -> ChainHead:
-        """Audit something the unit itself did (a purge, a refused config, a connection)."""
+        """Audit something the unit itself did (a purge, a refused config, a connection);
+        the allow-list hash is the one in force unless given."""
         return self.audit.record(
             AuditEvent(
                 event=event,
@@ -89,18 +91,17 @@ class EgressGate:
                 data_elements=data_elements,
                 destination=destination,
                 record_count=record_count,
-                allowlist_sha256=self._allowlist.sha256 or None,
+                allowlist_sha256=allowlist_sha256 or self._allowlist.sha256 or None,
                 details=details or {},
             )
         )
 
     def apply_allowlist(self, allowlist: AllowList, changed_by: str = SYSTEM_USER) -> None:
-        """Put an allow-list in force: audit it, then drop what removed or expired agencies had
-        queued (each drop audited)."""
+        """Put an allow-list in force: audit it (no record, no change), then drop what removed
+        or expired agencies had queued (each drop audited)."""
         today = self._today()
         with self._lock:
             previous = self._allowlist
-            self._allowlist = allowlist
             self.system_event(
                 "config_load",
                 DONE,
@@ -113,7 +114,9 @@ class EgressGate:
                     "expired": {a.id: a.expires.isoformat() for a in allowlist.expired(today)},
                     "demo": allowlist.demo,
                 },
+                allowlist_sha256=allowlist.sha256,
             )
+            self._allowlist = allowlist
             for agency in allowlist.expired(today):
                 log.warning(
                     "agency %s: agreement expired on %s; it receives nothing",

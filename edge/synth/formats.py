@@ -144,7 +144,7 @@ REGIONS: dict[str, Region] = {
         Region(
             "UK",
             "United Kingdom",
-            (SerialFormat("current", "MM DD LLL"),),
+            (SerialFormat("current", "MMDD LLL"),),
             classes=(("M", _without(LETTERS, "IQZ")),),
             letters=_without(LETTERS, "IQ"),
             o_as_zero=False,

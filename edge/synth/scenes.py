@@ -142,6 +142,21 @@ def draw_vehicle(plate: FlatPlate, width: int, rng: random.Random, view: str) ->
     return Sprite(image, alpha.astype(np.float32) / 255.0, corners, tuple(lights), glow)
 
 
+@dataclass(frozen=True, eq=False)
+class Patch:
+    """Where a warped image landed: its coverage (0..1) of frame[y : y + h, x : x + w]."""
+
+    alpha: np.ndarray
+    x: int
+    y: int
+
+    def add_to(self, mask: np.ndarray) -> None:
+        """Merge this coverage into a full-frame mask (maximum)."""
+        h, w = self.alpha.shape
+        roi = mask[self.y : self.y + h, self.x : self.x + w]
+        np.maximum(roi, self.alpha, out=roi)
+
+
 def warp_into(
     frame: np.ndarray,
     source: np.ndarray,
@@ -149,20 +164,19 @@ def warp_into(
     homography: np.ndarray,
     owner: np.ndarray | None = None,
     owner_id: int = 0,
-) -> np.ndarray:
-    """Blend `source`, warped by `homography`, into `frame` in place; returns its coverage
-    (0..1) over the frame. `owner`, when given, records `owner_id` where coverage > 0.5."""
+) -> Patch | None:
+    """Blend `source`, warped by `homography`, into `frame` in place; returns where it landed
+    (None when wholly outside). `owner` records `owner_id` where coverage > 0.5."""
     h, w = source.shape[:2]
     corners = cv2.perspectiveTransform(
         np.array([[[0, 0], [w, 0], [w, h], [0, h]]], np.float32), homography
     )[0]
     x0, y0 = np.floor(corners.min(axis=0)).astype(int)
     x1, y1 = np.ceil(corners.max(axis=0)).astype(int)
-    x0, y0 = max(x0, 0), max(y0, 0)
-    x1, y1 = min(x1, frame.shape[1]), min(y1, frame.shape[0])
-    coverage = np.zeros(frame.shape[:2], np.float32)
+    x0, y0 = max(int(x0), 0), max(int(y0), 0)
+    x1, y1 = min(int(x1), frame.shape[1]), min(int(y1), frame.shape[0])
     if x1 <= x0 or y1 <= y0:
-        return coverage
+        return None
     shift = np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1]], np.float64) @ homography
     size = (x1 - x0, y1 - y0)
     warped = cv2.warpPerspective(source, shift, size, flags=cv2.INTER_LINEAR)
@@ -170,20 +184,32 @@ def warp_into(
     alpha = cv2.warpPerspective(ones, shift, size, flags=cv2.INTER_LINEAR)
     roi = frame[y0:y1, x0:x1]
     roi[...] = roi + (warped.astype(np.float32) - roi) * alpha[..., None]
-    coverage[y0:y1, x0:x1] = alpha
     if owner is not None:
-        owner_roi = owner[y0:y1, x0:x1]
-        owner_roi[alpha > 0.5] = owner_id
-    return coverage
+        owner[y0:y1, x0:x1][alpha > 0.5] = owner_id
+    return Patch(alpha, x0, y0)
 
 
-def box_of(coverage: np.ndarray, threshold: float = 0.5) -> Box | None:
-    """The tight box around pixels covered more than `threshold`, or None."""
-    rows = np.flatnonzero((coverage > threshold).any(axis=1))
-    cols = np.flatnonzero((coverage > threshold).any(axis=0))
-    if rows.size == 0:
+def visible_box(
+    patch: Patch | None, owner: np.ndarray, owner_id: int, quad: np.ndarray
+) -> Box | None:
+    """The tight box around a plate's pixels that nothing nearer covers. None when under 60 %
+    of the plate is in frame or uncovered: nobody could read it, so it gets no label."""
+    if patch is None:
         return None
-    return Box(int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1))
+    h, w = patch.alpha.shape
+    drawn = patch.alpha > 0.5
+    visible = drawn & (owner[patch.y : patch.y + h, patch.x : patch.x + w] == owner_id)
+    area = abs(cv2.contourArea(quad.astype(np.float32)))
+    if drawn.sum() < 0.6 * area or visible.sum() < 0.6 * max(int(drawn.sum()), 1):
+        return None
+    rows = np.flatnonzero(visible.any(axis=1))
+    cols = np.flatnonzero(visible.any(axis=0))
+    return Box(
+        patch.x + int(cols[0]),
+        patch.y + int(rows[0]),
+        int(cols[-1] - cols[0] + 1),
+        int(rows[-1] - rows[0] + 1),
+    )
 
 
 def draw_street(width: int, height: int, rng: random.Random) -> tuple[np.ndarray, float]:
@@ -264,9 +290,10 @@ class SceneRenderer:
             fh, fw = face.shape[:2]
             face_corners = np.array([[0, 0], [fw, 0], [fw, fh], [0, fh]], np.float32)
             to_frame = cv2.getPerspectiveTransform(face_corners, quad.astype(np.float32))
-            coverage = warp_into(image, face, None, to_frame, owner, index)
-            plate_mask = np.maximum(plate_mask, coverage)
-            placed.append((plate, quad, coverage))
+            patch = warp_into(image, face, None, to_frame, owner, index)
+            if patch:
+                patch.add_to(plate_mask)
+            placed.append((plate, quad, patch))
             points = np.array([[[x, y] for x, y, _ in sprite.lights]], np.float32)
             moved = cv2.perspectiveTransform(points, homography)[0]
             lamps += [
@@ -275,16 +302,11 @@ class SceneRenderer:
             ]
         out = self._light(image, lighting, plate_mask, lamps, rng)
         plates = []
-        for index, (plate, quad, coverage) in enumerate(placed):
-            visible = coverage * (owner == index)
-            box = box_of(visible)
-            # A plate mostly hidden or outside the frame is not labelled: nobody could read it.
-            if box is None or (visible > 0.5).sum() < 0.6 * max((coverage > 0.5).sum(), 1):
-                continue
-            if (coverage > 0.5).sum() < 0.6 * _quad_area(quad):
-                continue
-            corners = tuple((float(x), float(y)) for x, y in quad)
-            plates.append(PlacedPlate(plate.text, plate.state, box, corners))
+        for index, (plate, quad, patch) in enumerate(placed):
+            box = visible_box(patch, owner, index, quad)
+            if box:
+                corners = tuple((float(x), float(y)) for x, y in quad)
+                plates.append(PlacedPlate(plate.text, plate.state, box, corners))
         return Scene(out, plates, lighting)
 
     def _signs(self, image: np.ndarray, horizon: float, rng: random.Random) -> None:
@@ -323,10 +345,6 @@ class SceneRenderer:
             glow = cv2.GaussianBlur(dim, (0, 0), 6)
             frame = np.clip(np.maximum(dim, glow), 0, 255).astype(np.uint8)
         return camera_effects(frame, rng, scale=frame.shape[1] / 1280)
-
-
-def _quad_area(quad: np.ndarray) -> float:
-    return float(abs(cv2.contourArea(quad.astype(np.float32))))
 
 
 def corners_list(plate: PlacedPlate) -> list[list[float]]:

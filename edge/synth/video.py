@@ -23,7 +23,8 @@ import numpy as np
 from edge.errors import InputError
 from edge.synth import effects
 from edge.synth.plates import FlatPlate, PlateRenderer, perspective_quad
-from edge.synth.scenes import Sprite, box_of, draw_street, draw_vehicle, warp_into
+from edge.synth.scenes import Patch, Sprite, draw_street, draw_vehicle, visible_box, warp_into
+from edge.types import Box
 
 WIDTH, HEIGHT, FPS = 1280, 720, 30
 FOCAL_PX = 2000.0
@@ -129,8 +130,8 @@ def _plan(seed: int, seconds: int) -> list[Vehicle]:
 
 def _draw_vehicle(
     frame: np.ndarray, owner: np.ndarray, vehicle: Vehicle, index: int, z: float, x_m: float
-) -> tuple[np.ndarray, np.ndarray, list[tuple[float, float, float]]]:
-    """Draw one vehicle at distance z; returns the plate quad, its coverage and lamp spots."""
+) -> tuple[np.ndarray, Patch | None, list[tuple[float, float, float]]]:
+    """Draw one vehicle at distance z; returns the plate quad, where it landed, lamp spots."""
     width_px = FOCAL_PX * VEHICLE_WIDTH_M / z
     bottom = HORIZON_Y + GROUND_K / z
     centre_x = WIDTH / 2 + FOCAL_PX * x_m / z
@@ -147,13 +148,13 @@ def _draw_vehicle(
     fh, fw = face.shape[:2]
     face_corners = np.array([[0, 0], [fw, 0], [fw, fh], [0, fh]], np.float32)
     to_frame = cv2.getPerspectiveTransform(face_corners, plate_quad.astype(np.float32))
-    coverage = warp_into(frame, face, None, to_frame, owner, index)
+    patch = warp_into(frame, face, None, to_frame, owner, index)
     points = np.array([[[x, y] for x, y, _ in sprite.lights]], np.float32)
     moved = cv2.perspectiveTransform(points, homography)[0]
     lamps = [
         (x, y, r * width_px / sw) for (x, y), (_, _, r) in zip(moved, sprite.lights, strict=True)
     ]
-    return plate_quad, coverage, lamps
+    return plate_quad, patch, lamps
 
 
 class SampleClip:
@@ -176,30 +177,30 @@ class SampleClip:
 
     def _frame(self, index: int) -> np.ndarray:
         t = index / FPS
-        frame = self.background.astype(np.float32)
+        frame = self.background.copy()
         owner = np.full((HEIGHT, WIDTH), -1, np.int32)
         present = [(v.position(t), i, v) for i, v in enumerate(self.vehicles)]
         drawn = []
         plate_mask = np.zeros((HEIGHT, WIDTH), np.float32)
         lamps: list[tuple[float, float, float]] = []
         for (z, x_m), i, vehicle in sorted((p for p in present if p[0]), reverse=True):
-            quad, coverage, spots = _draw_vehicle(frame, owner, vehicle, i, z, x_m)
-            drawn.append((i, vehicle, quad, coverage))
-            plate_mask = np.maximum(plate_mask, coverage)
+            quad, patch, spots = _draw_vehicle(frame, owner, vehicle, i, z, x_m)
+            drawn.append((i, vehicle, quad, patch))
+            if patch:
+                patch.add_to(plate_mask)
             if vehicle.approaching:
                 lamps += spots
-        image = np.clip(frame, 0, 255).astype(np.uint8)
         if self.night[0] <= index < self.night[1]:
-            image = effects.infrared(image, plate_mask, bloom=1.5)
+            frame = effects.infrared(frame, plate_mask, bloom=1.5)
             for x, y, r in lamps:
                 cv2.circle(
-                    image, (int(x), int(y)), max(int(r), 2), (255, 255, 255), -1, cv2.LINE_AA
+                    frame, (int(x), int(y)), max(int(r), 2), (255, 255, 255), -1, cv2.LINE_AA
                 )
-        for i, vehicle, quad, coverage in drawn:
-            record = _track_record(index, quad, coverage * (owner == i), coverage)
-            if record:
-                vehicle.track.append(record)
-        return image
+        for i, vehicle, quad, patch in drawn:
+            box = visible_box(patch, owner, i, quad)
+            if box:
+                vehicle.track.append(_track_record(index, quad, box))
+        return frame
 
     def truth(self) -> dict:
         return {
@@ -226,15 +227,8 @@ class SampleClip:
         }
 
 
-def _track_record(
-    index: int, quad: np.ndarray, visible: np.ndarray, coverage: np.ndarray
-) -> dict | None:
-    """One frame of a plate's ground truth; None when it is mostly hidden or out of frame."""
-    box = box_of(visible)
-    full = max(int((coverage > 0.5).sum()), 1)
-    area = abs(cv2.contourArea(quad.astype(np.float32)))
-    if box is None or (visible > 0.5).sum() < 0.6 * full or full < 0.6 * area:
-        return None
+def _track_record(index: int, quad: np.ndarray, box: Box) -> dict:
+    """One frame of a plate's ground truth."""
     width_px = float(quad[:, 0].max() - quad[:, 0].min())
     inside = bool((quad >= 0).all() and (quad[:, 0] < WIDTH).all() and (quad[:, 1] < HEIGHT).all())
     return {

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import tomllib
-from dataclasses import replace
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,14 +14,16 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from edge.query.client import QueryRequest, signed_message
 from edge.query.ledger import QueryLedger
 from edge.query.policy import QueryPolicy
+from edge.query.reads import StoreReads
 from edge.query.responder import QueryResponder
-from edge.query.schema import PlatePattern
 from edge.query.signing import public_key_text
 from edge.share.allowlist import AllowList, parse_allowlist
 from edge.share.audit import AuditLog
 from edge.share.gate import EgressGate
 from edge.share.outbox import Outbox
 from edge.share.sharing import SharingSettings
+from edge.store import ReadStore
+from edge.types import Box, HotlistHit, VehicleRead
 
 NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
 POLICY = QueryPolicy(
@@ -46,7 +50,9 @@ VALID_REQUEST = QueryRequest(
 )
 
 
-def agency_entry(agency_id: str, ori: str, port: int, key: Ed25519PrivateKey | None) -> str:
+def agency_entry(
+    agency_id: str, ori: str, port: int, key: Ed25519PrivateKey | None, receives: str = "hits"
+) -> str:
     """One [[agency]] table of a demo allow-list (plain MQTT to loopback)."""
     lines = [
         "[[agency]]",
@@ -57,7 +63,7 @@ def agency_entry(agency_id: str, ori: str, port: int, key: Ed25519PrivateKey | N
         'state = "CA"',
         'purpose = "stolen vehicles and AMBER alerts"',
         f'broker = "mqtt://127.0.0.1:{port}"',
-        'receives = ["hits"]',
+        f"receives = {json.dumps(receives.split(','))}",
         "expires = 2099-12-31",
     ]
     if key is not None:
@@ -66,7 +72,8 @@ def agency_entry(agency_id: str, ori: str, port: int, key: Ed25519PrivateKey | N
 
 
 class Agencies:
-    """Three allow-listed agencies; oakland-pd and chp hold query keys."""
+    """Three allow-listed agencies; oakland-pd and chp hold query keys; oakland-pd alone
+    receives every read, the others only hotlist hits."""
 
     def __init__(self) -> None:
         self.keys = {
@@ -77,7 +84,9 @@ class Agencies:
     def toml(self) -> str:
         return "demo = true\n\n" + "\n".join(
             (
-                agency_entry("oakland-pd", "CA0010900", 18831, self.keys["oakland-pd"]),
+                agency_entry(
+                    "oakland-pd", "CA0010900", 18831, self.keys["oakland-pd"], "reads,hits"
+                ),
                 agency_entry("chp", "CA0349400", 18832, self.keys["chp"]),
                 agency_entry("sfpd", "CA0380100", 18833, None),
             )
@@ -90,20 +99,29 @@ class Agencies:
         return signed_message(request, self.keys[request.agency], issued_at=NOW, **kwargs)
 
 
-class StoredReads:
-    """Reads held in memory for the decision tests; the broker tests use the real store."""
+@dataclass(frozen=True)
+class Seen:
+    """A plate the unit read, for seeding a real read store."""
 
-    def __init__(self, reads: list[dict[str, object]]) -> None:
-        self.reads = reads
+    plate: str
+    seen_at: datetime
+    camera_id: str = "cam-3"
+    hit: bool = False
 
-    def find_reads(self, plate: PlatePattern, start, end, limit):
-        found = [
-            r
-            for r in self.reads
-            if plate.matches(str(r["plate"]))
-            and start <= datetime.fromisoformat(str(r["seen_at"])) <= end
-        ]
-        return found[:limit]
+
+def store_with(folder: Path, seen: Iterable[Seen]) -> ReadStore:
+    """A real read store holding these reads (hits linked to a real hotlist entry)."""
+    store = ReadStore(folder, save_crops=False)
+    listed = store.db["hotlist"].insert({"plate": "7ABC123", "loaded_at": NOW.isoformat()})
+    for item in seen:
+        read = VehicleRead(
+            item.plate, "CA", 0.96, item.seen_at, item.camera_id, Box(1, 2, 90, 30), 5
+        )
+        hits = (
+            [HotlistHit(listed.last_pk, item.plate, "CA", "stolen", "NCIC", 0)] if item.hit else []
+        )
+        store.add_read(read, None, hits)
+    return store
 
 
 def quiet_unit_settings(agencies_file: Path, data_dir: Path) -> SharingSettings:
@@ -127,13 +145,13 @@ def gate(tmp_path: Path, allowlist: AllowList) -> EgressGate:
 
 
 def responder(
-    tmp_path: Path, agencies: Agencies, reads: list[dict[str, object]], **policy: object
+    tmp_path: Path, agencies: Agencies, seen: Iterable[Seen], **policy: object
 ) -> QueryResponder:
     return QueryResponder(
         gate=gate(tmp_path, agencies.allowlist()),
         policy=replace(POLICY, **policy),
         ledger=QueryLedger(tmp_path / "ledger.sqlite", POLICY.max_request_age),
-        reads=StoredReads(reads),
+        reads=StoreReads(store_with(tmp_path / "store", seen)),
         retention=RETENTION,
         clock=lambda: NOW,
     )

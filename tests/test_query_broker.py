@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
-from query_support import VALID_REQUEST, quiet_unit_settings
+from query_support import VALID_REQUEST, Seen, quiet_unit_settings, store_with
 
 from edge.cli import main
 from edge.query.client import signed_message
@@ -33,8 +33,6 @@ from edge.query.signing import public_key_text
 from edge.share.audit import export_rows
 from edge.share.messages import query_topic
 from edge.share.sharing import Sharing
-from edge.store import ReadStore
-from edge.types import Box, HotlistHit, VehicleRead
 
 POLICY = """version = "test-policy-1"
 max_queries_per_agency_per_hour = 6
@@ -47,6 +45,7 @@ answer_fields = ["plate", "state", "seen_at", "camera_id"]
 stolen-vehicle = "locate a vehicle reported stolen"
 """
 AGENCIES = {"oakland-pd": "CA0010900", "chp": "CA0349400", "sfpd": "CA0380100"}
+RECEIVES = {"oakland-pd": ("reads", "hits"), "chp": ("hits",), "sfpd": ("hits",)}
 
 
 class AgencyClient:
@@ -128,23 +127,6 @@ class Unit:
         return rows[0]
 
 
-def seed_reads(store: ReadStore) -> None:
-    now = datetime.now(UTC)
-    listed = store.db["hotlist"].insert({"plate": "7ABC123", "loaded_at": now.isoformat()})
-    for hours, plate, hit in ((30, "7ABC123", True), (5, "7ABC123", False), (2, "5XYZ987", False)):
-        read = VehicleRead(
-            plate=plate,
-            state="CA",
-            confidence=0.96,
-            seen_at=now - timedelta(hours=hours),
-            camera_id="cam-north",
-            box=Box(1, 2, 100, 30),
-            frame_count=5,
-        )
-        hits = [HotlistHit(listed.last_pk, plate, "CA", "stolen vehicle", "NCIC", 0)] if hit else []
-        store.add_read(read, None, hits)
-
-
 @pytest.fixture(scope="module")
 def unit(tmp_path_factory) -> Iterator[Unit]:
     root = tmp_path_factory.mktemp("query-unit")
@@ -161,15 +143,22 @@ def unit(tmp_path_factory) -> Iterator[Unit]:
                 brokers[name],
                 name,
                 ori=ori,
-                receives=("hits",),
+                receives=RECEIVES[name],
                 extra=f'query_key = "{public_key_text(keys[name].public_key())}"',
             )
             for name, ori in AGENCIES.items()
         )
     )
     (root / "query-policy.toml").write_text(POLICY)
-    store = ReadStore(root / "store", save_crops=False)
-    seed_reads(store)
+    now = datetime.now(UTC)
+    store = store_with(
+        root / "store",
+        [
+            Seen("7ABC123", now - timedelta(hours=30), "cam-north", hit=True),
+            Seen("7ABC123", now - timedelta(hours=5), "cam-north"),
+            Seen("5XYZ987", now - timedelta(hours=2), "cam-north"),
+        ],
+    )
     settings = quiet_unit_settings(agencies, root / "share")
     sharing = Sharing(settings)
     attach_queries(sharing, root / "query-policy.toml", store)

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from conftest import REPO_ROOT
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from query_support import NOW, VALID_REQUEST, Agencies, responder
+from query_support import NOW, VALID_REQUEST, Agencies, Seen, responder
 
 from edge.errors import ConfigError, InputError
 from edge.query.client import signed_message
@@ -19,14 +19,7 @@ from edge.query.schema import RefusalReason
 from edge.query.signing import canonical_bytes, generate_key_pair, load_private_key, sign
 from edge.query.terms import prohibited_terms_in
 
-READ = {
-    "plate": "7ABC123",
-    "state": "CA",
-    "seen_at": (NOW - timedelta(days=1)).isoformat(),
-    "camera_id": "cam-3",
-    "confidence": 0.97,
-    "crop_path": "/var/crops/1.jpg",
-}
+READ = Seen("7ABC123", NOW - timedelta(days=1))
 
 
 @pytest.fixture
@@ -42,7 +35,12 @@ def test_valid_signed_query_is_answered_with_only_the_policy_fields(tmp_path, ag
     decision = decide(tmp_path, agencies, agencies.message())
     assert decision.decision == "answered", decision.detail
     assert decision.results == [
-        {"plate": "7ABC123", "state": "CA", "seen_at": READ["seen_at"], "camera_id": "cam-3"}
+        {
+            "plate": "7ABC123",
+            "state": "CA",
+            "seen_at": READ.seen_at.isoformat(),
+            "camera_id": "cam-3",
+        }
     ]
     reply = decision.reply()
     assert "reason" not in reply and reply["results"] == decision.results
@@ -85,6 +83,15 @@ def test_chp_on_behalf_of_an_allow_listed_agency_is_answered_over_its_own_broker
     decision = decide(tmp_path, agencies, agencies.message(request), broker="chp")
     assert decision.decision == "answered", decision.detail
     assert decision.on_behalf_of == "sfpd"
+
+
+def test_agency_that_receives_only_hits_sees_only_hits_in_answers(tmp_path, agencies):
+    seen = [READ, Seen("7ABC123", NOW - timedelta(hours=5), "cam-9", hit=True)]
+    unit = responder(tmp_path, agencies, seen)
+    everything = unit.decide("oakland-pd", agencies.message())
+    chp = unit.decide("chp", agencies.message(replace(VALID_REQUEST, agency="chp")))
+    assert [r["camera_id"] for r in everything.results] == ["cam-3", "cam-9"]
+    assert [r["camera_id"] for r in chp.results] == ["cam-9"]
 
 
 def test_bounded_wildcard_finds_the_plate(tmp_path, agencies):
@@ -147,7 +154,7 @@ def test_rate_limit_refuses_queries_beyond_the_hourly_budget(tmp_path, agencies)
 
 
 def test_answer_is_truncated_at_the_policy_maximum(tmp_path, agencies):
-    reads = [dict(READ, camera_id=f"cam-{i}") for i in range(4)]
+    reads = [replace(READ, camera_id=f"cam-{i}") for i in range(4)]
     decision = decide(tmp_path, agencies, agencies.message(), reads=reads, max_results=3)
     assert len(decision.results) == 3 and decision.truncated
 

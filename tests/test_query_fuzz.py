@@ -7,13 +7,14 @@ import json
 import tempfile
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from query_support import NOW, VALID_REQUEST, Agencies, responder
+from query_support import NOW, VALID_REQUEST, Agencies, Seen, responder
 
 from edge.query.client import signed_message
 from edge.query.responder import QueryResponder
@@ -21,16 +22,16 @@ from edge.query.schema import FIELDS, RefusalReason
 from edge.query.signing import sign
 from edge.share.outbox import Outbox
 
-READ = {"plate": "7ABC123", "state": "CA", "seen_at": NOW.isoformat(), "camera_id": "cam-1"}
+READ = Seen("7ABC123", NOW - timedelta(hours=2))
 FUZZ = settings(
-    max_examples=750,
+    max_examples=600,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner),
-    max_leaves=12,
+    max_leaves=8,
 )
 # Fields whose absence or null is a valid query: removing them must not count as malformed.
 OPTIONAL = {"on_behalf_of"}

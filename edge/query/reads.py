@@ -17,13 +17,17 @@ class StoreReads:
         self._store = store
 
     def find_reads(
-        self, plate: PlatePattern, start: datetime, end: datetime, limit: int
+        self, plate: PlatePattern, start: datetime, end: datetime, limit: int, hits_only: bool
     ) -> list[dict[str, Any]]:
         rows = self._store.db.query(
-            "SELECT plate, state, seen_at, camera_id, confidence,"
+            "SELECT * FROM (SELECT plate, state, seen_at, camera_id, confidence, id,"
             " EXISTS (SELECT 1 FROM hits WHERE hits.read_id = reads.id) AS hotlist_hit"
-            " FROM reads WHERE plate GLOB ? AND seen_at >= ? AND seen_at <= ?"
-            " ORDER BY seen_at, id LIMIT ?",
-            [plate.text, start.isoformat(), end.isoformat(), limit],
+            " FROM reads WHERE plate GLOB ? AND seen_at >= ? AND seen_at <= ?)"
+            " WHERE hotlist_hit OR NOT ? ORDER BY seen_at, id LIMIT ?",
+            [plate.text, start.isoformat(), end.isoformat(), hits_only, limit],
         )
-        return [dict(row, hotlist_hit=bool(row["hotlist_hit"])) for row in rows]
+        return [
+            {key: value for key, value in row.items() if key != "id"}
+            | {"hotlist_hit": bool(row["hotlist_hit"])}
+            for row in rows
+        ]

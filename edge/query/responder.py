@@ -35,9 +35,10 @@ ANSWERED = "answered"
 
 class ReadSource(Protocol):
     def find_reads(
-        self, plate: PlatePattern, start: datetime, end: datetime, limit: int
+        self, plate: PlatePattern, start: datetime, end: datetime, limit: int, hits_only: bool
     ) -> list[dict[str, Any]]:
-        """Reads whose plate matches, seen in [start, end], oldest first, at most `limit`."""
+        """Reads whose plate matches, seen in [start, end], oldest first, at most `limit`;
+        with `hits_only`, only reads that matched a hotlist."""
         ...
 
 
@@ -230,8 +231,11 @@ class QueryResponder:
 
     def _answer(self, signed: SignedQuery, base: dict[str, Any]) -> QueryDecision:
         query = signed.query
+        # An agency whose agreement covers hotlist hits only sees only hits in its answers too.
+        agency = self.gate.allowlist.get(query.agency)
+        hits_only = agency is None or "reads" not in agency.receives
         found = self._reads.find_reads(
-            query.plate, query.start, query.end, self.policy.max_results + 1
+            query.plate, query.start, query.end, self.policy.max_results + 1, hits_only
         )
         allowed = self.policy.answer_fields
         results = [{k: v for k, v in read.items() if k in allowed} for read in found]

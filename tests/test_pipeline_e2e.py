@@ -1,13 +1,22 @@
 """The pipeline end to end with the shipped models on real frames: the sample clip and a real
 approach video. Kept few: together they replay about 1,000 frames."""
 
+import itertools
 import json
+import sqlite3
 from pathlib import Path
 
 import cv2
 import pytest
+from brokers import agency_toml
 
+from edge.capture import VideoFileSource
 from edge.cli import main
+from edge.config import load_config
+from edge.hotlist import import_csv
+from edge.pipeline import Pipeline
+from edge.pipeline.components import open_detector, open_reader
+from edge.pipeline.regions import RegionDetector
 from edge.store import ReadStore
 
 REPO = Path(__file__).resolve().parent.parent
@@ -56,13 +65,33 @@ def test_demo_reads_the_sample_clip_as_its_ground_truth_says(capsys):
 
 
 @pytest.mark.slow
-def test_real_approach_video_gives_one_read(shared_data, tmp_path):
+def test_real_approach_video_gives_one_read_stored_then_shared_with_its_hit(
+    shared_data, tmp_path, broker_factory, subscriber_factory
+):
     video = shared_data("video", "uk-approach.mp4")
-    assert main(["run", "--config", str(config_for(tmp_path, video))]) == 0
+    broker = broker_factory("oakland")
+    inbox = subscriber_factory(broker, "oakland-dispatch")
+    (tmp_path / "agencies.toml").write_text(agency_toml(broker, "oakland-pd"))
+    config = config_for(tmp_path, video)
+    config.write_text(
+        config.read_text()
+        + '[sharing]\nagencies_file = "agencies.toml"\ndata_dir = "share"\nunit_id = "unit-1"\n'
+    )
+    hotlist = tmp_path / "wanted.csv"
+    hotlist.write_text("plate,state,reason,source,expiry\nLS15EBC,,stolen,test,2099-01-01\n")
+    assert main(["hotlist", "import", "--config", str(config), str(hotlist)]) == 0
+
+    assert main(["run", "--config", str(config)]) == 0
+
     store = ReadStore(tmp_path / "data")
-    assert [row["plate"] for row in store.reads()] == ["LS15EBC"]
     (row,) = store.reads()
+    assert row["plate"] == "LS15EBC"
     assert (tmp_path / "data" / row["crop_path"]).stat().st_size > 0
+    assert inbox.wait_for(lambda s: s.of_schema("alpr-edge/hit/1"))
+    (shared,) = inbox.of_schema("alpr-edge/read/1")
+    assert shared["read"]["read_id"] == row["id"] and shared["read"]["plate"] == "LS15EBC"
+    (hit,) = inbox.of_schema("alpr-edge/hit/1")
+    assert hit["hits"][0]["reason"] == "stolen"
 
 
 def test_read_json_finds_the_plate_in_a_frame(tmp_path, capsys):
@@ -84,3 +113,32 @@ def test_read_plate_crops_skips_the_detector(tmp_path, capsys):
     assert main(["read", "--config", config, "--json", "--plate-crops", str(crop_path)]) == 0
     (plate,) = json.loads(capsys.readouterr().out)["plates"]
     assert plate["text"] == vehicle["plate"] and plate["box"] == [0, 0, w, h]
+
+
+class CommittedCheckingSink:
+    """Plays the sharing side: on each read, looks for it through another connection."""
+
+    def __init__(self, db_path):
+        self.db_path = db_path
+        self.seen = []
+
+    def on_read(self, read_id, read, hits=()):
+        with sqlite3.connect(self.db_path) as other:
+            row = other.execute("SELECT plate FROM reads WHERE id = ?", [read_id]).fetchone()
+            hit_rows = other.execute("SELECT count(*) FROM hits WHERE read_id = ?", [read_id])
+            self.seen.append((row, read.plate, len(hits), hit_rows.fetchone()[0]))
+
+
+def test_each_read_and_its_hits_are_committed_before_sharing_sees_them(tmp_path):
+    """The hotlisted vehicle's pass (frames 306-350 of the sample clip), on the real models."""
+    config = load_config(config_for(tmp_path, str(SAMPLE / "sample.mp4")))
+    store = ReadStore(tmp_path / "data")
+    import_csv(store, SAMPLE / "hotlist.csv")
+    sink = CommittedCheckingSink(store.path)
+    pipeline = Pipeline(
+        config, RegionDetector(open_detector(config)), open_reader(config), store, sink
+    )
+    frames = VideoFileSource(SAMPLE / "sample.mp4").frames()
+    pass_frames = itertools.takewhile(lambda f: f.index <= 360, frames)
+    pipeline.run(f for f in pass_frames if f.index >= 300)
+    assert sink.seen == [(("7XUP882",), "7XUP882", 1, 1)]

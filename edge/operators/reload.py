@@ -76,6 +76,7 @@ class AllowListWatcher:
         self._changed = threading.Event()
         self._stop = threading.Event()
         self._refused_sha256: str | None = None
+        self._previous_sighup: Any = None
         self._observer = Observer()
         self._thread = threading.Thread(target=self._run, name="allowlist-watch", daemon=True)
 
@@ -86,9 +87,12 @@ class AllowListWatcher:
         self._observer.start()
         self._thread.start()
         if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGHUP, lambda *_: self._changed.set())
+            self._previous_sighup = signal.signal(signal.SIGHUP, lambda *_: self._changed.set())
 
     def stop(self) -> None:
+        if self._previous_sighup is not None:
+            signal.signal(signal.SIGHUP, self._previous_sighup)
+            self._previous_sighup = None
         self._stop.set()
         self._changed.set()
         self._observer.stop()

@@ -233,38 +233,34 @@ class Sharing:
 
         A failure to audit shares nothing and is logged; the read stays in the store.
         """
-        queued: list[str] = []
+        active = self.allowlist.active(self._today())
+        messages = [(a.id, read_message(read_id, read)) for a in active if "reads" in a.receives]
+        if hits:
+            hit = hit_message(read_id, read, hits)
+            messages += [(a.id, hit) for a in active if "hits" in a.receives]
         try:
-            for agency in self.allowlist.active(self._today()):
-                if "reads" in agency.receives:
-                    queued += self._send(agency.id, read_message(read_id, read))
-                if hits and "hits" in agency.receives:
-                    queued += self._send(agency.id, hit_message(read_id, read, hits))
+            return self._send(messages)
         except (sqlite3.Error, OSError) as exc:
             log.error("read %s not shared: the audit log cannot be written (%s)", read_id, exc)
-        return queued
+            return []
 
     def broadcast(self, message: Outgoing) -> list[str]:
-        """Send a message to every active agency that may receive its kind."""
-        queued: list[str] = []
-        for agency in self.allowlist.active(self._today()):
-            queued += self._send(agency.id, message)
-        return queued
+        """Send a message to every active agency (for kinds every agency receives)."""
+        return self._send([(a.id, message) for a in self.allowlist.active(self._today())])
 
     def publish_heartbeat(self) -> list[str]:
         message = heartbeat_message(
             time.monotonic() - self._started_at, self.outbox.depth(), self.settings.retention_days
         )
         agencies = [a for a in self.allowlist.active(self._today()) if "heartbeat" in a.receives]
-        return [mid for a in agencies for mid in self._send(a.id, message)]
+        return self._send([(a.id, message) for a in agencies])
 
     def publish_audit_head(self) -> list[str]:
         head = self.audit.head()
         return self.broadcast(audit_head_message(head.seq, head.row_hash, head.at))
 
-    def _send(self, agency_id: str, message: Outgoing) -> list[str]:
-        message_id = self.gate.send(agency_id, message)
-        return [message_id] if message_id else []
+    def _send(self, messages: list[tuple[str, Outgoing]]) -> list[str]:
+        return [mid for mid in self.gate.send_all(messages) if mid] if messages else []
 
     def _run_periodic(self) -> None:
         now = time.monotonic()

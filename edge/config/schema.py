@@ -114,6 +114,11 @@ class OcrConfig(ModelRuntime):
         default="models/ocr_plate_config.yaml",
         metadata={"help": "fast-plate-ocr plate-config YAML of the OCR model"},
     )
+    hub_model: str = option(
+        "a published fast-plate-ocr model to download and use instead of `model` (e.g. "
+        '"cct-s-v1-global-model"); empty = the shipped model',
+        "",
+    )
     min_width: int = option(
         "plates narrower than this many pixels are tracked but not read yet", 40, at_least(1)
     )

@@ -28,13 +28,10 @@ def open_detector(config: EdgeConfig) -> PlateDetector:
 def open_reader(config: EdgeConfig) -> PlateReader:
     from edge.recognise import PlateReader
 
-    settings = config.ocr
-    return PlateReader(
-        settings.model,
-        settings.plate_config,
-        providers=settings.providers,
-        threads=settings.threads,
-    )
+    ocr = config.ocr
+    if ocr.hub_model:
+        return PlateReader.from_hub(ocr.hub_model, providers=ocr.providers, threads=ocr.threads)
+    return PlateReader(ocr.model, ocr.plate_config, providers=ocr.providers, threads=ocr.threads)
 
 
 def open_store(config: EdgeConfig) -> ReadStore:

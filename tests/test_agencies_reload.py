@@ -127,3 +127,29 @@ def test_deleted_allow_list_file_keeps_the_last_good_one(unit):
     assert unit.sharing.allowlist == in_force
     time.sleep(2.5)  # the poll sees the same missing file again: refused once, not every time
     assert len(unit.events("config_refused")) == 1
+
+
+def test_change_made_while_the_unit_was_stopped_is_reported_at_start(
+    tmp_path, broker_factory, subscriber_factory
+):
+    oakland, chp = broker_factory("oakland"), broker_factory("chp")
+    agencies = tmp_path / "agencies.toml"
+    agencies.write_text(agency_toml(oakland, "oakland-pd"))
+    settings = quiet_unit_settings(agencies, tmp_path / "share")
+    with Sharing(settings):
+        pass
+    agencies.write_text(agencies.read_text() + agency_toml(chp, "chp", ori="CA0349400"))
+    inbox = subscriber_factory(oakland, "oakland-dispatch")
+    with Sharing(settings) as sharing:
+        watcher = AllowListWatcher(sharing)
+        watcher.start()
+        try:
+            assert inbox.wait_for(lambda s: s.of_schema(CONFIG_CHANGE), timeout=5)
+        finally:
+            watcher.stop()
+    alert = inbox.of_schema(CONFIG_CHANGE)[0]["config_change"]
+    assert (alert["when"], alert["added"], alert["removed"]) == (
+        "while the unit was stopped",
+        ["chp"],
+        [],
+    )

@@ -6,15 +6,18 @@ force (audited, links to added agencies opened, removed ones closed and their qu
 an invalid or missing one is refused (audited, logged with the reason) and the last good
 allow-list stays in force. Either way every agency still allow-listed receives a drift alert
 (`config_change`): a change it did not expect to sharing settings is how Ventura County found
-"National Lookup" switched back on.
+"National Lookup" switched back on. A change made while the unit was stopped is reported when
+it starts again (its last two `config_load` audit rows differ).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import signal
 import threading
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,7 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 from edge.share.allowlist import AllowList
+from edge.share.audit import AuditLog
 from edge.share.messages import CONFIG_CHANGE, Outgoing
 from edge.share.sharing import Sharing
 
@@ -34,25 +38,56 @@ MISSING = "missing"  # stands for the digest of a file that cannot be read
 SETTLE_S = 0.2  # editors write a file in several steps: read it once they are done
 
 
-def drift_alert(previous: AllowList, current: AllowList, applied: bool) -> Outgoing:
-    """What every agency is told: which allow-list is in force and what changed."""
-    before = {a.id: a for a in previous}
-    after = {a.id: a for a in current}
-    body: dict[str, Any] = {
-        "what": "allow-list",
-        "applied": applied,
-        "sha256_in_force": current.sha256,
-        "previous_sha256": previous.sha256 or None,
-        "added": sorted(after.keys() - before.keys()),
-        "removed": sorted(before.keys() - after.keys()),
-        "changed": sorted(k for k in before.keys() & after.keys() if before[k] != after[k]),
-        "detected_at": datetime.now(UTC).isoformat(),
-    }
-    return Outgoing(
-        kind=CONFIG_CHANGE,
-        body={"config_change": body},
-        purpose="configuration drift alert",
-        details={"applied": applied},
+@dataclass(frozen=True)
+class Drift:
+    """How the allow-list in force differs from the one before it (agency ids)."""
+
+    previous_sha256: str | None
+    sha256_in_force: str
+    added: list[str]
+    removed: list[str]
+    changed: list[str]
+
+    @classmethod
+    def between(cls, previous: AllowList, current: AllowList) -> Drift:
+        before = {a.id: a for a in previous}
+        after = {a.id: a for a in current}
+        return cls(
+            previous_sha256=previous.sha256 or None,
+            sha256_in_force=current.sha256,
+            added=sorted(after.keys() - before.keys()),
+            removed=sorted(before.keys() - after.keys()),
+            changed=sorted(k for k in before.keys() & after.keys() if before[k] != after[k]),
+        )
+
+    def alert(self, applied: bool, when: str) -> Outgoing:
+        """What every agency is told: which allow-list is in force and what changed."""
+        body = {"what": "allow-list", "applied": applied, "when": when} | asdict(self)
+        body["detected_at"] = datetime.now(UTC).isoformat()
+        return Outgoing(
+            kind=CONFIG_CHANGE,
+            body={"config_change": body},
+            purpose="configuration drift alert",
+            details={"applied": applied, "when": when},
+        )
+
+
+def drift_since_last_run(audit: AuditLog) -> Drift | None:
+    """The allow-list change made while the unit was stopped, from its last two loads."""
+    with audit.reading() as conn:
+        loads = conn.execute(
+            "SELECT allowlist_sha256, details FROM audit WHERE event = 'config_load'"
+            " ORDER BY seq DESC LIMIT 2"
+        ).fetchall()
+    if len(loads) < 2 or loads[0]["allowlist_sha256"] == loads[1]["allowlist_sha256"]:
+        return None
+    now, before = (set(json.loads(row["details"]).get("active", [])) for row in loads)
+    return Drift(
+        previous_sha256=loads[1]["allowlist_sha256"],
+        sha256_in_force=loads[0]["allowlist_sha256"],
+        added=sorted(now - before),
+        removed=sorted(before - now),
+        changed=[],
     )
 
 
@@ -81,6 +116,11 @@ class AllowListWatcher:
         self._thread = threading.Thread(target=self._run, name="allowlist-watch", daemon=True)
 
     def start(self) -> None:
+        """Call after `Sharing.start()`; first reports a change made while the unit was off."""
+        drift = drift_since_last_run(self._sharing.audit)
+        if drift is not None:
+            log.warning("allow-list changed while the unit was stopped: %s", drift)
+            self._sharing.broadcast(drift.alert(applied=True, when="while the unit was stopped"))
         self._observer.schedule(
             _FileEvents(self._path, self._changed), str(self._path.parent), recursive=False
         )
@@ -126,5 +166,6 @@ class AllowListWatcher:
         else:
             self._refused_sha256 = digest
             log.error("allow-list %s changed but was refused; the previous one stays", self._path)
-        self._sharing.broadcast(drift_alert(previous, self._sharing.allowlist, applied))
+        drift = Drift.between(previous, self._sharing.allowlist)
+        self._sharing.broadcast(drift.alert(applied, when="while the unit was running"))
         return applied

@@ -273,3 +273,29 @@ def test_agency_query_arrives_with_its_agency_and_is_answered_through_the_gate(
     assert seen == ["oakland-pd"]
     [row] = share_rows(config.data_dir, "oakland-pd", kinds=("query_response",))
     assert row["username"] == "Sgt. J. Smith #1234" and row["message_id"] == document["id"]
+
+
+def test_agency_removed_while_its_broker_is_down_gets_nothing_more_and_each_drop_is_audited(
+    tmp_path, broker_factory, subscriber_factory
+):
+    oakland, alameda = broker_factory("oakland"), broker_factory("alameda")
+    config = settings(
+        tmp_path, agency_toml(oakland, "oakland-pd") + agency_toml(alameda, "alameda-so")
+    )
+    inbox = subscriber_factory(oakland, "oakland-dispatch")
+    with Sharing(config) as sharing:
+        assert inbox.wait_for(lambda s: s.of_schema("alpr-edge/audit_head/1"))
+        oakland.stop()
+        queued = [mid for n in (1, 2, 3) for mid in sharing.on_read(n, *synthetic_read(n))]
+        stranded = set(queued) & {q.message_id for q in sharing.outbox.queued("oakland-pd")}
+        assert len(stranded) == 3
+        config.agencies_file.write_text(agency_toml(alameda, "alameda-so"))
+        assert sharing.reload_allowlist()
+        oakland.start()
+        time.sleep(2)  # several reconnect attempts' worth: none may come
+        assert len(sharing.on_read(4, *synthetic_read(4))) == 1, "alameda only"
+    drops = _rows(config, "drop")
+    assert {r["message_id"] for r in drops} == stranded
+    assert all(r["destination"] == "oakland-pd" and "no longer" in r["reason"] for r in drops)
+    assert oakland.clients_connected("unit-1") == 1, "only the connection before the removal"
+    assert not inbox.of_schema("alpr-edge/read/1")

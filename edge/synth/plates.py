@@ -25,6 +25,9 @@ from edge.synth.formats import STATES, random_groups, region
 _FACE_SIZE = {"us": (256, 128), "uk": (420, 92), "eu": (420, 92), "mercosul": (312, 100)}
 _FACE_SIZE["br-grey"] = _FACE_SIZE["mercosul"]
 
+STATE_FREQUENCY = {"CA": 8.0} | dict.fromkeys(
+    ("NV", "AZ", "OR", "WA", "TX", "FL", "NY", "UT", "ID", "CO", "IL", "NM"), 2.0
+)
 _NEGATIVE_TEXT = (
     "STOP",
     "SPEED LIMIT 25",
@@ -410,12 +413,13 @@ class PlateRenderer:
             raise ValueError(f"negative_rate must be within 0..1, got {negative_rate}")
         self.negative_rate = negative_rate
         self.rng = random.Random(seed)
-        # Weight designs so that each state is drawn about equally often, except California,
-        # which is what a California camera mostly sees.
+        # Weight states by how often a California camera sees them: California most, then the
+        # states its visitors come from most, then the rest (each design within its state by
+        # its own weight).
         per_state: dict[str, float] = {}
         for design in self.designs:
             per_state[design.state] = per_state.get(design.state, 0.0) + design.weight
-        share = {s: (4.0 if s == "CA" else 1.0) / total for s, total in per_state.items()}
+        share = {s: STATE_FREQUENCY.get(s, 1.0) / total for s, total in per_state.items()}
         self.weights = [d.weight * share[d.state] for d in self.designs]
 
     def draw_plate(self, state: str | None = None, text: str | None = None) -> FlatPlate:
@@ -442,7 +446,7 @@ class PlateRenderer:
     def render(self) -> PlateSample:
         """A crop around one plate (or, at `negative_rate`, a crop of text that is no plate)."""
         if self.rng.random() < self.negative_rate:
-            face = _negative_face(self.rng)
+            face = negative_face(self.rng)
             sample = PlateSample(face, "", "", "negative")
         else:
             flat = self.draw_plate()
@@ -469,7 +473,7 @@ def _draw_face(design: Design, groups: list[str], rng: random.Random) -> np.ndar
     margin = 0.07 if design.layout == "us" else 0.04
     left, right = width * margin, width * (1 - margin)
     if design.layout == "us":
-        area_y, area_h = height * rng.uniform(0.28, 0.31), height * rng.uniform(0.44, 0.5)
+        area_y, area_h = height * rng.uniform(0.25, 0.29), height * rng.uniform(0.48, 0.56)
         paste_text(
             canvas,
             design.header,
@@ -591,7 +595,7 @@ def _finish(canvas: np.ndarray, design: Design, rng: random.Random) -> None:
     np.clip(canvas, 0, 255, out=canvas)
 
 
-def _negative_face(rng: random.Random) -> np.ndarray:
+def negative_face(rng: random.Random) -> np.ndarray:
     """A sign or bumper sticker: text on a panel, which a reader should not read as a plate."""
     width, height = rng.choice(((256, 128), (300, 80), (200, 140)))
     colour = np.array([rng.randint(0, 255) for _ in range(3)], np.float32)
@@ -666,9 +670,13 @@ def _camera_crop(face: np.ndarray, rng: random.Random) -> np.ndarray:
     surround, corners = _car_surround(face, rng)
     aspect = face.shape[0] / face.shape[1]
     out_w = math.exp(rng.uniform(math.log(48), math.log(260)))
-    quad = perspective_quad(out_w, out_w * aspect, rng)
-    margin_x = [out_w * rng.uniform(0.02, 0.12) for _ in range(2)]
-    margin_y = [out_w * aspect * rng.uniform(0.04, 0.25) for _ in range(2)]
+    # Half the crops are tight and nearly frontal, as a good detector and a plate facing the
+    # camera give; the rest are loose and oblique.
+    tight = rng.random() < 0.5
+    quad = perspective_quad(out_w, out_w * aspect, rng, strength=0.35 if tight else 1.0)
+    loose_x, loose_y = (0.04, 0.06) if tight else (0.12, 0.25)
+    margin_x = [out_w * rng.uniform(0.0, loose_x) for _ in range(2)]
+    margin_y = [out_w * aspect * rng.uniform(0.0, loose_y) for _ in range(2)]
     x0, y0 = quad[:, 0].min() - margin_x[0], quad[:, 1].min() - margin_y[0]
     x1, y1 = quad[:, 0].max() + margin_x[1], quad[:, 1].max() + margin_y[1]
     size = (max(int(x1 - x0 + 0.5), 8), max(int(y1 - y0 + 0.5), 8))
@@ -677,6 +685,11 @@ def _camera_crop(face: np.ndarray, rng: random.Random) -> np.ndarray:
     image = cv2.warpPerspective(
         surround, homography, size, flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE
     )
+    if rng.random() < 0.05:  # a tow ball or bumper edge covering a sliver of the plate
+        x = rng.choice((0, int(size[0] * rng.uniform(0.9, 0.96))))
+        cv2.rectangle(
+            image, (x, 0), (x + int(size[0] * 0.06), size[1]), [rng.randint(0, 80)] * 3, -1
+        )
     reflective = None
     if rng.random() < 0.12:
         plate_mask = np.zeros(image.shape[:2], np.float32)
@@ -691,12 +704,8 @@ def camera_effects(
     infrared_mask: np.ndarray | None = None,
     scale: float = 1.0,
 ) -> np.ndarray:
-    """Random partial occlusion, blur, exposure, infrared, noise and JPEG; `scale` ~ plate width
-    / 200 px keeps blur lengths proportional to the plate."""
-    if rng.random() < 0.05:  # a tow ball or bumper edge covering a sliver of the plate
-        h, w = image.shape[:2]
-        x = rng.choice((0, int(w * rng.uniform(0.9, 0.96))))
-        cv2.rectangle(image, (x, 0), (x + int(w * 0.06), h), [rng.randint(0, 80)] * 3, -1)
+    """Random blur, exposure, infrared, noise and JPEG; `scale` (plate width / 200 px for a
+    crop) keeps blur lengths proportional to what is in view."""
     if infrared_mask is not None:
         image = effects.infrared(image, infrared_mask, bloom=rng.uniform(0, 3) * scale)
     if rng.random() < 0.3:

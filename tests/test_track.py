@@ -93,3 +93,17 @@ def test_read_keeps_the_most_confident_crop_and_its_box():
     (plate_pass,) = drive(tracker, frames)
     assert plate_pass.read.box == Box(110, 300, 120, 40)
     assert plate_pass.read.seen_at == START + timedelta(seconds=1 / 30)
+
+
+def test_a_fast_plate_first_seen_without_velocity_joins_its_track_by_distance():
+    # 50 px a frame, detected every third frame: the first two boxes do not overlap at all.
+    tracker = PlateTracker(TrackConfig(max_jump_widths=1.5), "cam")
+    frames = [(i, [sighting(50 * i, 300, "7ABC123")]) for i in range(0, 24, 3)]
+    assert [p.read.plate for p in drive(tracker, frames)] == ["7ABC123"]
+
+
+def test_a_plate_far_away_starts_its_own_track():
+    tracker = PlateTracker(TrackConfig(max_jump_widths=1.5), "cam")
+    frames = [(i, [sighting(100, 300, "7ABC123")]) for i in range(3)]
+    frames += [(i, [sighting(100, 300, "7ABC123"), sighting(900, 300, "4XYZ789")]) for i in (3, 4)]
+    assert sorted(p.read.plate for p in drive(tracker, frames)) == ["4XYZ789", "7ABC123"]

@@ -134,6 +134,12 @@ class TrackConfig:
         0.05,
         between(0, 1),
     )
+    max_jump_widths: float = option(
+        "a detection not overlapping a track may still join it when its centre is within this "
+        "many plate widths of the track's predicted box",
+        1.5,
+        at_least(0),
+    )
     min_reads: int = option(
         "OCR reads a track needs before it may become a vehicle read", 2, at_least(1)
     )

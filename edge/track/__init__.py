@@ -117,9 +117,9 @@ class PlateTracker:
         for track in self.tracks:
             predicted = track.predicted(frame_index)
             for index in unmatched:
-                overlap = predicted.iou(sightings[index].detection.box)
-                if overlap >= self.config.min_overlap:
-                    pairs.append((overlap, track, index))
+                affinity = self._affinity(predicted, sightings[index].detection.box)
+                if affinity > 0:
+                    pairs.append((affinity, track, index))
         taken_tracks: set[int] = set()
         for _, track, index in sorted(pairs, key=lambda item: -item[0]):
             if track.id in taken_tracks or index not in unmatched:
@@ -132,6 +132,20 @@ class PlateTracker:
             track.observe(sightings[index], timestamp)
             self.tracks.append(track)
         return self.expire(frame_index)
+
+    def _affinity(self, predicted: Box, box: Box) -> float:
+        """How well a detection continues a track: above 1 when the boxes overlap enough, in
+        (0, 1) when its centre is within `max_jump_widths` plate widths (a plate first seen
+        has no velocity yet), 0 when it cannot be this plate."""
+        overlap = predicted.iou(box)
+        if overlap >= self.config.min_overlap:
+            return 1.0 + overlap
+        if not 0.5 <= box.w / max(predicted.w, 1) <= 2.0:
+            return 0.0
+        dx = (box.x + box.w / 2) - (predicted.x + predicted.w / 2)
+        dy = (box.y + box.h / 2) - (predicted.y + predicted.h / 2)
+        limit = self.config.max_jump_widths * max(predicted.w, box.w)
+        return max(0.0, 1.0 - (dx * dx + dy * dy) ** 0.5 / limit) if limit else 0.0
 
     def expire(self, frame_index: int) -> list[PlatePass]:
         """End the tracks not detected for `max_gap_frames` (call on frames not detected)."""

@@ -107,3 +107,13 @@ def test_a_plate_far_away_starts_its_own_track():
     frames = [(i, [sighting(100, 300, "7ABC123")]) for i in range(3)]
     frames += [(i, [sighting(100, 300, "7ABC123"), sighting(900, 300, "4XYZ789")]) for i in (3, 4)]
     assert sorted(p.read.plate for p in drive(tracker, frames)) == ["4XYZ789", "7ABC123"]
+
+
+def test_a_split_pass_read_one_character_differently_is_a_repeat_not_a_second_vehicle():
+    tracker = PlateTracker(TrackConfig(max_gap_frames=3, repeat_window_s=30), "cam")
+    first = [(i, [sighting(100, 300, "7ABC123")]) for i in range(4)]
+    # The tracker lost the plate for a moment and read the rest of the pass as 7A8C123.
+    second = [(i, [sighting(100, 300, "7A8C123")]) for i in range(20, 24)]
+    assert [p.read.plate for p in drive(tracker, first + second)] == ["7ABC123"]
+    other = [(i, [sighting(100, 300, "7XYZ123")]) for i in range(40, 44)]
+    assert [p.read.plate for p in drive(tracker, other)] == ["7XYZ123"]

@@ -5,7 +5,8 @@ most. When a track has not been seen for `max_gap_frames`, its OCR reads are vot
 most-supported length wins, then per position the character with the most summed confidence.
 The result is checked against the state's serial formats (from `edge.synth.formats`); if it
 fits none, the runner-up character at one position, or an observed read, that fits is taken.
-A plate read again within `repeat_window_s` is a repeat, not a new read.
+A plate read again within `repeat_window_s` is a repeat, not a new read; so is a plate one
+character away from one read in that window (the same pass, split in two and misread once).
 """
 
 from __future__ import annotations
@@ -167,17 +168,22 @@ class PlateTracker:
                 passes.append(plate_pass)
         return passes
 
+    def _is_repeat(self, plate: str, seen_at: datetime) -> bool:
+        """Whether this plate, or one a character away (a pass the tracker split in two and
+        read once slightly wrong), was read within the repeat window; remembers this sighting."""
+        window = timedelta(seconds=self.config.repeat_window_s)
+        self._last_read = {p: t for p, t in self._last_read.items() if seen_at - t <= window}
+        repeat = any(_one_apart(plate, previous) for previous in self._last_read)
+        self._last_read[plate] = seen_at
+        return repeat
+
     def _conclude(self, track: Track) -> PlatePass | None:
         if len(track.texts) < self.config.min_reads or track.best_time is None:
             return None
         vote = vote_text(track.texts, self.fits)
         if vote.confidence < self.config.min_confidence:
             return None
-        previous = self._last_read.get(vote.text)
-        self._last_read[vote.text] = track.best_time
-        if previous is not None and track.best_time - previous <= timedelta(
-            seconds=self.config.repeat_window_s
-        ):
+        if self._is_repeat(vote.text, track.best_time):
             self.repeats += 1
             return None
         read = VehicleRead(
@@ -191,6 +197,11 @@ class PlateTracker:
             char_confidences=vote.char_confidences,
         )
         return PlatePass(read, track.best_crop)
+
+
+def _one_apart(a: str, b: str) -> bool:
+    """Equal, or the same length and one character different."""
+    return len(a) == len(b) and sum(x != y for x, y in zip(a, b, strict=True)) <= 1
 
 
 def vote_text(texts: Sequence[PlateText], fits: FormatCheck = fits_known_format) -> Vote:

@@ -146,8 +146,13 @@ _AUDITED_FIELDS = {
 def _best_effort(fields: Any, name: str) -> str | None:
     """A field of an unparseable query, for the audit row: strings only, bounded."""
     if isinstance(fields, dict) and isinstance(fields.get(name), str):
-        return fields[name][:200]
+        return _storable(fields[name][:200])
     return None
+
+
+def _storable(text: str) -> str:
+    """JSON may carry lone surrogates ("\ud800") that UTF-8 cannot store: escape them."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class QueryResponder:
@@ -214,7 +219,7 @@ class QueryResponder:
                 **base,
                 decision=REFUSED,
                 reason_code=str(refusal.reason),
-                detail=refusal.detail,
+                detail=_storable(refusal.detail),
                 **{name: _best_effort(fields, wire) for name, wire in _AUDITED_FIELDS.items()},
             )
 

@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# Reads kept in memory while the store is unavailable, and how often it is tried meanwhile.
+BACKLOG_LIMIT = 1000
+BACKLOG_RETRY_S = 10.0
 STAGES = ("decode", "motion", "detect", "ocr", "track", "store")
 
 
@@ -92,6 +95,7 @@ class Pipeline:
         self._moving_frames = 0
         # Passes not yet committed because the store was unavailable; retried on each new pass.
         self._backlog: deque[PlatePass] = deque()
+        self._retry_at = 0.0
 
     def run(
         self, frames: Iterable[Frame], on_frame: Callable[[RunStats], None] | None = None
@@ -137,17 +141,21 @@ class Pipeline:
         self._commit(passes)
 
     def finish(self) -> None:
-        self._commit(self.tracker.finish())
+        self._commit(self.tracker.finish(), force=True)
         self.stats.repeats = self.tracker.repeats
-        self.stats.unstored = len(self._backlog)
+        self.stats.unstored += len(self._backlog)
         if self._backlog:
             lost = ", ".join(p.read.plate for p in self._backlog)
             log.error("%d read(s) could not be stored: %s", len(self._backlog), lost)
 
-    def _commit(self, passes: Sequence[PlatePass]) -> None:
-        if not passes and not self._backlog:
-            return
+    def _commit(self, passes: Sequence[PlatePass], *, force: bool = False) -> None:
         self._backlog.extend(passes)
+        while len(self._backlog) > BACKLOG_LIMIT:
+            dropped = self._backlog.popleft()
+            self.stats.unstored += 1
+            log.error("store unavailable too long: dropped the read of %s", dropped.read.plate)
+        if not self._backlog or (time.monotonic() < self._retry_at and not force):
+            return
         with self.stats.timing("store"):
             while self._backlog:
                 plate_pass = self._backlog[0]
@@ -155,6 +163,8 @@ class Pipeline:
                 try:
                     read_id, stored = self.store.add_read(plate_pass.read, plate_pass.crop, hits)
                 except StoreUnavailable:
+                    # Keep reading frames; try the store again later rather than on every frame.
+                    self._retry_at = time.monotonic() + BACKLOG_RETRY_S
                     log.error("%d read(s) waiting for the store", len(self._backlog))
                     return
                 self._backlog.popleft()

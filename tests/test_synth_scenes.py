@@ -4,6 +4,7 @@ import pytest
 from edge.synth import scenes
 from edge.synth.formats import fits_state_format
 from edge.synth.plates import FlatPlate
+from edge.synth.preview import plate_grid, scene_with_boxes
 from edge.synth.scenes import SceneRenderer, yolo_line
 from edge.types import Box
 
@@ -82,3 +83,9 @@ def test_yolo_lines_are_normalised_centre_and_size():
 def test_too_small_a_scene_is_rejected():
     with pytest.raises(ValueError, match="at least 64x64"):
         SceneRenderer(0).render(0, 100)
+
+
+def test_preview_pictures_show_captioned_crops_and_a_boxed_scene():
+    grid = plate_grid(0, count=7, columns=3)
+    assert grid.shape == (3 * 126, 3 * 204, 3)
+    assert scene_with_boxes(0, 320, 240, plates=1).shape == (240, 320, 3)

@@ -98,6 +98,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     video.add_argument("--seconds", type=positive_int, default=28, help="clip length")
     video.set_defaults(handler=_video)
 
+    preview = commands.add_parser(
+        "preview", help="docs pictures: 24 random plate crops, and one scene with its boxes"
+    )
+    preview.add_argument("--out", type=Path, default=Path("docs"), help="output folder")
+    preview.add_argument("--seed", type=int, default=3)
+    preview.set_defaults(handler=_preview)
+
 
 def _single_thread() -> None:
     # The machines this runs on are shared; one OpenCV thread keeps the output identical too.
@@ -181,4 +188,20 @@ def _video(args: argparse.Namespace) -> int:
     out = output_dir(args.out)
     summary = write_sample_video(out, seed=args.seed, seconds=args.seconds)
     log.info("%s", summary)
+    return 0
+
+
+def _preview(args: argparse.Namespace) -> int:
+    import cv2
+
+    from edge.synth.preview import plate_grid, scene_with_boxes
+
+    _single_thread()
+    out = output_dir(args.out)
+    for name, image in (
+        ("synth-plates.png", plate_grid(args.seed)),
+        ("synth-scene.png", scene_with_boxes(args.seed)),
+    ):
+        cv2.imwrite(str(out / name), image, [cv2.IMWRITE_PNG_COMPRESSION, 9])
+        log.info("wrote %s", out / name)
     return 0

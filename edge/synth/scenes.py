@@ -271,9 +271,12 @@ class SceneRenderer:
         placed: list[tuple[FlatPlate, np.ndarray, np.ndarray]] = []
         plate_mask = np.zeros((height, width), np.float32)
         lamps: list[tuple[float, float, float, tuple[int, int, int]]] = []
-        # Far vehicles first, so nearer ones cover them as they would.
-        slots = sorted(rng.uniform(0.08, 1.0) for _ in range(rng.randint(1, 5)))
-        for index, depth in enumerate(slots):
+        # Far vehicles first, so nearer ones cover them as they would. A third of the scenes
+        # are close-ups like an ALPR camera's, with one vehicle filling much of the frame.
+        slots = [rng.uniform(0.08, 1.0) for _ in range(rng.randint(1, 5))]
+        if rng.random() < 0.35:
+            slots = [*slots[:1], rng.uniform(1.0, 1.5)]
+        for index, depth in enumerate(sorted(slots)):
             plate = self.plates.draw_plate()
             bottom = horizon + (height * 1.05 - horizon) * depth
             vehicle_w = max(int((bottom - horizon) * rng.uniform(1.2, 2.2)), 12)
@@ -284,6 +287,7 @@ class SceneRenderer:
             target = perspective_quad(sw, sh, rng, strength=0.5) + centre
             source = np.array([[0, 0], [sw, 0], [sw, sh], [0, sh]], np.float32)
             homography = cv2.getPerspectiveTransform(source, target.astype(np.float32))
+            _shadow(image, target)
             warp_into(image, sprite.image, sprite.alpha, homography, owner, -1)
             quad = cv2.perspectiveTransform(sprite.plate_corners[None], homography)[0]
             face = plate.image
@@ -347,8 +351,14 @@ class SceneRenderer:
         return camera_effects(frame, rng, scale=frame.shape[1] / 1280)
 
 
-def corners_list(plate: PlacedPlate) -> list[list[float]]:
-    return [[round(x, 2), round(y, 2)] for x, y in plate.corners]
+def _shadow(image: np.ndarray, outline: np.ndarray) -> None:
+    """Darken the road under a vehicle whose sprite lands on `outline` (4x2 corners)."""
+    left, right = float(outline[:, 0].min()), float(outline[:, 0].max())
+    bottom = float(outline[:, 1].max())
+    axes = (max(int((right - left) * 0.55), 1), max(int((right - left) * 0.06), 1))
+    mask = np.zeros(image.shape[:2], np.uint8)
+    cv2.ellipse(mask, (int((left + right) / 2), int(bottom)), axes, 0, 0, 360, 1, -1)
+    image[mask > 0] *= 0.45
 
 
 def yolo_line(box: Box, width: int, height: int) -> str:

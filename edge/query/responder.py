@@ -23,6 +23,7 @@ from edge.query.schema import (
     decode_message,
     parse_query,
 )
+from edge.share.allowlist import AllowList
 from edge.share.audit import AuditEvent
 from edge.share.gate import ALLOWED, REFUSED, EgressGate
 from edge.share.messages import QUERY_RESPONSE, Outgoing
@@ -77,6 +78,7 @@ class QueryDecision:
             "record_count": len(self.results),
             "details": {
                 "query_decision": self.decision,
+                "received_at": self.received_at.isoformat(),
                 "query_reason": self.reason_code,
                 "request_id": self.request_id,
                 "on_behalf_of": self.on_behalf_of,
@@ -211,8 +213,9 @@ class QueryResponder:
             # Paho calls this on each agency's connection thread: the ledger's count-then-record
             # and the read store's connection must not interleave between agencies.
             with self._lock:
-                check_query(signed, self._context(broker_agency, now))
-                return self._answer(signed, base)
+                context = self._context(broker_agency, now)
+                check_query(signed, context)
+                return self._answer(signed, base, context.allowlist)
         except QueryRefused as refusal:
             fields = message.get("query") if isinstance(message, dict) else None
             return QueryDecision(
@@ -234,10 +237,12 @@ class QueryResponder:
             now=now,
         )
 
-    def _answer(self, signed: SignedQuery, base: dict[str, Any]) -> QueryDecision:
+    def _answer(
+        self, signed: SignedQuery, base: dict[str, Any], allowlist: AllowList
+    ) -> QueryDecision:
         query = signed.query
         # An agency whose agreement covers hotlist hits only sees only hits in its answers too.
-        agency = self.gate.allowlist.get(query.agency)
+        agency = allowlist.get(query.agency)
         hits_only = agency is None or "reads" not in agency.receives
         found = self._reads.find_reads(
             query.plate, query.start, query.end, self.policy.max_results + 1, hits_only

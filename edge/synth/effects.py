@@ -35,14 +35,15 @@ def exposure(image: np.ndarray, gain: float, gamma: float) -> np.ndarray:
     return cv2.LUT(image, lut)
 
 
+# Big enough for a 1280x720 frame with room to move the window around.
+_TILE_SHAPE = (768, 1344)
+
+
 @cache
 def _noise_tile() -> np.ndarray:
     # One fixed tile of Gaussian noise, sampled at random offsets: far cheaper than drawing
     # fresh noise for every image, and just as deterministic.
-    return np.random.default_rng(0).standard_normal((_TILE, _TILE, 3), dtype=np.float32)
-
-
-_TILE = 512
+    return np.random.default_rng(0).standard_normal((*_TILE_SHAPE, 3), dtype=np.float32)
 
 
 def sensor_noise(image: np.ndarray, rng: random.Random, sigma: float) -> np.ndarray:
@@ -50,8 +51,8 @@ def sensor_noise(image: np.ndarray, rng: random.Random, sigma: float) -> np.ndar
         return image
     h, w = image.shape[:2]
     tile = _noise_tile()
-    if h > _TILE or w > _TILE:
-        tile = np.tile(tile, (h // _TILE + 1, w // _TILE + 1, 1))
+    if h > tile.shape[0] or w > tile.shape[1]:
+        tile = np.tile(tile, (h // tile.shape[0] + 1, w // tile.shape[1] + 1, 1))
     y, x = rng.randint(0, tile.shape[0] - h), rng.randint(0, tile.shape[1] - w)
     noise = tile[y : y + h, x : x + w, : image.shape[2]] * sigma
     return np.clip(image + noise, 0, 255).astype(np.uint8)

@@ -219,3 +219,24 @@ def test_policy_listing_a_prohibited_purpose_is_refused(tmp_path):
         "purposes.immigration-assist",
         "names a prohibited purpose",
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ('version = "1"\nmax_results = 5\nsurprise = 1\n[purposes]\na = "b"\n', "surprise"),
+        (
+            'version = "1"\nanswer_fields = ["plate", "crop_path"]\n[purposes]\na = "b"\n',
+            "answer_fields",
+        ),
+        ('version = "1"\nmax_results = -1\n[purposes]\na = "b"\n', "max_results"),
+        ('version = "1"\n', "purposes"),
+        ('[purposes]\na = "b"\n', "version"),
+    ],
+)
+def test_invalid_policy_names_the_key(tmp_path, text, key):
+    path = tmp_path / "policy.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as refused:
+        load_policy(path)
+    assert refused.value.key == key and str(path) in str(refused.value)

@@ -61,8 +61,9 @@ def load_policy(path: str | Path) -> QueryPolicy:
         "max_results",
         "answer_fields",
     }
-    for key in set(data) - known:
-        raise ConfigError(path, key, "unknown setting")
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(path, unknown[0], f"unknown setting (known: {', '.join(sorted(known))})")
     version = data.get("version")
     if not isinstance(version, str) or not version:
         raise ConfigError(path, "version", "must name the published policy version")
@@ -75,7 +76,9 @@ def load_policy(path: str | Path) -> QueryPolicy:
         if prohibited_terms_in(code, description):
             raise ConfigError(path, f"purposes.{code}", "names a prohibited purpose")
     answer_fields = data.get("answer_fields", ["plate", "state", "seen_at", "camera_id"])
-    if not isinstance(answer_fields, list) or not set(answer_fields) <= set(READ_FIELDS):
+    if not isinstance(answer_fields, list) or not all(
+        isinstance(name, str) and name in READ_FIELDS for name in answer_fields
+    ):
         raise ConfigError(path, "answer_fields", f"must be a list drawn from {list(READ_FIELDS)}")
     return QueryPolicy(
         version=version,

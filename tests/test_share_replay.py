@@ -1,0 +1,102 @@
+"""The sample clip replayed by the real pipeline (`alpr-edge run`) with sharing switched on:
+two allow-listed agency brokers receive every read, an unlisted broker sees no connection."""
+
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import tomlkit
+from brokers import agency_toml
+from conftest import REPO_ROOT
+
+from edge.share.audit import export_rows, verify
+from edge.store import ReadStore
+from edge.synth.video import HOTLIST_NAME, VIDEO_NAME, write_sample_video
+
+MODELS = REPO_ROOT / "models"
+MODEL_FILES = ("detector.onnx", "ocr.onnx", "ocr_plate_config.yaml")
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> Path:
+    missing = [name for name in MODEL_FILES if not (MODELS / name).is_file()]
+    if missing:
+        pytest.skip(f"trained models not present: {', '.join(missing)} (make models)")
+    folder = tmp_path_factory.mktemp("clip")
+    write_sample_video(folder, seed=2026, seconds=6)
+    return folder
+
+
+def edge_config(tmp_path: Path, agencies: str) -> Path:
+    """config/edge.toml with this test's store, models and a [sharing] table."""
+    document = tomlkit.parse((REPO_ROOT / "config" / "edge.toml").read_text())
+    document["detector"]["model"] = str(MODELS / "detector.onnx")
+    document["ocr"]["model"] = str(MODELS / "ocr.onnx")
+    document["ocr"]["plate_config"] = str(MODELS / "ocr_plate_config.yaml")
+    document["store"]["data_dir"] = str(tmp_path / "data")
+    (tmp_path / "agencies.toml").write_text(agencies)
+    sharing = tomlkit.table()
+    sharing.update(
+        {
+            "agencies_file": "agencies.toml",
+            "data_dir": "share",
+            "unit_id": "unit-1",
+            "operator_agency": "CA0019999",
+            "drain_on_exit_s": 30,
+        }
+    )
+    document["sharing"] = sharing
+    path = tmp_path / "edge.toml"
+    path.write_text(tomlkit.dumps(document))
+    return path
+
+
+def alpr_edge(*args: str) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [sys.executable, "-m", "edge", *args], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def test_replayed_clip_reaches_both_allowlisted_agencies_and_never_the_unlisted_broker(
+    tmp_path, clip, broker_factory, subscriber_factory
+):
+    oakland, alameda, unlisted = (broker_factory(n) for n in ("oakland", "alameda", "unlisted"))
+    agencies = agency_toml(oakland, "oakland-pd") + agency_toml(
+        alameda, "alameda-so", ori="CA0010000"
+    )
+    inbox = {
+        "oakland-pd": subscriber_factory(oakland, "oakland-dispatch"),
+        "alameda-so": subscriber_factory(alameda, "alameda-dispatch"),
+    }
+    config = edge_config(tmp_path, agencies)
+    alpr_edge("hotlist", "import", str(clip / HOTLIST_NAME), "--config", str(config))
+    alpr_edge("run", "--config", str(config), "--source", str(clip / VIDEO_NAME))
+
+    store = ReadStore(tmp_path / "data")
+    reads = store.reads(limit=100_000)
+    hits = [h for r in reads for h in store.hits_for(r["id"])]
+    store.close()
+    assert reads, "the pipeline read no plates: nothing to prove"
+    audit = tmp_path / "share" / "audit.sqlite"
+    for agency, subscriber in inbox.items():
+        assert subscriber.wait_for(
+            lambda s: len(s.of_schema("alpr-edge/read/1")) >= len(reads), timeout=30
+        )
+        shared = {d["read"]["read_id"]: d["read"] for d in subscriber.of_schema("alpr-edge/read/1")}
+        assert shared.keys() == {r["id"] for r in reads}
+        assert all(shared[r["id"]]["plate"] == r["plate"] for r in reads)
+        hit_reads = {d["read"]["read_id"] for d in subscriber.of_schema("alpr-edge/hit/1")}
+        assert hit_reads == {h["read_id"] for h in hits}
+        delivered = Counter(m.document["id"] for m in subscriber.messages if "id" in m.document)
+        audited = Counter(
+            r["message_id"]
+            for r in export_rows(audit)
+            if r["event"] == "share" and r["destination"] == agency and r["decision"] == "allowed"
+        )
+        assert delivered == audited, "exactly one audit row per delivered message"
+    assert unlisted.connection_count() == 0, unlisted.log_text()
+    assert verify(audit).ok

@@ -96,6 +96,8 @@ def test_json_report_counts_queries_per_agency_purpose_and_refusal_reason(unit_f
     assert (data["activity"]["reads"], data["activity"]["hits"]) == (3, 1)
     assert data["shared_messages"] == [{"agency": "chp", "kind": "hit", "messages": 1}]
     assert data["retention"]["reads_without_hit_days"] == 21
+    [load] = data["allowlists_in_force"]
+    assert load["active"] == ["oakland-pd", "chp", "sfpd"] and load["sha256"] == "test"
     assert data["audit_chain"]["intact"] is True
     assert data["audit_chain"]["head_seq"] == verify(unit_folder / "audit.sqlite").head.seq - 1
 

@@ -132,6 +132,11 @@ def build_report(month: str, sources: ReportSources) -> dict[str, Any]:
             for r in rows
             if r["event"] == "allowlist_change"
         ],
+        "allowlists_in_force": [
+            {"at": r["at"], "sha256": r["allowlist_sha256"], "active": r["details"].get("active")}
+            for r in rows
+            if r["event"] == "config_load"
+        ],
         "allowlist_refused": sum(r["event"] == "config_refused" for r in rows),
         "activity": _reads_and_hits(sources.reads_db, start, end),
         "shared_messages": [
@@ -209,6 +214,12 @@ def to_markdown(report: dict[str, Any]) -> str:
         f"Allow-list changes this month: {len(report['allowlist_changes'])}; "
         f"invalid allow-lists refused: {report['allowlist_refused']}.",
         *(f"- {c['at']}: {c['change']} (by {c['by']})" for c in report["allowlist_changes"]),
+        "",
+        "Allow-lists put in force this month (unit starts and reloads):",
+        *(
+            f"- {load['at']}: sha256 {load['sha256']}, active: {', '.join(load['active'] or [])}"
+            for load in report["allowlists_in_force"]
+        ),
         "",
         "## Reads and hits",
         "",

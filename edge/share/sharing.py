@@ -249,11 +249,20 @@ class Sharing:
         return self._send([(a.id, message) for a in self.allowlist.active(self._today())])
 
     def publish_heartbeat(self) -> list[str]:
-        message = heartbeat_message(
-            time.monotonic() - self._started_at, self.outbox.depth(), self.settings.retention_days
-        )
+        """Each agency hears only of its own queue, not of what waits for other agencies."""
+        uptime = time.monotonic() - self._started_at
         agencies = [a for a in self.allowlist.active(self._today()) if "heartbeat" in a.receives]
-        return self._send([(a.id, message) for a in agencies])
+        return self._send(
+            [
+                (
+                    a.id,
+                    heartbeat_message(
+                        uptime, self.outbox.depth(a.id), self.settings.retention_days
+                    ),
+                )
+                for a in agencies
+            ]
+        )
 
     def publish_audit_head(self) -> list[str]:
         head = self.audit.head()

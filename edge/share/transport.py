@@ -100,7 +100,6 @@ class AgencyLink:
         self._inflight: tuple[QueuedMessage, int, float] | None = None
         self._acked: QueuedMessage | None = None
         self._last_failure: str | None = None
-        self.delivered = 0
         self._thread = threading.Thread(target=self._run, name=f"share-{agency.id}", daemon=True)
 
     def start(self) -> None:
@@ -203,14 +202,15 @@ class AgencyLink:
     def _serve(self, client: mqtt.Client) -> None:
         next_check = 0.0
         while not self._stop.is_set() and self._connected:
-            if client.loop(timeout=0.05) != mqtt.MQTT_ERR_SUCCESS:
-                self._connected = False
-                break
+            lost = client.loop(timeout=0.05) != mqtt.MQTT_ERR_SUCCESS
+            # A PUBACK read just before the connection dropped still counts as delivered.
             if self._acked is not None:
                 self._outbox.acknowledge(self._acked.seq)
-                self.delivered += 1
                 self._acked = None
                 self._wake.set()
+            if lost:
+                self._connected = False
+                break
             if self._inflight is not None:
                 if time.monotonic() - self._inflight[2] > PUBACK_TIMEOUT_S:
                     self._failure("no PUBACK in time; reconnecting")

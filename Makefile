@@ -8,8 +8,8 @@ SHARED_DATA ?= $(abspath ../shared/data)
 export ALPR_SHARED_DATA ?= $(SHARED_DATA)
 
 # Debian packages the tests and the synthetic-data engine use.
-APT_PACKAGES := mosquitto fonts-dejavu-core fonts-liberation fonts-liberation2 fonts-roboto-unhinted \
-	fonts-open-sans fonts-lobster fonts-freefont-ttf
+APT_PACKAGES := mosquitto fonts-dejavu-core fonts-dejavu-extra fonts-liberation fonts-liberation2 \
+	fonts-roboto-unhinted fonts-open-sans fonts-lobster fonts-freefont-ttf
 
 .PHONY: setup setup-train system-deps test demo bench eval models lint format clean
 

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from edge.synth.designs import DESIGNS
+from edge.synth.fonts import all_font_files
 from edge.synth.formats import STATES, fits_state_format
 from edge.synth.plates import PlateRenderer
 
@@ -66,3 +67,10 @@ def test_bad_arguments_are_rejected_with_the_reason():
         PlateRenderer(0, states=("ZZ",))
     with pytest.raises(ValueError, match="negative_rate"):
         PlateRenderer(0, negative_rate=1.5)
+
+
+def test_every_font_the_renderer_names_is_installed():
+    # A missing font changes what a seed draws (and so the sample clip): say which, and how
+    # to install it, rather than fail later on a pixel comparison.
+    missing = [path for path in all_font_files() if not path.is_file()]
+    assert not missing, f"missing fonts {missing}: run `make system-deps` (Makefile APT_PACKAGES)"

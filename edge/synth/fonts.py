@@ -71,6 +71,11 @@ def fonts(role: str) -> tuple[Path, ...]:
     return found
 
 
+def all_font_files() -> list[Path]:
+    """Every font file the renderer draws with, installed or not."""
+    return sorted({FONT_ROOT / p for files in _CANDIDATES.values() for p in files})
+
+
 @cache
 def _font(path: Path, size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(str(path), size)

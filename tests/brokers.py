@@ -126,6 +126,29 @@ class CertificateAuthority:
         _write_key(key, files.key)
         return files
 
+    def revocation_list(self, revoked: list[Path]) -> Path:
+        """A CRL (PEM) revoking the certificates in `revoked`."""
+        now = dt.datetime.now(dt.UTC)
+        builder = (
+            x509.CertificateRevocationListBuilder()
+            .issuer_name(self._cert.subject)
+            .last_update(now - dt.timedelta(minutes=1))
+            .next_update(now + dt.timedelta(days=1))
+        )
+        for path in revoked:
+            serial = x509.load_pem_x509_certificate(path.read_bytes()).serial_number
+            builder = builder.add_revoked_certificate(
+                x509.RevokedCertificateBuilder()
+                .serial_number(serial)
+                .revocation_date(now - dt.timedelta(minutes=1))
+                .build()
+            )
+        crl = self.folder / f"{self.name}-{len(revoked)}.crl"
+        crl.write_bytes(
+            builder.sign(self._key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
+        )
+        return crl
+
 
 def free_loopback_address() -> tuple[str, int]:
     """A random 127.0.0.x address (x >= 2) and a port free on it."""

@@ -95,6 +95,7 @@ def test_example_config_is_valid_once_its_certificates_exist(tmp_path):
         ({"broker": "mqtt://mqtt.oaklandca.gov:1883"}, "broker", "plain mqtt://"),
         ({"broker": "https://mqtt.oaklandca.gov"}, "broker", "mqtts://host:port"),
         ({"client_key": "missing.key"}, "client_key", "file not found"),
+        ({"crl": "missing.crl"}, "crl", "file not found"),
         ({"ca_cert": None}, "ca_cert", "mutual TLS"),
         ({"receives": ["everything"]}, "receives", "unknown"),
         ({"expires": "soon"}, "expires", "TOML date"),

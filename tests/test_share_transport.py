@@ -120,7 +120,11 @@ def test_two_allowlisted_brokers_get_every_read_and_the_unlisted_one_no_connecti
 
 @pytest.mark.parametrize(
     ("impostor", "error"),
-    [("wrong CA", "CERTIFICATE_VERIFY_FAILED"), ("wrong address", "IP address mismatch")],
+    [
+        ("wrong CA", "CERTIFICATE_VERIFY_FAILED"),
+        ("wrong address", "IP address mismatch"),
+        ("revoked", "certificate revoked"),
+    ],
 )
 def test_broker_that_cannot_prove_its_identity_gets_no_connection_and_is_audited(
     tmp_path, broker_factory, certificate_authority, impostor, error
@@ -130,10 +134,15 @@ def test_broker_that_cannot_prove_its_identity_gets_no_connection_and_is_audited
         other_ca = CertificateAuthority(tmp_path / "impostor-pki", "impostor")
         broker = broker_factory("impostor", ca=other_ca)
         agencies = agency_toml(broker, "oakland-pd", ca_cert=certificate_authority.cert)
-    else:
+    elif impostor == "wrong address":
         # Signed by the right CA, but for another host: the hostname check refuses it.
         broker = broker_factory("impostor", certificate_ip="127.0.0.254")
         agencies = agency_toml(broker, "oakland-pd")
+    else:
+        # The agency revoked the broker's certificate (stolen key) and published its CRL.
+        broker = broker_factory("impostor")
+        crl = certificate_authority.revocation_list([broker.server.cert])
+        agencies = agency_toml(broker, "oakland-pd", extra=f'crl = "{crl}"')
     config = settings(tmp_path, agencies)
     with Sharing(config) as sharing:
         sharing.on_read(1, *synthetic_read(1))
@@ -299,3 +308,17 @@ def test_agency_removed_while_its_broker_is_down_gets_nothing_more_and_each_drop
     assert all(r["destination"] == "oakland-pd" and "no longer" in r["reason"] for r in drops)
     assert oakland.clients_connected("unit-1") == 1, "only the connection before the removal"
     assert not inbox.of_schema("alpr-edge/read/1")
+
+
+def test_broker_certificate_not_on_the_revocation_list_connects(
+    tmp_path, broker_factory, certificate_authority, subscriber_factory
+):
+    oakland = broker_factory("oakland")
+    other = certificate_authority.issue("retired-broker", server_ip="127.0.0.253")
+    crl = certificate_authority.revocation_list([other.cert])
+    config = settings(tmp_path, agency_toml(oakland, "oakland-pd", extra=f'crl = "{crl}"'))
+    inbox = subscriber_factory(oakland, "oakland-dispatch")
+    with Sharing(config) as sharing:
+        sharing.on_read(1, *synthetic_read(1))
+        assert inbox.wait_for(lambda s: s.of_schema("alpr-edge/read/1"))
+    assert not _rows(config, "connect_failed")

@@ -91,8 +91,10 @@ _ENTRY_FIELDS: dict[str, str] = {
     "receives": "what the agency receives: reads, hits, heartbeat",
     "expires": "the day the agreement ends (TOML date); nothing is sent from that day on",
     "query_key": "optional: base64 of the agency's raw 32-byte Ed25519 query public key",
+    "crl": "optional: the broker CA's revocation list (PEM); a revoked broker cert is refused",
 }
 _TOP_LEVEL_FIELDS = {"demo", "agency"}
+_TLS_FILES = ("ca_cert", "client_cert", "client_key")
 
 # Records one problem of the entry being parsed: (key, reason).
 _Report = Callable[[str, str], None]
@@ -128,6 +130,7 @@ class Agency:
     receives: frozenset[str]
     expires: date
     query_key: bytes | None = None
+    crl: Path | None = None
 
     def is_active(self, today: date) -> bool:
         """An agreement runs up to the day before `expires`."""
@@ -234,7 +237,7 @@ def _parse_entry(
 
     for key in sorted(set(entry) - set(_ENTRY_FIELDS)):
         problem(key, f"unknown key (known: {', '.join(_ENTRY_FIELDS)})")
-    optional = {"query_key", "ca_cert", "client_cert", "client_key"}
+    optional = {"query_key", "crl", *_TLS_FILES}
     for key in _ENTRY_FIELDS:
         if key not in entry and key not in optional:
             problem(key, f"missing ({_ENTRY_FIELDS[key]})")
@@ -272,6 +275,7 @@ def _parse_entry(
         receives=receives,
         expires=expires,
         query_key=query_key,
+        crl=certs.get("crl"),
     )
     return agency, problems
 
@@ -348,10 +352,10 @@ def _certificate_paths(
     entry: Mapping[str, Any], base: Path, broker: Broker | None, problem: _Report
 ) -> dict[str, Path]:
     paths: dict[str, Path] = {}
-    for key in ("ca_cert", "client_cert", "client_key"):
+    for key in (*_TLS_FILES, "crl"):
         value = entry.get(key)
         if not isinstance(value, str) or not value.strip():
-            if broker is not None and broker.tls:
+            if key in _TLS_FILES and broker is not None and broker.tls:
                 problem(key, f"missing: mutual TLS needs it ({_ENTRY_FIELDS[key]})")
             continue
         path = Path(value).expanduser()

@@ -66,6 +66,9 @@ def tls_context(agency: Agency) -> ssl.SSLContext:
     context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(agency.ca_cert))
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.load_cert_chain(str(agency.client_cert), str(agency.client_key))
+    if agency.crl is not None:
+        context.load_verify_locations(cafile=str(agency.crl))
+        context.verify_flags |= ssl.VERIFY_CRL_CHECK_LEAF
     # create_default_context already requires a certificate and checks the hostname; say so
     # explicitly so that nobody "simplifies" it away.
     context.verify_mode = ssl.CERT_REQUIRED

@@ -41,9 +41,10 @@ class Design:
     font_role: str = "serial"
     # Between character groups: none | gap | dash | dot | logo | sticker.
     separators: tuple[str, ...] = ("gap",)
-    logo: str = "silhouette"  # silhouette | heart | zia | tree | orange | star | seal
+    logo: str = "silhouette"  # silhouette | heart | zia | tree | orange | star | shield
     logo_colour: Colour = RED
     side_letters: float = 0.0  # chance of stacked side letters (DLR, RTR, HC ...)
+    band_code: str = ""  # the country code in an EU band (random when empty)
     weight: float = 1.0
 
 
@@ -687,8 +688,20 @@ DESIGNS: tuple[Design, ...] = (
         weight=1.2,
     ),
     # EU: white with the blue band; German plates carry two round seals between groups.
-    Design("eu", "EU", layout="eu", ink=BLACK, font_role="wide", separators=("gap", "dash")),
+    Design("eu", "EU", layout="eu", ink=BLACK, separators=("gap", "dash")),
     Design("eu-seal", "EU", layout="eu", kinds=("de",), ink=BLACK, separators=("sticker",)),
+    # Slovak plates: the coat of arms (or a dash) after the district code.
+    Design(
+        "eu-sk",
+        "EU",
+        layout="eu",
+        kinds=("sk",),
+        ink=BLACK,
+        separators=("logo", "dash"),
+        logo="shield",
+        band_code="SK",
+        weight=1.5,
+    ),
     # Brazil: Mercosul with the blue "BRASIL" band; the older grey plate.
     Design("br-mercosul", "BR", layout="mercosul", kinds=("mercosul",), ink=BLACK),
     Design(
@@ -698,7 +711,7 @@ DESIGNS: tuple[Design, ...] = (
         kinds=("grey",),
         background=(GREY, (150, 150, 148)),
         ink=BLACK,
-        separators=("dash",),
+        separators=("dash", "dot"),
     ),
 )
 

@@ -194,18 +194,21 @@ REGIONS: dict[str, Region] = {
             letters=_without(LETTERS, "IQ"),
             o_as_zero=False,
         ),
-        # EU: the shapes of the German, French, Spanish, Italian and Polish serials.
+        # EU: the shapes of the Italian, Slovak, French, German, Spanish, Polish and Czech serials.
         Region(
             "EU",
             "European Union",
             (
-                SerialFormat("it", "LL DDD LL", 0.35),
-                SerialFormat("fr", "LL-DDD-LL", 0.2),
-                SerialFormat("de", "L{1,3} L{1,2} N{1,1}D{0,3}", 0.2),
-                SerialFormat("es", "DDDD CCC", 0.15),
-                SerialFormat("pl", "LL DDDDD", 0.1),
+                SerialFormat("it", "LL DDD LL", 0.22),
+                SerialFormat("sk", "SS DDDSS", 0.25),
+                SerialFormat("fr", "LL-DDD-LL", 0.13),
+                SerialFormat("de", "L{1,3} L{1,2} N{1,1}D{0,3}", 0.15),
+                SerialFormat("es", "DDDD CCC", 0.1),
+                SerialFormat("pl", "LL DDDDD", 0.08),
+                SerialFormat("cz", "NLD DDDD", 0.07),
             ),
-            classes=(("C", _without(LETTERS, "AEIOUQ")),),
+            # Spanish serials use consonants only; Slovak ones any letter but O and Q.
+            classes=(("C", _without(LETTERS, "AEIOUQ")), ("S", _without(LETTERS, "OQ"))),
             letters=_without(LETTERS, "IOQU"),
             o_as_zero=False,
         ),

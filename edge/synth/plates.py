@@ -25,6 +25,16 @@ from edge.synth.formats import STATES, random_groups, region
 _FACE_SIZE = {"us": (256, 128), "uk": (420, 92), "eu": (420, 92), "mercosul": (312, 100)}
 _FACE_SIZE["br-grey"] = _FACE_SIZE["mercosul"]
 
+BRAZILIAN_CITIES = (
+    "SP - SAO PAULO",
+    "RJ - RIO DE JANEIRO",
+    "MG - BELO HORIZONTE",
+    "BA - SALVADOR",
+    "MG - MONTES CLAROS",
+    "DF - BRASILIA",
+    "ES - CARIACICA",
+    "PR - CURITIBA",
+)
 STATE_FREQUENCY = {"CA": 8.0} | dict.fromkeys(
     ("NV", "AZ", "OR", "WA", "TX", "FL", "NY", "UT", "ID", "CO", "IL", "NM"), 2.0
 )
@@ -217,6 +227,22 @@ def _draw_logo(
                 ]
             )
             cv2.fillPoly(mask, [tri.astype(np.int32)], 1.0)
+    elif kind == "shield":
+        # A coat of arms: a red shield carrying a white double cross.
+        top = cy - r
+        shield = np.array(
+            [[cx - r * 0.7, top], [cx + r * 0.7, top], [cx + r * 0.7, cy + r * 0.2], [cx, cy + r],
+             [cx - r * 0.7, cy + r * 0.2]]
+        )  # fmt: skip
+        cv2.fillPoly(mask, [shield.astype(np.int32)], 1.0)
+        _paste_around(canvas, mask, colour, cx, cy, r)
+        mask[:] = 0
+        stroke = max(1, int(r * 0.14))
+        cv2.line(mask, (int(cx), int(top + r * 0.2)), (int(cx), int(cy + r * 0.5)), 1.0, stroke)
+        for level in (0.25, 0.65):
+            y = int(top + r * level)
+            cv2.line(mask, (int(cx - r * 0.35), y), (int(cx + r * 0.35), y), 1.0, stroke)
+        colour = np.full(3, 245, np.float32)
     elif kind == "orange":
         cv2.circle(mask, (int(cx), int(cy)), int(r * 0.75), 1.0, -1)
     elif kind == "star":
@@ -228,6 +254,13 @@ def _draw_logo(
             for i in range(10)
         ]
         cv2.fillPoly(mask, [np.array(pts, np.int32)], 1.0)
+    _paste_around(canvas, mask, colour, cx, cy, r)
+
+
+def _paste_around(
+    canvas: np.ndarray, mask: np.ndarray, colour: np.ndarray, cx: float, cy: float, r: float
+) -> None:
+    """Blend only the square around (cx, cy) where a symbol of radius r was drawn."""
     x0, y0 = max(int(cx - r * 1.4), 0), max(int(cy - r * 1.4), 0)
     paste(canvas, mask[y0 : int(cy + r * 1.4) + 1, x0 : int(cx + r * 1.4) + 1], colour, x0, y0)
 
@@ -341,7 +374,9 @@ def _serial(
     for index, (group, ws, cs) in enumerate(zip(glyphs, widths, cells, strict=True)):
         if index:
             box = (cursor, y, sep * squeeze, h)
-            _separator(canvas, layer, separator, design, box, rng)
+            # Seals and stickers sit in the first gap only (German seals follow the district).
+            kind = "gap" if index > 1 and separator == "sticker" else separator
+            _separator(canvas, layer, kind, design, box, rng)
             cursor += (sep + spacing) * squeeze
         for glyph, width, cell in zip(group, ws, cs, strict=True):
             scaled = _scaled(glyph, int(width * squeeze), int(h))
@@ -520,7 +555,11 @@ def _draw_face(design: Design, groups: list[str], rng: random.Random) -> np.ndar
                         int(height * 0.3 + math.sin(angle) * band_w * 0.3),
                     )
                     cv2.circle(canvas, centre, 1, (0, 210, 250), -1)
-            code = rng.choice(("D", "F", "E", "I", "PL")) if design.layout == "eu" else "UK"
+            code = design.band_code or (
+                rng.choice(("D", "F", "E", "I", "PL", "SK", "CZ"))
+                if design.layout == "eu"
+                else "UK"
+            )
             paste_text(
                 canvas,
                 code,
@@ -559,7 +598,7 @@ def _draw_face(design: Design, groups: list[str], rng: random.Random) -> np.ndar
                 -1,
             )
         else:
-            city = rng.choice(("SP - SAO PAULO", "RJ - RIO DE JANEIRO", "MG - BELO HORIZONTE"))
+            city = rng.choice(BRAZILIAN_CITIES)
             paste_text(
                 canvas,
                 city,

@@ -146,11 +146,16 @@ class EgressGate:
         """
         return self.send_all([(agency_id, message)])[0]
 
-    def send_all(self, messages: Sequence[tuple[str, Outgoing]]) -> list[str | None]:
+    def send_all(
+        self, messages: Sequence[tuple[str, Outgoing]], read_id: int | None = None
+    ) -> list[str | None]:
         """`send` for several messages in one transaction: a read shared with every agency
-        costs one commit (two fsynced files), not one per agency."""
+        costs one commit (two fsynced files), not one per agency. `read_id`: the stored read
+        these messages share, recorded as handed over in the same transaction."""
         with self._lock, self.audit.transaction() as conn:
             results = [self._queue(conn, agency_id, message) for agency_id, message in messages]
+            if read_id is not None:
+                Outbox.mark_handled(conn, read_id)
         for (agency_id, _), message_id in zip(messages, results, strict=True):
             if message_id is not None:
                 for listener in self._queued_listeners:

@@ -3,7 +3,8 @@
 It is its own SQLite file attached to the audit log's connection, so a message is queued in the
 same transaction that writes its audit row (both or neither). A row is deleted only after the
 broker's PUBACK; after a crash, power cut or broker outage everything still here is sent again,
-oldest first, under the same message id.
+oldest first, under the same message id. It also records the newest read handed over by
+the pipeline, so that a read stored just before a crash is still shared after the restart.
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ CREATE TABLE IF NOT EXISTS outbox.outbox (
     audit_seq INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS outbox.outbox_agency ON outbox(agency_id, seq);
+CREATE TABLE IF NOT EXISTS outbox.handoff (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    last_read_id INTEGER NOT NULL
+);
 """
 
 
@@ -101,6 +106,22 @@ class Outbox:
         """The broker sent PUBACK: the message is delivered and leaves the outbox."""
         with self._audit.transaction() as conn:
             conn.execute("DELETE FROM outbox.outbox WHERE seq = ?", (seq,))
+
+    @staticmethod
+    def mark_handled(conn: sqlite3.Connection, read_id: int) -> None:
+        """Record, in the transaction that queues its messages, that a stored read was handed
+        over; a read stored but not handed over before a crash is found on the next start."""
+        conn.execute(
+            "INSERT INTO outbox.handoff (id, last_read_id) VALUES (1, ?) ON CONFLICT (id) "
+            "DO UPDATE SET last_read_id = max(last_read_id, excluded.last_read_id)",
+            (read_id,),
+        )
+
+    def last_handled(self) -> int | None:
+        """The newest read handed to sharing, or None before the first."""
+        with self._audit.reading() as conn:
+            row = conn.execute("SELECT last_read_id FROM outbox.handoff").fetchone()
+        return None if row is None else int(row[0])
 
     @staticmethod
     def remove(conn: sqlite3.Connection, seq: int) -> None:

@@ -23,6 +23,7 @@ from edge.errors import ConfigError
 from edge.share.allowlist import AllowList, load_allowlist
 from edge.share.audit import AuditEvent, AuditLog
 from edge.share.gate import SYSTEM_USER, EgressGate, utc_today
+from edge.share.handoff import newest_read_id, reads_after
 from edge.share.messages import (
     Outgoing,
     audit_head_message,
@@ -188,6 +189,7 @@ class Sharing:
             self.audit, self.outbox, settings.unit_id, settings.operator_agency, today=today
         )
         self.transport = Transport(self.gate, self.outbox, settings.unit_id)
+        self.reads_db = reads_db
         self.retention = (
             Retention(reads_db, self.gate, settings.retention_days) if reads_db else None
         )
@@ -200,12 +202,30 @@ class Sharing:
         self.transport.set_query_handler(handler)
 
     def start(self) -> None:
-        """Load the allow-list, connect to the active agencies, start the periodic tasks."""
+        """Load the allow-list, connect to the active agencies, hand over reads stored but not
+        shared before a crash, start the periodic tasks."""
         self.reload_allowlist()
+        if self.reads_db is not None:
+            self._catch_up(self.reads_db)
         self._periodic = threading.Thread(
             target=self._run_periodic, name="share-periodic", daemon=True
         )
         self._periodic.start()
+
+    def _catch_up(self, reads_db: Path) -> None:
+        last = self.outbox.last_handled()
+        if last is None:
+            # Sharing switched on for the first time: what was read before is not sent.
+            self.gate.send_all([], read_id=newest_read_id(reads_db))
+            return
+        caught_up = 0
+        for read_id, read, hits in reads_after(reads_db, last):
+            self.on_read(read_id, read, hits)
+            caught_up += 1
+        if caught_up:
+            log.warning(
+                "%d stored reads had not been handed to sharing: handed over now", caught_up
+            )
 
     def reload_allowlist(self, changed_by: str = SYSTEM_USER) -> bool:
         """Load the allow-list file again; an invalid file is refused (audited) and the one in
@@ -239,7 +259,7 @@ class Sharing:
             hit = hit_message(read_id, read, hits)
             messages += [(a.id, hit) for a in active if "hits" in a.receives]
         try:
-            return self._send(messages)
+            return [mid for mid in self.gate.send_all(messages, read_id=read_id) if mid]
         except (sqlite3.Error, OSError) as exc:
             log.error("read %s not shared: the audit log cannot be written (%s)", read_id, exc)
             return []

@@ -1,0 +1,62 @@
+"""A read stored just before a crash, but never handed to sharing, is shared on the next start."""
+
+import json
+
+from test_share_retention import store_read
+
+from edge.share.handoff import reads_after
+from edge.share.sharing import Sharing, SharingSettings
+from edge.store import ReadStore
+
+AGENCIES = (
+    "demo = true\n[[agency]]\n"
+    'id = "oakland-pd"\nname = "Oakland PD"\nori = "CA0010900"\nkind = "city_police"\n'
+    'state = "CA"\npurpose = "MOU 14"\nbroker = "mqtt://127.0.0.1:9"\n'
+    'receives = ["reads", "hits"]\nexpires = 2099-01-01\n'
+)
+
+
+def queued_reads(sharing: Sharing) -> list[tuple[str, int]]:
+    return [
+        (q.kind, json.loads(q.payload)["read"]["read_id"])
+        for q in sharing.outbox.queued("oakland-pd")
+        if q.kind in ("read", "hit")
+    ]
+
+
+def test_reads_stored_but_not_handed_over_are_shared_once_on_the_next_start(tmp_path):
+    (tmp_path / "agencies.toml").write_text(AGENCIES)
+    settings = SharingSettings(
+        agencies_file=tmp_path / "agencies.toml", data_dir=tmp_path / "share", unit_id="unit-1"
+    )
+    store = ReadStore(tmp_path / "data")
+    store_read(store, "7HIST01", 1)
+
+    def start() -> Sharing:
+        sharing = Sharing(settings, store.path)
+        sharing.start()
+        return sharing
+
+    sharing = start()
+    assert queued_reads(sharing) == [], "reads from before sharing was switched on stay local"
+    handed = store_read(store, "7LIVE01", 0)
+    [(_, read, hits)] = reads_after(store.path, handed - 1)
+    sharing.on_read(handed, read, hits)  # what the pipeline does after each commit
+    sharing.close()
+    # The unit dies after the store committed these two, before the pipeline handed them over.
+    lost = [store_read(store, "7LOST01", 0), store_read(store, "7LOST02", 0, hit=True)]
+
+    sharing = start()
+    assert queued_reads(sharing) == [
+        ("read", handed),
+        ("read", lost[0]),
+        ("read", lost[1]),
+        ("hit", lost[1]),
+    ]
+    hit = json.loads(sharing.outbox.queued("oakland-pd")[-1].payload)["hits"][0]
+    assert hit["listed_plate"] == "7LOST02" and hit["listed_state"] is None
+    sharing.close()
+    sharing = start()
+    assert len(queued_reads(sharing)) == 4, "handed over once, not again on every start"
+    sharing.close()
+    store.close()

@@ -402,3 +402,26 @@ def agency_toml(
         extra,
     ]
     return "\n".join(lines) + "\n"
+
+
+@dataclass
+class AgencyPair:
+    """Two allow-listed agencies, each with its own broker and a dispatch subscriber."""
+
+    brokers: dict[str, MosquittoBroker]
+    allowlist: str
+    inbox: dict[str, AgencySubscriber]
+
+
+@pytest.fixture
+def agency_pair(broker_factory, subscriber_factory) -> AgencyPair:
+    """oakland-pd and alameda-so (reads, hits, heartbeat), listening on their brokers."""
+    brokers = {"oakland-pd": broker_factory("oakland"), "alameda-so": broker_factory("alameda")}
+    allowlist = agency_toml(brokers["oakland-pd"], "oakland-pd") + agency_toml(
+        brokers["alameda-so"], "alameda-so", ori="CA0010000"
+    )
+    inbox = {
+        agency: subscriber_factory(broker, f"{agency}-dispatch")
+        for agency, broker in brokers.items()
+    }
+    return AgencyPair(brokers, allowlist, inbox)

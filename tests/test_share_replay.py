@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 import tomlkit
-from brokers import agency_toml
 from conftest import REPO_ROOT
 
 from edge.share.audit import export_rows, verify
@@ -64,17 +63,10 @@ def alpr_edge(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_replayed_clip_reaches_both_allowlisted_agencies_and_never_the_unlisted_broker(
-    tmp_path, clip, broker_factory, subscriber_factory
+    tmp_path, clip, agency_pair, broker_factory
 ):
-    oakland, alameda, unlisted = (broker_factory(n) for n in ("oakland", "alameda", "unlisted"))
-    agencies = agency_toml(oakland, "oakland-pd") + agency_toml(
-        alameda, "alameda-so", ori="CA0010000"
-    )
-    inbox = {
-        "oakland-pd": subscriber_factory(oakland, "oakland-dispatch"),
-        "alameda-so": subscriber_factory(alameda, "alameda-dispatch"),
-    }
-    config = edge_config(tmp_path, agencies)
+    unlisted, inbox = broker_factory("unlisted"), agency_pair.inbox
+    config = edge_config(tmp_path, agency_pair.allowlist)
     alpr_edge("hotlist", "import", str(clip / HOTLIST_NAME), "--config", str(config))
     alpr_edge("run", "--config", str(config), "--source", str(clip / VIDEO_NAME))
 
@@ -122,17 +114,10 @@ def wait_until(condition, timeout: float = 60) -> None:
 
 
 def test_replay_survives_a_broker_restart_and_a_sigkilled_unit_without_loss_or_reordering(
-    tmp_path, clip, broker_factory, subscriber_factory
+    tmp_path, clip, agency_pair
 ):
-    oakland, alameda = broker_factory("oakland"), broker_factory("alameda")
-    agencies = agency_toml(oakland, "oakland-pd") + agency_toml(
-        alameda, "alameda-so", ori="CA0010000"
-    )
-    inbox = {
-        "oakland-pd": subscriber_factory(oakland, "oakland-dispatch"),
-        "alameda-so": subscriber_factory(alameda, "alameda-dispatch"),
-    }
-    config = edge_config(tmp_path, agencies)
+    oakland, inbox = agency_pair.brokers["oakland-pd"], agency_pair.inbox
+    config = edge_config(tmp_path, agency_pair.allowlist)
     data = tmp_path / "data"
     run = [sys.executable, "-m", "edge", "run", "--config", str(config), "--source"]
     first = subprocess.Popen(

@@ -190,18 +190,9 @@ def _read_until(process: subprocess.Popen, line: str, timeout: float = 30) -> No
     raise AssertionError(f"publisher never printed {line!r}")
 
 
-def test_broker_restart_and_sigkilled_unit_lose_nothing_and_keep_order(
-    tmp_path, broker_factory, subscriber_factory
-):
-    oakland, alameda = broker_factory("oakland"), broker_factory("alameda")
-    agencies = agency_toml(oakland, "oakland-pd") + agency_toml(
-        alameda, "alameda-so", ori="CA0010000"
-    )
-    inbox = {
-        "oakland-pd": subscriber_factory(oakland, "oakland-dispatch"),
-        "alameda-so": subscriber_factory(alameda, "alameda-dispatch"),
-    }
-    config = settings(tmp_path, agencies)
+def test_broker_restart_and_sigkilled_unit_lose_nothing_and_keep_order(tmp_path, agency_pair):
+    oakland, inbox = agency_pair.brokers["oakland-pd"], agency_pair.inbox
+    config = settings(tmp_path, agency_pair.allowlist)
 
     first = _publisher(config, 0, 60, 0.03)
     _read_until(first, "queued 10")

@@ -32,7 +32,13 @@ def test_us_labels_write_the_letter_o_as_zero():
     rng = random.Random(1)
     serials = [random_serial(state, rng) for state in US_STATES for _ in range(400)]
     assert not any("O" in serial for serial in serials)
-    assert not fits_state_format("7OAB123", "CA")
+    assert not fits_state_format("7OAB123", "CA") and fits_state_format("70AB123", "CA")
+
+
+def test_vanity_plates_may_use_letters_the_serials_skip():
+    rng = random.Random(4)
+    vanity = "".join(random_serial("CA", rng, kind="vanity") for _ in range(500))
+    assert "I" in vanity and "O" not in vanity  # O is still written as 0
 
 
 def test_california_never_uses_i_o_q_in_the_first_or_third_letter():
@@ -45,7 +51,8 @@ def test_california_never_uses_i_o_q_in_the_first_or_third_letter():
     # The middle letter may be any letter (O written as 0).
     assert {"I", "Q", "0"} <= middles
     assert letter_digit_mask("7XUP882", "CA") == "DLALDDD"
-    assert not fits_state_format("7IUP882", "CA")
+    # Only a vanity plate (any characters) could read 7IUP882.
+    assert letter_digit_mask("7IUP882", "CA") == "AAAAAAA"
 
 
 @pytest.mark.parametrize(("state", "banned"), [("TX", "IOQU"), ("MD", "IOQU"), ("UK", "IQ")])

@@ -58,6 +58,16 @@ def sensor_noise(image: np.ndarray, rng: random.Random, sigma: float) -> np.ndar
     return np.clip(image + noise, 0, 255).astype(np.uint8)
 
 
+def glare(image: np.ndarray, rng: random.Random) -> np.ndarray:
+    """A soft bright band across the image, as sunlight reflects off a plate's sheeting."""
+    h, w = image.shape[:2]
+    xs = np.arange(w, dtype=np.float32)[None, :]
+    ys = np.arange(h, dtype=np.float32)[:, None]
+    offset = (xs - rng.uniform(0, w) - ys * rng.uniform(-1.0, 1.0)) / (rng.uniform(0.1, 0.35) * w)
+    band = np.exp(-offset * offset) * rng.uniform(60, 160)
+    return np.clip(image + band[..., None], 0, 255).astype(np.uint8)
+
+
 def jpeg(image: np.ndarray, quality: int) -> np.ndarray:
     ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
     return cv2.imdecode(encoded, cv2.IMREAD_COLOR) if ok else image

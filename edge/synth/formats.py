@@ -28,7 +28,8 @@ def _without(chars: str, excluded: str) -> str:
 
 
 # Class letters usable in every pattern; regions add their own (see Region.classes).
-_BASE_CLASSES = {"D": DIGITS, "N": "123456789"}
+# D digit, N digit but 0, X any letter or digit.
+_BASE_CLASSES = {"D": DIGITS, "N": "123456789", "X": LETTERS + DIGITS}
 _TOKEN = re.compile(r"([A-Z])(?:\{(\d+),(\d+)\})?|([ \-])")
 
 
@@ -48,13 +49,13 @@ class Region:
     code: str
     name: str
     formats: tuple[SerialFormat, ...]
-    # Extra character classes; `L` (the serial letters) and `A` (letters or digits) by default.
+    # Extra character classes; `L` (the serial letters), `D`, `N` and `X` always exist.
     classes: tuple[tuple[str, str], ...] = ()
     letters: str = _without(LETTERS, "IOQ")
     o_as_zero: bool = True
 
     def charset(self, cls: str) -> str:
-        table = {**_BASE_CLASSES, "L": self.letters, "A": self.letters + DIGITS}
+        table = {**_BASE_CLASSES, "L": self.letters}
         table.update(dict(self.classes))
         if cls not in table:
             raise ValueError(f"{self.code}: pattern class {cls!r} is not defined")
@@ -76,7 +77,8 @@ def _us(
 
 
 _ALL_LETTERS = (("V", LETTERS),)
-_VANITY = ("vanity", "A{2,7}", 0.12)
+# Vanity plates may use any letter: the serial letter rules do not bind their owners.
+_VANITY = ("vanity", "X{2,7}", 0.12)
 
 REGIONS: dict[str, Region] = {
     r.code: r
@@ -297,13 +299,13 @@ def _tokens(pattern: str) -> list[tuple[str, int, int]]:
 
 
 def _vanity(rng: random.Random, reg: Region, low: int, high: int) -> str:
-    allowed = set(reg.charset("A"))
+    allowed = set(reg.charset("X"))
     for _ in range(20):
         words = "".join(rng.choice(_SYLLABLES) for _ in range(rng.choice((1, 2, 2, 3))))
         text = "".join(c for c in words if c in allowed)
         if low <= len(text) <= high:
             return text
-    return "".join(rng.choice(reg.charset("A")) for _ in range(rng.randint(low, high)))
+    return "".join(rng.choice(reg.charset("X")) for _ in range(rng.randint(low, high)))
 
 
 def random_groups(

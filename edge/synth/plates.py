@@ -729,6 +729,8 @@ def _camera_crop(face: np.ndarray, rng: random.Random) -> np.ndarray:
         cv2.rectangle(
             image, (x, 0), (x + int(size[0] * 0.06), size[1]), [rng.randint(0, 80)] * 3, -1
         )
+    if rng.random() < 0.15:
+        image = effects.glare(image, rng)
     reflective = None
     if rng.random() < 0.12:
         plate_mask = np.zeros(image.shape[:2], np.float32)

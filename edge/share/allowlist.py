@@ -31,15 +31,27 @@ FEDERAL_DOMAINS: tuple[str, ...] = (
     "ice.gov",  # Immigration and Customs Enforcement (ERO, HSI)
     "cbp.gov",  # Customs and Border Protection, Border Patrol
     "uscis.gov",  # Citizenship and Immigration Services
-    "fbi.gov",
+    "tsa.gov",
+    "fema.gov",
+    "cisa.gov",
+    "secretservice.gov",
+    "fbi.gov",  # Justice
     "usdoj.gov",
     "justice.gov",
     "dea.gov",
     "atf.gov",
     "usmarshals.gov",
-    "secretservice.gov",
-    "fed.us",
-    "mil",
+    "bop.gov",
+    "treasury.gov",  # Treasury (IRS-CI)
+    "irs.gov",
+    "uspis.gov",  # Postal Inspection Service
+    "usps.gov",
+    "state.gov",  # Diplomatic Security
+    "doi.gov",  # Interior (Park Police, land-management law enforcement)
+    "nps.gov",
+    "fws.gov",
+    "fed.us",  # e.g. fs.fed.us, the Forest Service
+    "mil",  # the armed forces, including military police
 )
 
 # California public-agency kinds (Civ. Code 1798.90.5(f): the state, a city or county, or an

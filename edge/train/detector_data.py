@@ -137,7 +137,7 @@ def load_dashcam(root: Path, limit: int | None = None) -> list[Labelled]:
     return _load_set(root, "annots", ".xml", load_voc_image, limit)
 
 
-def synthetic_scenes(seed: int, width: int = 1280, height: int = 720) -> Iterator[Labelled]:
+def synthetic_scenes(seed: int, width: int, height: int) -> Iterator[Labelled]:
     """Endless fresh synthetic street scenes with exact plate corners."""
     from edge.synth.scenes import SceneRenderer
 
@@ -177,7 +177,10 @@ def augment(sample: Labelled, rng: np.random.Generator, config: AugmentConfig) -
         plate_w = (focus[2] - focus[0]) * scale * aspect
         if plate_w > 0.85 * crop:
             scale *= 0.85 * crop / plate_w
-    angle = np.deg2rad(rng.uniform(-1, 1) * config.max_rotation_deg) if rng.random() < 0.5 else 0.0
+    # Rotating a box-only label would inflate its box (the bounds of a rotated box), so only
+    # images whose plates all have real corners are rotated.
+    rotate = sample.has_corners.all() and rng.random() < 0.5
+    angle = np.deg2rad(rng.uniform(-1, 1) * config.max_rotation_deg) if rotate else 0.0
     cos, sin = np.cos(angle), np.sin(angle)
     linear = np.array([[cos, -sin], [sin, cos]]) @ np.diag([scale * aspect, scale / aspect])
     if focus is not None:
@@ -197,11 +200,6 @@ def augment(sample: Labelled, rng: np.random.Generator, config: AugmentConfig) -
         borderValue=(PAD_VALUE,) * 3,
     )
     corners = _transform(sample.corners.reshape(-1, 2), matrix).reshape(-1, 4, 2)
-    unknown = ~sample.has_corners
-    if unknown.any():
-        # Rotating a box that only had box corners: its new box is the rotated box's bounds.
-        box_quads = np.stack([_box_corners(b) for b in sample.boxes[unknown]])
-        corners[unknown] = _transform(box_quads.reshape(-1, 2), matrix).reshape(-1, 4, 2)
     boxes = np.concatenate([corners.min(1), corners.max(1)], 1) if len(corners) else sample.boxes
     if rng.random() < 0.5:
         image = image[:, ::-1]

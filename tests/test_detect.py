@@ -1,0 +1,112 @@
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from edge.detect import PlateDetector, plate_crop
+from edge.detect.detector import PAD_MULTIPLE, STRIDE, decode, letterbox
+from edge.errors import ModelError
+from edge.evaluation.detection import load_plate_photos
+from edge.types import Box
+
+SHIPPED_MODEL = Path(__file__).resolve().parent.parent / "models" / "detector.onnx"
+
+
+def test_missing_model_file_is_a_model_error_naming_the_file(tmp_path):
+    missing = tmp_path / "absent.onnx"
+    with pytest.raises(ModelError) as caught:
+        PlateDetector(missing)
+    assert str(missing) in str(caught.value)
+    assert "not found" in str(caught.value)
+
+
+def test_corrupt_model_file_is_a_model_error_not_an_onnxruntime_trace(tmp_path):
+    corrupt = tmp_path / "detector.onnx"
+    corrupt.write_bytes(SHIPPED_MODEL.read_bytes()[:5000])
+    with pytest.raises(ModelError) as caught:
+        PlateDetector(corrupt)
+    assert str(corrupt) in str(caught.value)
+    assert "cannot load as an ONNX model" in str(caught.value)
+    assert caught.value.__cause__ is None
+
+
+def test_model_with_another_contract_is_rejected_with_what_differs(tmp_path):
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["input"], ["plate"])],
+        "not-a-detector",
+        [helper.make_tensor_value_info("input", TensorProto.UINT8, [1, 64, 128, 3])],
+        [helper.make_tensor_value_info("plate", TensorProto.UINT8, [1, 64, 128, 3])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    path = tmp_path / "ocr-like.onnx"
+    onnx.save(model, str(path))
+    with pytest.raises(ModelError) as caught:
+        PlateDetector(path)
+    assert str(path) in str(caught.value)
+    assert "expected one uint8 input 'image'" in str(caught.value)
+
+
+def test_letterbox_keeps_the_aspect_and_pads_to_the_network_multiple():
+    frame = np.zeros((720, 1280, 3), np.uint8)
+    boxed = letterbox(frame, 640)
+    assert boxed.scale == pytest.approx(0.5)
+    assert boxed.image.shape == (384, 640, 3)
+    portrait = letterbox(np.zeros((500, 300, 3), np.uint8), 640)
+    assert portrait.image.shape[0] == 640
+    assert portrait.image.shape[1] % PAD_MULTIPLE == 0
+
+
+def test_decode_turns_a_peak_into_a_box_and_corners_in_input_pixels():
+    heatmap = np.zeros((1, 10, 20), np.float32)
+    heatmap[0, 5, 8] = 0.9
+    boxes = np.zeros((4, 10, 20), np.float32)
+    boxes[:, 5, 8] = [10, 4, 30, 6]
+    corners = np.zeros((8, 10, 20), np.float32)
+    corners[:, 5, 8] = [-0.25, -0.4, 0.75, -0.4, 0.75, 0.6, -0.25, 0.6]
+    scores, xyxy, points = decode(heatmap, boxes, corners, 0.5, 10)
+    centre_x, centre_y = 8.5 * STRIDE, 5.5 * STRIDE
+    assert scores.tolist() == pytest.approx([0.9])
+    assert xyxy[0].tolist() == pytest.approx(
+        [centre_x - 10, centre_y - 4, centre_x + 30, centre_y + 6]
+    )
+    assert points[0, 0].tolist() == pytest.approx([centre_x - 10, centre_y - 4])
+    assert points[0, 2].tolist() == pytest.approx([centre_x + 30, centre_y + 6])
+
+
+def test_detect_rejects_an_image_that_is_not_bgr():
+    detector = PlateDetector(SHIPPED_MODEL)
+    with pytest.raises(ValueError, match="HxWx3"):
+        detector.detect(np.zeros((100, 100), np.uint8))
+
+
+def test_plate_crop_adds_a_margin_and_stays_inside_the_frame():
+    frame = np.zeros((100, 200, 3), np.uint8)
+    assert plate_crop(frame, Box(50, 40, 100, 20)).shape == (24, 112, 3)
+    assert plate_crop(frame, Box(0, 90, 100, 10)).shape[:2] == (11, 106)
+
+
+def test_shipped_detector_finds_the_plate_in_full_frame_coordinates_at_any_size(shared_data):
+    photo = load_plate_photos(shared_data("real", "eu"))[0]
+    plate = photo.plates[0].box
+    detector = PlateDetector(SHIPPED_MODEL)
+    # The same photo, and the photo placed into a larger frame at an offset.
+    canvas = np.full((photo.image.shape[0] + 300, photo.image.shape[1] + 500, 3), 90, np.uint8)
+    canvas[200 : 200 + photo.image.shape[0], 120 : 120 + photo.image.shape[1]] = photo.image
+    moved = Box(plate.x + 120, plate.y + 200, plate.w, plate.h)
+    for image, expected in ((photo.image, plate), (canvas, moved)):
+        detections = detector.detect(image)
+        assert max(d.box.iou(expected) for d in detections) >= 0.5
+        best = max(detections, key=lambda d: d.box.iou(expected))
+        assert best.corners is not None and len(best.corners) == 4
+        assert 0 < best.score <= 1
+
+
+def test_shipped_detector_finds_nothing_in_a_blank_frame():
+    frame = np.full((720, 1280, 3), 128, np.uint8)
+    frame = cv2.GaussianBlur(frame, (5, 5), 0)
+    assert PlateDetector(SHIPPED_MODEL).detect(frame) == []

@@ -9,6 +9,7 @@ import pytest
 
 from edge.cli import main
 from edge.pipeline.demo import TruthVehicle, compare
+from edge.pipeline.regions import merge_overlapping, window_around
 from edge.store import ReadStore
 from edge.types import Box, HotlistHit, VehicleRead
 
@@ -99,3 +100,14 @@ def test_demo_comparison_flags_misses_duplicates_phantoms_and_missed_hits():
     assert [v.id for v in bad.duplicates] == [2]
     assert [r["plate"] for r in bad.phantoms] == ["8XYZ990"]
     assert [v.id for v in bad.missed_hits] == [1]
+
+
+def test_search_windows_follow_plates_and_merge_when_they_overlap():
+    frame_w, frame_h = 1280, 720
+    window = window_around(Box(600, 400, 100, 50), frame_w, frame_h)
+    assert window == Box(550, 350, 200, 150)
+    assert window_around(Box(1250, 700, 100, 50), frame_w, frame_h) == Box(1200, 650, 80, 70)
+    apart = [Box(0, 0, 100, 100), Box(500, 500, 100, 100)]
+    assert merge_overlapping(apart) == apart
+    touching = [Box(0, 0, 100, 100), Box(50, 50, 100, 100), Box(140, 140, 20, 20)]
+    assert merge_overlapping(touching) == [Box(0, 0, 160, 160)]

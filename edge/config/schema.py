@@ -97,8 +97,13 @@ class ModelRuntime:
 @dataclass(frozen=True)
 class DetectorConfig(ModelRuntime):
     model: Path = field(default="models/detector.onnx", metadata={"help": "detector ONNX file"})
+    discover_every_n_frames: int = option(
+        "look for new plates, wherever the frame moved, on every Nth moving frame",
+        6,
+        at_least(1),
+    )
     every_n_frames: int = option(
-        "run the detector on every Nth moving frame; tracks bridge the frames between",
+        "follow tracked plates, in small windows around them, on every Nth moving frame",
         2,
         at_least(1),
     )

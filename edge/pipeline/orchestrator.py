@@ -1,6 +1,7 @@
 """The orchestrator: frames in; reads stored, checked against hotlists and handed to sharing.
 
-capture -> motion gate -> detect where it moved (every Nth moving frame) -> OCR (one batch)
+capture -> motion gate -> detect (new plates where the frame moved, known ones near their tracks)
+-> OCR (one batch per frame)
 -> track and vote -> store (committed) -> hotlist hits (committed with the read) -> sharing
 """
 
@@ -18,6 +19,7 @@ from edge.config import EdgeConfig
 from edge.detect import plate_crop
 from edge.hotlist import Hotlist
 from edge.motion import MotionGate
+from edge.pipeline.regions import merge_overlapping, window_around
 from edge.store import ReadStore, StoreUnavailable
 from edge.track import PlatePass, PlateTracker, Sighting
 from edge.types import Box, Detection, Frame, HotlistHit, PlateText, VehicleRead
@@ -36,9 +38,9 @@ STAGES = ("decode", "motion", "detect", "ocr", "track", "store")
 
 
 class Detector(Protocol):
-    """Finds plates in `region` of a frame (see edge.pipeline.regions.RegionDetector)."""
+    """Finds plates in regions of a frame (see edge.pipeline.regions.RegionDetector)."""
 
-    def detect(self, image_bgr: np.ndarray, region: Box) -> list[Detection]: ...
+    def detect(self, image_bgr: np.ndarray, regions: list[Box]) -> list[Detection]: ...
 
 
 class Reader(Protocol):
@@ -120,11 +122,12 @@ class Pipeline:
             self._commit(self.tracker.expire(frame.index))
             return
         self._moving_frames += 1
-        if (self._moving_frames - 1) % self.config.detector.every_n_frames:
+        regions = self._search_regions(frame, region)
+        if not regions:
             self._commit(self.tracker.expire(frame.index))
             return
         with stats.timing("detect"):
-            detections = self.detector.detect(frame.image, region)
+            detections = self.detector.detect(frame.image, regions)
         stats.detector_runs += 1
         sightings = [Sighting(d) for d in detections]
         legible = [s for s in sightings if s.detection.box.w >= self.config.ocr.min_width]
@@ -139,6 +142,22 @@ class Pipeline:
         with stats.timing("track"):
             passes = self.tracker.update(frame.index, frame.timestamp, sightings)
         self._commit(passes)
+
+    def _search_regions(self, frame: Frame, moved: Box) -> list[Box]:
+        """Where to run the detector on this moving frame: the whole moving region every
+        `discover_every_n_frames` (new plates), windows around the legible tracked plates every
+        `every_n_frames` (following them costs a fraction), or nowhere."""
+        step = self._moving_frames - 1
+        settings = self.config.detector
+        if step % settings.discover_every_n_frames == 0:
+            return [moved]
+        if step % settings.every_n_frames:
+            return []
+        # Plates too small to read are left for the next discovery: following them buys nothing.
+        predicted = [t.predicted(frame.index) for t in self.tracker.tracks]
+        legible = [box for box in predicted if box.w >= self.config.ocr.min_width]
+        height, width = frame.image.shape[:2]
+        return merge_overlapping([window_around(box, width, height) for box in legible])
 
     def finish(self) -> None:
         self._commit(self.tracker.finish(), force=True)

@@ -1,8 +1,9 @@
-"""Run the detector on the part of a frame that moved, at the scale it sees whole frames.
+"""Run the detector on parts of a frame, at the scale it sees whole frames.
 
 The detector letterboxes its input to `max_side`; a region cut from the frame gets a
 proportionally smaller side, so plates keep the size the model was trained on and a region a
-third of the frame costs about a third of the work.
+third of the frame costs about a third of the work. The pipeline looks for new plates where the
+frame moved, and follows known ones in small windows around where their tracks predict them.
 """
 
 from __future__ import annotations
@@ -14,13 +15,51 @@ import numpy as np
 from edge.detect import PlateDetector
 from edge.types import Box, Detection
 
+# A tracked plate is looked for this many plate widths (at least MIN_WINDOW_PAD px) around
+# where its track predicts it.
+WINDOW_PAD_WIDTHS = 0.5
+MIN_WINDOW_PAD = 48
+
+
+def window_around(box: Box, width: int, height: int) -> Box:
+    """The search window for a tracked plate, clipped to the frame."""
+    pad = max(round(box.w * WINDOW_PAD_WIDTHS), MIN_WINDOW_PAD)
+    x1, y1 = max(0, box.x - pad), max(0, box.y - pad)
+    x2, y2 = min(width, box.x + box.w + pad), min(height, box.y + box.h + pad)
+    return Box(x1, y1, max(0, x2 - x1), max(0, y2 - y1))
+
+
+def merge_overlapping(boxes: list[Box]) -> list[Box]:
+    """Replace boxes that overlap by their union until none overlap (no plate found twice)."""
+    merged = [b for b in boxes if b.area > 0]
+    changed = True
+    while changed:
+        changed = False
+        for i, a in enumerate(merged):
+            for j in range(i + 1, len(merged)):
+                b = merged[j]
+                if a.x < b.x + b.w and b.x < a.x + a.w and a.y < b.y + b.h and b.y < a.y + a.h:
+                    x1, y1 = min(a.x, b.x), min(a.y, b.y)
+                    x2, y2 = max(a.x + a.w, b.x + b.w), max(a.y + a.h, b.y + b.h)
+                    merged[i] = Box(x1, y1, x2 - x1, y2 - y1)
+                    del merged[j]
+                    changed = True
+                    break
+            if changed:
+                break
+    return merged
+
 
 class RegionDetector:
     def __init__(self, detector: PlateDetector) -> None:
         self.detector = detector
         self.full_side = detector.max_side
 
-    def detect(self, image: np.ndarray, region: Box) -> list[Detection]:
+    def detect(self, image: np.ndarray, regions: list[Box]) -> list[Detection]:
+        """Plates in the given regions of the frame (which must not overlap)."""
+        return [d for region in regions for d in self._detect_region(image, region)]
+
+    def _detect_region(self, image: np.ndarray, region: Box) -> list[Detection]:
         height, width = image.shape[:2]
         if region.w >= width and region.h >= height:
             return self.detector.detect(image)

@@ -159,9 +159,11 @@ def unit(tmp_path_factory) -> Iterator[Unit]:
             Seen("5XYZ987", now - timedelta(hours=2), "cam-north"),
         ],
     )
-    settings = quiet_unit_settings(agencies, root / "share")
+    settings = replace(
+        quiet_unit_settings(agencies, root / "share"), query_policy=root / "query-policy.toml"
+    )
     sharing = Sharing(settings)
-    attach_queries(sharing, root / "query-policy.toml", store)
+    attach_queries(sharing, store)
     sharing.start()
     clients = {name: AgencyClient(brokers[name], f"{name}-dispatch") for name in AGENCIES}
     try:
@@ -202,6 +204,7 @@ def test_valid_signed_query_is_answered_on_the_agencys_own_broker(unit):
     assert (row["destination"], row["record_count"]) == ("oakland-pd", 2)
     assert row["details"]["case_number"] == "24-001234"
     assert row["details"]["query_decision"] == "answered"
+    assert "Received SUBSCRIBE from unit-1" in unit.brokers["oakland-pd"].log_text()
 
 
 def test_replayed_query_is_refused(unit):

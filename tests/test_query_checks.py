@@ -3,21 +3,33 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import replace
 from datetime import timedelta
 
 import pytest
+from brokers import agency_toml
 from conftest import REPO_ROOT
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from query_support import NOW, VALID_REQUEST, Agencies, Seen, responder
+from query_support import (
+    NOW,
+    VALID_REQUEST,
+    Agencies,
+    Seen,
+    quiet_unit_settings,
+    responder,
+    store_with,
+)
 
 from edge.errors import ConfigError, InputError
 from edge.query.client import signed_message
 from edge.query.ledger import QueryLedger
 from edge.query.policy import load_policy
 from edge.query.schema import RefusalReason
+from edge.query.service import attach_queries
 from edge.query.signing import canonical_bytes, generate_key_pair, load_private_key, sign
 from edge.query.terms import prohibited_terms_in
+from edge.share.sharing import Sharing, parse_sharing_settings
 
 READ = Seen("7ABC123", NOW - timedelta(days=1))
 
@@ -240,3 +252,27 @@ def test_invalid_policy_names_the_key(tmp_path, text, key):
     with pytest.raises(ConfigError) as refused:
         load_policy(path)
     assert refused.value.key == key and str(path) in str(refused.value)
+
+
+def test_sharing_settings_name_the_query_policy_relative_to_edge_toml(tmp_path):
+    table = {"agencies_file": "a.toml", "data_dir": "d", "unit_id": "u1"}
+    assert parse_sharing_settings(table, tmp_path / "edge.toml").query_policy is None
+    table["query_policy"] = "query-policy.toml"
+    settings = parse_sharing_settings(table, tmp_path / "edge.toml")
+    assert settings.query_policy == tmp_path / "query-policy.toml"
+    with pytest.raises(ConfigError) as refused:
+        parse_sharing_settings(dict(table, query_policy=""), tmp_path / "edge.toml")
+    assert refused.value.key == "sharing.query_policy"
+
+
+def test_unit_without_a_query_policy_never_subscribes_to_queries(tmp_path, broker_factory):
+    oakland = broker_factory("oakland")
+    (tmp_path / "agencies.toml").write_text(agency_toml(oakland, "oakland-pd"))
+    sharing = Sharing(quiet_unit_settings(tmp_path / "agencies.toml", tmp_path / "share"))
+    assert attach_queries(sharing, store_with(tmp_path / "store", [])) is None
+    with sharing:
+        deadline = time.monotonic() + 10
+        while not oakland.clients_connected("unit-1") and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert oakland.clients_connected("unit-1") == 1
+    assert "SUBSCRIBE from unit-1" not in oakland.log_text()

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
-from pathlib import Path
 
 from edge.query.ledger import QueryLedger
 from edge.query.policy import load_policy
@@ -13,11 +13,21 @@ from edge.share.sharing import Sharing
 from edge.share.transport import IncomingQuery
 from edge.store import ReadStore
 
+log = logging.getLogger(__name__)
+
 LEDGER_FILE = "query-ledger.sqlite"
 
 
-def attach_queries(sharing: Sharing, policy_path: Path, store: ReadStore) -> QueryResponder:
-    """Answer queries read on every allow-listed agency's connection; call before `start()`."""
+def attach_queries(sharing: Sharing, store: ReadStore) -> QueryResponder | None:
+    """Answer queries read on every allow-listed agency's connection; call before `start()`.
+
+    Without `[sharing] query_policy` nothing subscribes to the query topics: no published
+    policy, no queries (fail closed). An invalid policy file raises ConfigError.
+    """
+    policy_path = sharing.settings.query_policy
+    if policy_path is None:
+        log.info("no [sharing] query_policy: agency queries are not read")
+        return None
     policy = load_policy(policy_path)
     responder = QueryResponder(
         gate=sharing.gate,
@@ -33,4 +43,5 @@ def attach_queries(sharing: Sharing, policy_path: Path, store: ReadStore) -> Que
         )
 
     sharing.set_query_handler(on_query)
+    log.info("answering agency queries under policy %s (%s)", policy.version, policy_path)
     return responder

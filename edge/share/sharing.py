@@ -59,10 +59,13 @@ class SharingSettings:
     retention_days: int = DEFAULT_RETENTION_DAYS
     purge_interval_s: float = 3600.0
     drain_on_exit_s: float = 5.0
+    query_policy: Path | None = None
 
 
 SETTING_HELP: dict[str, str] = {
     "agencies_file": "the allow-list (config/agencies.toml); nothing is shared without it",
+    "query_policy": "the published query policy (config/query-policy.toml); without it the "
+    "unit answers no agency queries (docs/queries.md)",
     "data_dir": "folder of the audit log (audit.sqlite) and the outbox (outbox.sqlite)",
     "unit_id": "this unit's name in topics and messages (letters, digits, '-', '_')",
     "operator_agency": "ORI of the agency operating this unit (recorded in the audit log)",
@@ -91,9 +94,13 @@ def parse_sharing_settings(table: Mapping[str, Any], file: str | Path) -> Sharin
     if not _UNIT_ID.match(table["unit_id"]):
         raise ConfigError(file, "sharing.unit_id", SETTING_HELP["unit_id"])
     values["unit_id"] = table["unit_id"]
-    for key in ("agencies_file", "data_dir"):
-        path = Path(table[key]).expanduser()
-        values[key] = path if path.is_absolute() else base / path
+    policy = table.get("query_policy")
+    if "query_policy" in table and (not isinstance(policy, str) or not policy.strip()):
+        raise ConfigError(file, "sharing.query_policy", SETTING_HELP["query_policy"])
+    for key in ("agencies_file", "data_dir", "query_policy"):
+        if key in table:
+            path = Path(table[key]).expanduser()
+            values[key] = path if path.is_absolute() else base / path
     if "operator_agency" in table:
         if not isinstance(table["operator_agency"], str):
             raise ConfigError(file, "sharing.operator_agency", "must be a string (an ORI)")

@@ -68,7 +68,7 @@ class MotionConfig:
         "polygons [[x, y], ...] in full-frame pixels where motion counts; empty = whole frame", []
     )
     width: int = option(
-        "frames are shrunk to this width before comparing (cheaper, ignores noise)",
+        "frames are subsampled to about this width before comparing (cheaper, ignores noise)",
         160,
         at_least(16),
     )

@@ -56,11 +56,11 @@ EXPORT_TOLERANCE = 1e-4
 class OcrTrainConfig:
     out_dir: Path = Path("models")
     minutes: float = 70.0
-    batch_size: int = 64
+    batch_size: int = 32
     pool_size: int = 40_000
-    initial_renders: int = 15_000
+    initial_renders: int = 12_000
     # Fresh plates rendered after every step, replacing the oldest in the pool.
-    renders_per_step: int = 8
+    renders_per_step: int = 4
     # Share of each batch drawn from pseudo-labelled real crops once there are some.
     real_share: float = 0.25
     # When (as shares of the training time) real crops are (re)labelled.
@@ -68,7 +68,10 @@ class OcrTrainConfig:
     max_steps: int | None = None
     max_real_crops: int | None = None
     validation_size: int = 1_000
-    learning_rate: float = 2e-3
+    learning_rate: float = 1e-3
+    # Extra augmentation starts after this share of the time, on `augment_share` of each batch.
+    plain_until: float = 0.1
+    augment_share: float = 0.5
     # Share of rendered crops that hold text but no plate: the model learns to read nothing.
     negative_rate: float = 0.03
     seed: int = 0
@@ -119,9 +122,10 @@ def _loss(
     net: PlateOcrNet,
     batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
     generator: torch.Generator,
+    augment_share: float,
 ) -> torch.Tensor:
     images, chars, regions = batch
-    log_probs, region_logits = net(augment(images, generator))
+    log_probs, region_logits = net(augment(images, generator, augment_share))
     blank = net.shape.alphabet.index(net.shape.pad_char)
     columns = torch.full((len(images),), log_probs.shape[1], dtype=torch.long)
     loss = F.ctc_loss(
@@ -245,6 +249,8 @@ def train_ocr(config: OcrTrainConfig) -> dict[str, object]:
             milestones.pop(0)
             labeller = labeller or PseudoLabeller(crops, PaddleTeacher(teacher_path))
             labelled = labeller.label(_Student(ema.module))
+            # Each labelling round also leaves a usable model behind, in case the run is cut short.
+            export_onnx(ema.module, shape, config.out_dir)
             net.train()
             real = SamplePool(max(len(labelled), 1), shape) if labelled else None
             if real is not None:
@@ -255,7 +261,8 @@ def train_ocr(config: OcrTrainConfig) -> dict[str, object]:
             parts.append(real.batch(real_count, rng))
         for group in optimizer.param_groups:
             group["lr"] = _learning_rate(config.learning_rate, progress)
-        loss = _loss(net, concat_batches(parts), gen)
+        augment_share = config.augment_share if progress >= config.plain_until else 0.0
+        loss = _loss(net, concat_batches(parts), gen, augment_share)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)

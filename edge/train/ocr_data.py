@@ -127,9 +127,18 @@ def _random_affine(count: int, generator: torch.Generator) -> torch.Tensor:
     return theta
 
 
-def augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """uint8 NHWC -> float NCHW in [0, 1], with geometry, resolution, blur, colour and noise."""
+def augment(images: torch.Tensor, generator: torch.Generator, share: float) -> torch.Tensor:
+    """uint8 NHWC -> float NCHW in [0, 1]; `share` of the images get geometry, resolution, colour
+    and noise on top of the renderer's camera effects (none early on: CTC learns faster first on
+    the plain crops)."""
     x = images.permute(0, 3, 1, 2).float() / 255.0
+    chosen = torch.rand(len(x), generator=generator) < share
+    if chosen.any():
+        x[chosen] = _distort(x[chosen], generator)
+    return x
+
+
+def _distort(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     n, _, h, w = x.shape
     grid = F.affine_grid(_random_affine(n, generator), list(x.shape), align_corners=False)
     x = F.grid_sample(x, grid, padding_mode="border", align_corners=False)

@@ -130,3 +130,18 @@ def test_shipped_example_allow_list_is_checked_by_the_cli(capsys):
     code = main(["agencies", "check", "--agencies", str(REPO_ROOT / "config" / "agencies.toml")])
     assert code in (0, 2)
     assert "agencies.toml" in capsys.readouterr().out
+
+
+def test_add_takes_the_query_key_from_a_generated_pub_file(files, tmp_path, capsys):
+    assert main(["keys", "generate", "--out", str(tmp_path / "lapd.key")]) == 0
+    assert run(files, *ADD_LAPD, f"--query-key={tmp_path / 'lapd.key.pub'}") == 0
+    capsys.readouterr()
+    assert run(files, "show", "lapd") == 0
+    assert "accepted when signed with its key" in capsys.readouterr().out
+    public = (tmp_path / "lapd.key.pub").read_text().strip()
+    assert f'query_key = "{public}"' in files[0].read_text()
+
+
+def test_query_key_that_is_not_an_ed25519_key_is_refused(files, capsys):
+    assert run(files, *ADD_LAPD, "--query-key=bm90IGEga2V5") == 2
+    assert "32-byte Ed25519 public key" in capsys.readouterr().err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import typing
 from pathlib import Path
 from typing import Any
@@ -74,7 +75,7 @@ def resolve_source(source: str, config_path: Path) -> str:
     URLs, devices and GStreamer pipelines are left as they are."""
     if not source or source.startswith(NON_PATH_SOURCES) or Path(source).is_absolute():
         return source
-    return str(config_path.parent / source)
+    return os.path.normpath(config_path.parent / source)
 
 
 def describe() -> str:
@@ -144,7 +145,7 @@ def _convert(value: Any, hint: Any, base: Path) -> Any:
         if not isinstance(value, str) or not value:
             raise TypeError(f"must be a non-empty path string, got {value!r}")
         candidate = Path(value).expanduser()
-        return candidate if candidate.is_absolute() else base / candidate
+        return Path(os.path.normpath(candidate if candidate.is_absolute() else base / candidate))
     if hint == tuple[str, ...]:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise TypeError(f"must be a list of strings, got {value!r}")

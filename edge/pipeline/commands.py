@@ -21,8 +21,9 @@ from edge.config import EdgeConfig, describe, load_config
 from edge.errors import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, InputError
 
 if TYPE_CHECKING:
-    from edge.pipeline.orchestrator import Pipeline, RunStats
-    from edge.share.sharing import Sharing
+    from edge.pipeline.orchestrator import RunStats
+    from edge.pipeline.regions import RegionDetector
+    from edge.recognise import PlateReader
     from edge.store import ReadStore
 
 log = logging.getLogger(__name__)
@@ -102,12 +103,14 @@ def run_command(args: argparse.Namespace) -> int:
     config = dataclasses.replace(config, camera=camera)
     from edge.capture import DecodeThread, open_source
     from edge.pipeline.components import open_sharing, open_store
+    from edge.pipeline.orchestrator import Pipeline
     from edge.pipeline.progress import Progress
 
     source = open_source(camera.source, camera)
+    detector, reader = _models(config)
     store = open_store(config)
     sharing = open_sharing(config, store)
-    pipeline = _pipeline(config, store, sharing)
+    pipeline = Pipeline(config, detector, reader, store, sharing)
     progress = Progress(getattr(source, "frame_count", None))
     log.info("reading %s as camera %s", source.name, camera.id)
     with contextlib.ExitStack() as stack:
@@ -264,12 +267,14 @@ def _replay(config: EdgeConfig, hotlist_csv: Path) -> tuple[RunStats, ReadStore]
     from edge.capture import DecodeThread, open_source
     from edge.hotlist import import_csv
     from edge.pipeline.components import open_store
+    from edge.pipeline.orchestrator import Pipeline
     from edge.pipeline.progress import Progress
 
     source = open_source(config.camera.source, config.camera)
+    detector, reader = _models(config)
     store = open_store(config)
     import_csv(store, hotlist_csv)
-    pipeline = _pipeline(config, store)
+    pipeline = Pipeline(config, detector, reader, store)
     frames = DecodeThread(source, config.camera.decode_queue)
     progress = Progress(getattr(source, "frame_count", None))
     try:
@@ -280,13 +285,12 @@ def _replay(config: EdgeConfig, hotlist_csv: Path) -> tuple[RunStats, ReadStore]
     return stats, store
 
 
-def _pipeline(config: EdgeConfig, store: ReadStore, sharing: Sharing | None = None) -> Pipeline:
+def _models(config: EdgeConfig) -> tuple[RegionDetector, PlateReader]:
+    """Both models, loaded before anything is written, so a bad model file changes nothing."""
     from edge.pipeline.components import open_detector, open_reader
-    from edge.pipeline.orchestrator import Pipeline
     from edge.pipeline.regions import RegionDetector
 
-    detector = RegionDetector(open_detector(config))
-    return Pipeline(config, detector, open_reader(config), store, sharing)
+    return RegionDetector(open_detector(config)), open_reader(config)
 
 
 def _sample_files(folder: Path) -> dict[str, Path]:

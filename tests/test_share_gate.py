@@ -1,6 +1,11 @@
 import json
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 
@@ -149,3 +154,42 @@ def test_missing_or_invalid_allowlist_shares_nothing_and_the_last_good_one_stays
     ]
     assert [r["event"] for r in refused] == ["config_refused", "config_refused"]
     assert "file not found" in refused[0]["reason"] and "not California" in refused[1]["reason"]
+
+
+KEEP_SENDING = """
+import sys
+sys.path.insert(0, {tests!r})
+from test_share_gate import READ, agency, allowlist
+from edge.share.audit import AuditLog
+from edge.share.gate import EgressGate
+from edge.share.messages import read_message
+from edge.share.outbox import Outbox
+audit = AuditLog({audit!r})
+gate = EgressGate(audit, Outbox(audit, {outbox!r}), "unit-1", "CA0019999")
+gate.apply_allowlist(allowlist(agency("oakland-pd"), agency("sfpd")))
+print("ready", flush=True)
+n = 0
+while True:
+    gate.send_all([(a, read_message(n, READ)) for a in ("oakland-pd", "sfpd")], read_id=n)
+    n += 1
+"""
+
+
+def test_sigkill_mid_commit_leaves_audit_rows_and_queued_messages_matching(tmp_path):
+    audit_path, outbox_path = tmp_path / "audit.sqlite", tmp_path / "outbox.sqlite"
+    script = KEEP_SENDING.format(
+        tests=str(Path(__file__).parent), audit=str(audit_path), outbox=str(outbox_path)
+    )
+    for attempt in range(5):
+        writer = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+        assert writer.stdout.readline().strip() == "ready"
+        time.sleep(0.2 + 0.07 * attempt)  # a different moment of the commit each time
+        writer.send_signal(signal.SIGKILL)
+        writer.wait()
+    audit = AuditLog(audit_path)
+    outbox = Outbox(audit, outbox_path)  # opening rolls back any half-written transaction
+    audited = {r["message_id"] for r in export_rows(audit_path) if r["decision"] == "allowed"}
+    queued = {q.message_id for a in ("oakland-pd", "sfpd") for q in outbox.queued(a)}
+    audit.close()
+    assert audited and audited == queued, "every queued message audited, every audit row queued"
+    assert verify(audit_path).ok

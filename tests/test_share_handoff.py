@@ -1,11 +1,18 @@
-"""A read stored just before a crash, but never handed to sharing, is shared on the next start."""
+"""A read stored just before a crash is shared on the next start; `sharing status` shows
+what waits for whom."""
 
 import json
+import subprocess
+import sys
+import time
 
+from share_publisher import synthetic_read
 from test_share_retention import store_read
 
+from edge.config import load_config
+from edge.share.audit import export_rows
 from edge.share.handoff import reads_after
-from edge.share.sharing import Sharing, SharingSettings
+from edge.share.sharing import Sharing, SharingSettings, parse_sharing_settings
 from edge.store import ReadStore
 
 AGENCIES = (
@@ -60,3 +67,37 @@ def test_reads_stored_but_not_handed_over_are_shared_once_on_the_next_start(tmp_
     assert len(queued_reads(sharing)) == 4, "handed over once, not again on every start"
     sharing.close()
     store.close()
+
+
+def test_sharing_status_shows_the_queue_and_last_connection_event_per_agency(tmp_path):
+    (tmp_path / "agencies.toml").write_text(AGENCIES)
+    config = tmp_path / "edge.toml"
+    config.write_text(
+        '[store]\ndata_dir = "data"\n\n'
+        '[sharing]\nagencies_file = "agencies.toml"\ndata_dir = "share"\nunit_id = "unit-1"\n'
+    )
+    settings = parse_sharing_settings(load_config(config).sharing, config)
+    with Sharing(settings) as sharing:
+        sharing.on_read(7, *synthetic_read(7))  # port 9 refuses: it stays queued
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and "connect_failed" not in [
+            r["event"] for r in export_rows(sharing.audit.path)
+        ]:
+            time.sleep(0.05)
+
+    def status():
+        return subprocess.run(
+            [sys.executable, "-m", "edge", "sharing", "status", "--config", str(config)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    shown = status()
+    assert shown.returncode == 0, shown.stderr
+    [line] = [line for line in shown.stdout.splitlines() if line.startswith("oakland-pd")]
+    assert line.split()[1:5] == ["active", "until", "2099-01-01", "1"]
+    assert "connect_failed: ConnectionRefusedError" in line
+    (tmp_path / "agencies.toml").write_text(AGENCIES.replace('"CA"', '"NV"'))
+    broken = status()
+    assert broken.returncode == 1 and "INVALID, nothing is shared" in broken.stdout

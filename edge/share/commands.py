@@ -1,4 +1,4 @@
-"""`alpr-edge audit verify|export` and `alpr-edge retention hold|release|purge`.
+"""`alpr-edge audit verify|export`, `retention hold|release|purge` and `sharing status`.
 
 Other modules add subcommands to the `audit` group by listing themselves in
 AUDIT_EXTENSIONS: each exposes `register_audit(audit_subparsers)` (e.g. `audit report`).
@@ -11,12 +11,14 @@ from __future__ import annotations
 import argparse
 import getpass
 import importlib
+import sqlite3
 import sys
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from edge.errors import EXIT_FAILURE, EXIT_OK, InputError
+from edge.errors import EXIT_FAILURE, EXIT_OK, ConfigError, InputError
 
 if TYPE_CHECKING:
     from edge.config.schema import EdgeConfig
@@ -71,6 +73,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     _config_argument(purge)
     purge.set_defaults(handler=run_purge)
+
+    sharing = subparsers.add_parser("sharing", help="the state of sharing on this unit")
+    sharing_commands = sharing.add_subparsers(
+        dest="sharing_command", metavar="ACTION", required=True
+    )
+    status = sharing_commands.add_parser(
+        "status", help="allow-list in force, messages queued per agency, last connection events"
+    )
+    _config_argument(status)
+    status.set_defaults(handler=run_status)
 
 
 def _config_argument(parser: argparse.ArgumentParser) -> None:
@@ -220,4 +232,53 @@ def run_purge(args: argparse.Namespace) -> int:
         f"purged {result.purged} reads and {result.crops_removed} crops seen before "
         f"{result.cutoff.isoformat()}; {result.held} kept under legal hold"
     )
+    return EXIT_OK
+
+
+def run_status(args: argparse.Namespace) -> int:
+    """What an operator checks when an agency says it receives nothing. Reads files only."""
+    from edge.share.allowlist import load_allowlist
+    from edge.share.audit import chain_head, connect
+    from edge.share.gate import utc_today
+    from edge.share.sharing import AUDIT_FILE, OUTBOX_FILE
+
+    settings, _ = _settings(args.config)
+    queued: dict[str, int] = {}
+    if (settings.data_dir / OUTBOX_FILE).is_file():
+        outbox = connect(settings.data_dir / OUTBOX_FILE, readonly=True)
+        with closing(outbox):
+            rows = outbox.execute("SELECT agency_id, COUNT(*) FROM outbox GROUP BY agency_id")
+            queued = {agency: count for agency, count in rows}
+    last: dict[str, sqlite3.Row] = {}
+    head_line = "audit log: none yet"
+    if (settings.data_dir / AUDIT_FILE).is_file():
+        audit = connect(settings.data_dir / AUDIT_FILE, readonly=True)
+        with closing(audit):
+            for row in audit.execute(
+                "SELECT destination, at, event, reason FROM audit WHERE event IN "
+                "('connect', 'connect_failed', 'disconnect') ORDER BY seq"
+            ):
+                last[row["destination"]] = row
+            head = chain_head(audit)
+        head_line = f"audit log: head {head.seq}:{head.row_hash}"
+    try:
+        allowlist = load_allowlist(settings.agencies_file)
+    except ConfigError as exc:
+        print(f"allow-list INVALID, nothing is shared: {exc}")
+        print(head_line)
+        return EXIT_FAILURE
+    today = utc_today()
+    print(
+        f"allow-list {allowlist.source} (sha256 {allowlist.sha256}): "
+        f"{len(allowlist.active(today))} active of {len(allowlist.agencies)}"
+    )
+    print(f"{'agency':<16} {'agreement':<22} {'queued':>6}  last connection event")
+    for agency in allowlist:
+        state = f"{'active until' if agency.is_active(today) else 'EXPIRED'} {agency.expires}"
+        event = last.get(agency.id)
+        seen = f"{event['at'][:19]} {event['event']}: {event['reason']}" if event else "none"
+        print(f"{agency.id:<16} {state:<22} {queued.pop(agency.id, 0):>6}  {seen}")
+    for agency_id, count in sorted(queued.items()):
+        print(f"{agency_id:<16} {'not listed':<22} {count:>6}  dropped (audited) at next start")
+    print(head_line)
     return EXIT_OK

@@ -1,0 +1,176 @@
+"""PlateReader: the shipped OCR model read through fast-plate-ocr, and its failure modes."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from edge.errors import InputError, ModelError
+from edge.evaluation.ocr import edit_distance, evaluate_us_crops, normalise_plate
+from edge.recognise import PlateReader
+from edge.recognise.decoding import decode, greedy
+from edge.synth.plates import PlateRenderer
+from tests.conftest import REPO_ROOT
+
+MODEL = REPO_ROOT / "models" / "ocr.onnx"
+CONFIG = REPO_ROOT / "models" / "ocr_plate_config.yaml"
+ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_"
+
+
+@pytest.fixture(scope="module")
+def reader() -> PlateReader:
+    return PlateReader(MODEL, CONFIG)
+
+
+@pytest.fixture(scope="module")
+def plates() -> list:
+    renderer = PlateRenderer(seed=7)
+    return [renderer.render() for _ in range(40)]
+
+
+def test_reader_reads_synthetic_plates_and_names_their_state(reader, plates):
+    reads = reader.read([p.image for p in plates])
+    assert len(reads) == len(plates)
+    exact = sum(
+        normalise_plate(r.text) == normalise_plate(p.text)
+        for r, p in zip(reads, plates, strict=True)
+    )
+    states = sum(r.state == p.state for r, p in zip(reads, plates, strict=True))
+    assert exact >= 0.7 * len(plates)
+    assert states >= 0.7 * len(plates)
+    for read in reads:
+        assert len(read.char_confidences) == len(read.text)
+        assert all(0.0 <= c <= 1.0 for c in read.char_confidences)
+        assert 0.0 <= read.confidence <= 1.0
+        assert read.state in reader.regions
+        assert 0.0 < read.state_confidence <= 1.0
+
+
+def test_a_batch_reads_like_single_crops_in_order(reader, plates):
+    batch = reader.read([p.image for p in plates[:5]])
+    singles = [reader.read([p.image])[0] for p in plates[:5]]
+    assert [r.text for r in batch] == [r.text for r in singles]
+    assert [r.state for r in batch] == [r.state for r in singles]
+
+
+def test_grayscale_crops_are_read_too(reader, plates):
+    grey = plates[0].image.mean(axis=2).astype(np.uint8)
+    assert len(reader.read([grey])) == 1
+
+
+def test_no_crops_gives_no_reads(reader):
+    assert reader.read([]) == []
+
+
+def test_an_empty_crop_is_refused_with_its_index(reader, plates):
+    with pytest.raises(InputError, match="crop 1"):
+        reader.read([plates[0].image, np.zeros((0, 10, 3), np.uint8)])
+
+
+def test_a_missing_model_file_is_named(tmp_path):
+    missing = tmp_path / "nowhere.onnx"
+    with pytest.raises(ModelError, match=r"nowhere\.onnx.*not found"):
+        PlateReader(missing, CONFIG)
+
+
+def test_a_missing_plate_config_is_named(tmp_path):
+    with pytest.raises(ModelError, match=r"absent\.yaml.*not found"):
+        PlateReader(MODEL, tmp_path / "absent.yaml")
+
+
+def test_a_corrupt_model_file_is_named(tmp_path):
+    corrupt = tmp_path / "corrupt.onnx"
+    corrupt.write_bytes(MODEL.read_bytes()[:5000])
+    with pytest.raises(ModelError, match=r"corrupt\.onnx.*cannot load"):
+        PlateReader(corrupt, CONFIG)
+
+
+def test_a_plate_config_that_is_not_yaml_is_named(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("max_plate_slots: [unclosed\n")
+    with pytest.raises(ModelError, match=r"bad\.yaml.*not a valid"):
+        PlateReader(MODEL, bad)
+
+
+def _config_with(tmp_path: Path, **changes) -> Path:
+    document = yaml.safe_load(CONFIG.read_text())
+    document.update(changes)
+    path = tmp_path / "changed.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"max_plate_slots": 7}, "plate output"),
+        ({"img_height": 70}, "input is"),
+        ({"image_color_mode": "grayscale"}, "input is"),
+        ({"plate_regions": ["CA", "NV"]}, "region output"),
+        ({"pad_char": "#"}, "pad_char"),
+    ],
+)
+def test_a_plate_config_that_does_not_match_the_model_is_refused(tmp_path, changes, reason):
+    with pytest.raises(ModelError, match=reason):
+        PlateReader(MODEL, _config_with(tmp_path, **changes))
+
+
+def test_a_model_and_config_copied_elsewhere_still_load(tmp_path):
+    shutil.copy(MODEL, tmp_path / "m.onnx")
+    shutil.copy(CONFIG, tmp_path / "m.yaml")
+    assert PlateReader(tmp_path / "m.onnx", tmp_path / "m.yaml").regions
+
+
+def test_an_unknown_hub_model_is_refused_without_the_network():
+    with pytest.raises(ModelError, match="unknown hub model"):
+        PlateReader.from_hub("no-such-model")
+
+
+def _probabilities(*slots: dict[str, float]) -> np.ndarray:
+    """One row per slot; characters not named share what is left, pad fills unnamed slots."""
+    table = np.zeros((9, len(ALPHABET)))
+    for row, wanted in enumerate([*slots] + [{"_": 1.0}] * (9 - len(slots))):
+        rest = (1.0 - sum(wanted.values())) / (len(ALPHABET) - len(wanted))
+        table[row] = rest
+        for char, p in wanted.items():
+            table[row, ALPHABET.index(char)] = p
+    return table
+
+
+def test_a_states_format_settles_a_look_alike():
+    # California 1ABC234: the model leans to I in the first slot, which only holds a digit.
+    probabilities = _probabilities(
+        {"I": 0.6, "1": 0.35}, {"A": 0.9}, {"B": 0.9}, {"C": 0.9}, {"2": 0.9}, {"3": 0.9},
+        {"4": 0.9},
+    )  # fmt: skip
+    assert greedy(probabilities, ALPHABET, "_").text == "IABC234"
+    assert decode(probabilities, ALPHABET, "_", "CA", 0.9).text == "1ABC234"
+    # An unsure state does not steer the text.
+    assert decode(probabilities, ALPHABET, "_", "CA", 0.2).text == "IABC234"
+
+
+def test_a_vanity_plate_keeps_its_greedy_reading():
+    probabilities = _probabilities({"G": 0.9}, {"0": 0.9}, {"B": 0.9}, {"E": 0.9}, {"A": 0.9})
+    decoded = decode(probabilities, ALPHABET, "_", "CA", 0.95)
+    assert decoded.text == "G0BEA"
+    assert len(decoded.char_confidences) == 5
+
+
+def test_plate_text_is_compared_without_separators_and_with_o_as_zero():
+    assert normalise_plate("ab-c 0O1") == "ABC001"
+    assert edit_distance("ABC123", "ABC123") == 0
+    assert edit_distance("ABC123", "AB123") == 1
+    assert edit_distance("", "AB") == 2
+
+
+def test_us_crops_evaluation_reports_every_figure(reader, shared_data):
+    evaluation = evaluate_us_crops(reader, shared_data("real", "us-crops"), latency_runs=20)
+    assert evaluation.crops == 356
+    assert 0.5 < evaluation.exact <= evaluation.char_accuracy <= 1.0
+    assert 0.0 < evaluation.state_accuracy <= 1.0
+    assert 0.0 < evaluation.latency_ms_median < 50
+    assert len(evaluation.misreads) == round(356 * (1 - evaluation.exact))

@@ -116,8 +116,16 @@ def run_command(args: argparse.Namespace) -> int:
     with contextlib.ExitStack() as stack:
         stack.callback(store.close)
         if sharing is not None:
+            from edge.operators.reload import AllowListWatcher
+            from edge.query.service import attach_queries
+
+            attach_queries(sharing, store)  # before start: links subscribe as they connect
             sharing.start()
             stack.callback(sharing.close)
+            # Allow-list edits apply within seconds; every agency gets a drift alert.
+            watcher = AllowListWatcher(sharing)
+            watcher.start()
+            stack.callback(watcher.stop)
         stack.callback(progress.close)
         with _stopped_by_sigterm(), contextlib.suppress(KeyboardInterrupt):
             pipeline.run(DecodeThread(source, camera.decode_queue), progress)

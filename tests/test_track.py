@@ -117,3 +117,13 @@ def test_a_split_pass_read_one_character_differently_is_a_repeat_not_a_second_ve
     assert [p.read.plate for p in drive(tracker, first + second)] == ["7ABC123"]
     other = [(i, [sighting(100, 300, "7XYZ123")]) for i in range(40, 44)]
     assert [p.read.plate for p in drive(tracker, other)] == ["7XYZ123"]
+
+
+def test_a_pass_whose_reads_all_disagree_is_dropped_not_guessed():
+    tracker = PlateTracker(TrackConfig(min_reads=2), "cam")
+    frames = [
+        (0, [sighting(100, 300, "8HAW722", conf=0.9)]),
+        (1, [sighting(100, 300, "HAW72", conf=0.9)]),
+        (2, [sighting(100, 300, "8HMN72", conf=0.9)]),
+    ]
+    assert drive(tracker, frames) == []

@@ -104,7 +104,7 @@ class DetectorConfig(ModelRuntime):
     )
     every_n_frames: int = option(
         "follow tracked plates, in small windows around them, on every Nth moving frame",
-        2,
+        1,
         at_least(1),
     )
     min_score: float = option("detections scoring below this are ignored", 0.5, between(0, 1))
@@ -146,7 +146,10 @@ class TrackConfig:
         at_least(0),
     )
     min_reads: int = option(
-        "OCR reads a track needs before it may become a vehicle read", 2, at_least(1)
+        "OCR reads, each the voted text or one character from it, that a track needs before it "
+        "may become a vehicle read",
+        2,
+        at_least(1),
     )
     min_confidence: float = option(
         "voted reads less confident than this are dropped", 0.5, between(0, 1)

@@ -4,7 +4,8 @@ Detections join the track whose predicted box (last box moved by its velocity) t
 most. When a track has not been seen for `max_gap_frames`, its OCR reads are voted: the
 most-supported length wins, then per position the character with the most summed confidence.
 The result is checked against the state's serial formats (from `edge.synth.formats`); if it
-fits none, the runner-up character at one position, or an observed read, that fits is taken.
+fits none but vanity, the runner-up character at one position, or an observed read, that fits a
+regular format is taken (a vanity plate that nothing else fits stays as read).
 A plate read again within `repeat_window_s` is a repeat, not a new read; so is a plate one
 character away from one read in that window (the same pass, split in two and misread once).
 """
@@ -20,15 +21,19 @@ from datetime import datetime, timedelta
 import numpy as np
 
 from edge.config import TrackConfig
-from edge.synth.formats import REGIONS, fits_state_format
+from edge.synth.formats import REGIONS, letter_digit_mask
 from edge.types import Box, Detection, PlateText, VehicleRead
 
 FormatCheck = Callable[[str, str], bool]
 
 
 def fits_known_format(text: str, state: str) -> bool:
-    """Whether the text fits the state's formats; states we hold no formats for always fit."""
-    return state not in REGIONS or fits_state_format(text, state)
+    """Whether the text fits one of the state's serial formats other than vanity plates (which
+    take almost anything); states we hold no formats for always fit."""
+    if state not in REGIONS:
+        return True
+    mask = letter_digit_mask(text, state)
+    return mask is not None and set(mask) != {"A"}
 
 
 @dataclass
@@ -95,6 +100,8 @@ class Vote:
     confidence: float
     char_confidences: tuple[float, ...]
     state: str | None
+    # Reads that are the voted text or one character from it: a lone misread agrees with none.
+    agreeing: int
 
 
 class PlateTracker:
@@ -181,7 +188,7 @@ class PlateTracker:
         if len(track.texts) < self.config.min_reads or track.best_time is None:
             return None
         vote = vote_text(track.texts, self.fits)
-        if vote.confidence < self.config.min_confidence:
+        if vote.agreeing < self.config.min_reads or vote.confidence < self.config.min_confidence:
             return None
         if self._is_repeat(vote.text, track.best_time):
             self.repeats += 1
@@ -200,8 +207,13 @@ class PlateTracker:
 
 
 def _one_apart(a: str, b: str) -> bool:
-    """Equal, or the same length and one character different."""
-    return len(a) == len(b) and sum(x != y for x, y in zip(a, b, strict=True)) <= 1
+    """At most one character changed, added or dropped (edit distance <= 1)."""
+    if abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        return sum(x != y for x, y in zip(a, b, strict=True)) <= 1
+    shorter, longer = sorted((a, b), key=len)
+    return any(longer[:i] + longer[i + 1 :] == shorter for i in range(len(longer)))
 
 
 def vote_text(texts: Sequence[PlateText], fits: FormatCheck = fits_known_format) -> Vote:
@@ -226,7 +238,8 @@ def vote_text(texts: Sequence[PlateText], fits: FormatCheck = fits_known_format)
     if state is not None:
         best = _fitting(best, ranked, voters, state, fits)
     chars = support(best)
-    return Vote(best, sum(chars) / length, chars, state)
+    agreeing = sum(1 for t in voters if _one_apart(t.text, best))
+    return Vote(best, sum(chars) / length, chars, state, agreeing)
 
 
 def _fitting(

@@ -23,7 +23,7 @@ from edge.errors import EXIT_OK, ConfigError, InputError
 from edge.query.terms import PROHIBITED_TERMS
 from edge.share.allowlist import AllowList, load_allowlist
 from edge.share.audit import export_rows, verify
-from edge.share.commands import _record_access
+from edge.share.commands import record_access
 
 AUDIT_LOG_RETENTION = "at least 2 years (CJIS 5.4.7 sets one year; LASD and Marin keep two)"
 
@@ -304,7 +304,7 @@ def run_report(args: argparse.Namespace) -> int:
         raise InputError(f"audit log not found: {sources.audit_log}")
     report = build_report(args.month, sources)
     # Reading the audit log is itself an audited event (CJIS 5.4.1.1).
-    _record_access(
+    record_access(
         sources.audit_log,
         "audit_report",
         f"transparency report for {args.month} ({args.format})",

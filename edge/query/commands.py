@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from edge.errors import EXIT_FAILURE, EXIT_OK, InputError
-from edge.share.commands import _moment
+from edge.share.commands import parse_moment
 
 if TYPE_CHECKING:
     from edge.share.allowlist import Broker
@@ -53,8 +53,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     what.add_argument("--purpose", required=True, help="a purpose code of the unit's policy")
     what.add_argument("--reason", required=True, help="why: a short narrative")
     what.add_argument("--on-behalf-of", help="the agency id you ask for, if not your own")
-    what.add_argument("--from", dest="start", type=_moment, help="default: 7 days before --to")
-    what.add_argument("--to", dest="end", type=_moment, help="default: now")
+    what.add_argument("--from", dest="start", type=parse_moment, help="default: 7 days before --to")
+    what.add_argument("--to", dest="end", type=parse_moment, help="default: now")
     query.add_argument("--timeout", type=float, default=15.0, help="seconds to wait for the answer")
     query.add_argument("--json", action="store_true", help="print the answer as JSON")
     query.set_defaults(handler=run_query)

@@ -45,8 +45,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     export = audit_commands.add_parser("export", help="audit rows for auditors, CSV or JSON lines")
     _log_arguments(export)
-    export.add_argument("--from", dest="start", type=_moment, help="from this date/time (UTC)")
-    export.add_argument("--to", dest="end", type=_moment, help="up to this date/time, excluded")
+    export.add_argument("--from", dest="start", type=parse_moment, help="from this date/time (UTC)")
+    export.add_argument(
+        "--to", dest="end", type=parse_moment, help="up to this date/time, excluded"
+    )
     export.add_argument("--agency", help="only rows sent to or made by this agency (id or ORI)")
     export.add_argument("--format", choices=("csv", "jsonl"), default="csv")
     export.add_argument("--output", type=Path, help="file to write (default: standard output)")
@@ -96,7 +98,7 @@ def _log_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--audit-log", type=Path, help="audit log file (default: from --config)")
 
 
-def _moment(text: str) -> datetime:
+def parse_moment(text: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
@@ -123,7 +125,7 @@ def _log_path(args: argparse.Namespace) -> Path:
     return audit_log_path(load_config(args.config))
 
 
-def _record_access(log_path: Path, event: str, reason: str, **details: object) -> None:
+def record_access(log_path: Path, event: str, reason: str, **details: object) -> None:
     from edge.share.audit import AuditEvent, AuditLog
 
     audit = AuditLog(log_path)
@@ -162,7 +164,7 @@ def run_verify(args: argparse.Namespace) -> int:
         f"{path}: {result.rows} rows, chain {verdict}; head {result.head.seq}:"
         f"{result.head.row_hash}"
     )
-    _record_access(
+    record_access(
         path,
         "audit_verify",
         f"chain {verdict}",
@@ -185,7 +187,7 @@ def run_export(args: argparse.Namespace) -> int:
         print(f"{count} rows written to {args.output}", file=sys.stderr)
     else:
         count = write_export(rows, sys.stdout, args.format)
-    _record_access(
+    record_access(
         path,
         "audit_export",
         f"{count} rows exported as {args.format}",

@@ -56,7 +56,7 @@ class AllowListChange:
         )
 
 
-def read_text(path: Path) -> str:
+def _read_text(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -65,7 +65,7 @@ def read_text(path: Path) -> str:
         raise InputError(f"{path}: cannot read: {exc}") from None
 
 
-def validate_text(path: Path, text: str) -> AllowList:
+def _validate_text(path: Path, text: str) -> AllowList:
     """Validate a candidate file as if it were at `path` (relative certificate paths)."""
     try:
         document = tomlkit.parse(text)
@@ -89,7 +89,7 @@ def _index_of(document: TOMLDocument, agency_id: str) -> int:
 
 def add_entry(path: Path, fields: Mapping[str, Any]) -> AllowListChange:
     """The file with one more [[agency]] entry; refused when the rules refuse the result."""
-    old_text = read_text(path)
+    old_text = _read_text(path)
     document = tomlkit.parse(old_text)
     agency_id = str(fields.get("id", ""))
     if any(t.get("id") == agency_id for t in (_entries(document) or ())):
@@ -139,7 +139,7 @@ def _leading_blank_lines(body: list[tuple[Any, Any]]) -> int:
 
 def remove_entry(path: Path, agency_id: str) -> AllowListChange:
     """The file without the entry, its comment block, and nothing else."""
-    old_text = read_text(path)
+    old_text = _read_text(path)
     document = tomlkit.parse(old_text)
     index = _index_of(document, agency_id)
     entries = _entries(document)
@@ -168,7 +168,7 @@ def remove_entry(path: Path, agency_id: str) -> AllowListChange:
 
 
 def _change(action: str, agency_id: str, path: Path, old: str, new: str) -> AllowListChange:
-    return AllowListChange(action, agency_id, old, new, validate_text(path, new))
+    return AllowListChange(action, agency_id, old, new, _validate_text(path, new))
 
 
 def apply_change(path: Path, change: AllowListChange, audit: AuditLog, who: str) -> None:

@@ -52,6 +52,3 @@ class QueryLedger:
             (agency, (now - RATE_WINDOW).timestamp()),
         ).fetchone()
         return int(count)
-
-    def close(self) -> None:
-        self._db.close()

@@ -102,6 +102,12 @@ class DetectorConfig(ModelRuntime):
         6,
         at_least(1),
     )
+    discover_scale: float = option(
+        "resolution of the search for new plates, relative to the one the model was trained "
+        "for (below 1 is cheaper; plates found are followed at full resolution)",
+        1.0,
+        between(0.25, 2.0),
+    )
     every_n_frames: int = option(
         "follow tracked plates, in small windows around them, on every Nth moving frame",
         1,
@@ -150,6 +156,12 @@ class TrackConfig:
         "may become a vehicle read",
         2,
         at_least(1),
+    )
+    enough_reads: int = option(
+        "a track with this many confident reads of one text is no longer followed between "
+        "discoveries (saves detector work); 0 = always follow",
+        4,
+        at_least(0),
     )
     min_confidence: float = option(
         "voted reads less confident than this are dropped", 0.5, between(0, 1)

@@ -40,7 +40,9 @@ STAGES = ("decode", "motion", "detect", "ocr", "track", "store")
 class Detector(Protocol):
     """Finds plates in regions of a frame (see edge.pipeline.regions.RegionDetector)."""
 
-    def detect(self, image_bgr: np.ndarray, regions: list[Box]) -> list[Detection]: ...
+    def detect(
+        self, image_bgr: np.ndarray, regions: list[Box], scale: float = 1.0
+    ) -> list[Detection]: ...
 
 
 class Reader(Protocol):
@@ -122,12 +124,12 @@ class Pipeline:
             self._commit(self.tracker.expire(frame.index))
             return
         self._moving_frames += 1
-        regions = self._search_regions(frame, region)
+        regions, scale = self._search_regions(frame, region)
         if not regions:
             self._commit(self.tracker.expire(frame.index))
             return
         with stats.timing("detect"):
-            detections = self.detector.detect(frame.image, regions)
+            detections = self.detector.detect(frame.image, regions, scale)
         stats.detector_runs += 1
         sightings = [Sighting(d) for d in detections]
         legible = [s for s in sightings if s.detection.box.w >= self.config.ocr.min_width]
@@ -143,21 +145,24 @@ class Pipeline:
             passes = self.tracker.update(frame.index, frame.timestamp, sightings)
         self._commit(passes)
 
-    def _search_regions(self, frame: Frame, moved: Box) -> list[Box]:
+    def _search_regions(self, frame: Frame, moved: Box) -> tuple[list[Box], float]:
         """Where to run the detector on this moving frame: the whole moving region every
-        `discover_every_n_frames` (new plates), windows around the legible tracked plates every
-        `every_n_frames` (following them costs a fraction), or nowhere."""
+        `discover_every_n_frames` (new plates), windows around the legible tracked plates not
+        yet read enough every `every_n_frames` (following them costs a fraction), or nowhere."""
         step = self._moving_frames - 1
         settings = self.config.detector
         if step % settings.discover_every_n_frames == 0:
-            return [moved]
+            return [moved], settings.discover_scale
         if step % settings.every_n_frames:
-            return []
-        # Plates too small to read are left for the next discovery: following them buys nothing.
-        predicted = [t.predicted(frame.index) for t in self.tracker.tracks]
+            return [], 1.0
+        # Plates too small to read, or read enough already, are left for the next discovery:
+        # following them buys nothing.
+        enough = self.config.track.enough_reads
+        unsettled = [t for t in self.tracker.tracks if not t.settled(enough)]
+        predicted = [t.predicted(frame.index) for t in unsettled]
         legible = [box for box in predicted if box.w >= self.config.ocr.min_width]
         height, width = frame.image.shape[:2]
-        return merge_overlapping([window_around(box, width, height) for box in legible])
+        return merge_overlapping([window_around(box, width, height) for box in legible]), 1.0
 
     def finish(self) -> None:
         self._commit(self.tracker.finish(), force=True)

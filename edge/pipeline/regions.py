@@ -55,17 +55,16 @@ class RegionDetector:
         self.detector = detector
         self.full_side = detector.max_side
 
-    def detect(self, image: np.ndarray, regions: list[Box]) -> list[Detection]:
-        """Plates in the given regions of the frame (which must not overlap)."""
-        return [d for region in regions for d in self._detect_region(image, region)]
+    def detect(self, image: np.ndarray, regions: list[Box], scale: float = 1.0) -> list[Detection]:
+        """Plates in the given regions of the frame (which must not overlap), at `scale` times
+        the resolution the model sees whole frames at."""
+        return [d for region in regions for d in self._detect_region(image, region, scale)]
 
-    def _detect_region(self, image: np.ndarray, region: Box) -> list[Detection]:
+    def _detect_region(self, image: np.ndarray, region: Box, scale: float) -> list[Detection]:
         height, width = image.shape[:2]
-        if region.w >= width and region.h >= height:
-            return self.detector.detect(image)
-        scale = self.full_side / max(height, width)
+        factor = scale * self.full_side / max(height, width)
         crop = image[region.y : region.y + region.h, region.x : region.x + region.w]
-        self.detector.max_side = max(32, round(max(region.w, region.h) * scale))
+        self.detector.max_side = max(32, round(max(region.w, region.h) * factor))
         try:
             found = self.detector.detect(crop)
         finally:

@@ -25,6 +25,8 @@ from edge.synth.formats import REGIONS, letter_digit_mask
 from edge.types import Box, Detection, PlateText, VehicleRead
 
 FormatCheck = Callable[[str, str], bool]
+# OCR confidence above which agreeing reads count towards settling a track.
+SETTLED_CONFIDENCE = 0.8
 
 
 def fits_known_format(text: str, state: str) -> bool:
@@ -72,6 +74,15 @@ class Track:
         return Box(
             round(self.box.x + dx * gap), round(self.box.y + dy * gap), self.box.w, self.box.h
         )
+
+    def settled(self, enough: int) -> bool:
+        """Whether `enough` confident reads agree exactly, so more reads would not change the
+        vote (0: never)."""
+        if enough <= 0 or self.best_text is None:
+            return False
+        best = self.best_text.text
+        agreeing = (t for t in self.texts if t.text == best and t.confidence >= SETTLED_CONFIDENCE)
+        return sum(1 for _ in agreeing) >= enough
 
     def add(self, sighting: Sighting, frame_index: int, timestamp: datetime) -> None:
         box = sighting.detection.box

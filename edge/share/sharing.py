@@ -14,7 +14,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from edge.errors import ConfigError
 from edge.share.allowlist import AllowList, load_allowlist
 from edge.share.audit import AuditEvent, AuditLog
-from edge.share.gate import SYSTEM_USER, EgressGate, utc_today
+from edge.share.gate import DONE, SYSTEM_USER, EgressGate, utc_today
 from edge.share.handoff import newest_read_id, reads_after
 from edge.share.messages import (
     Outgoing,
@@ -211,6 +211,14 @@ class Sharing:
     def start(self) -> None:
         """Load the allow-list, connect to the active agencies, hand over reads stored but not
         shared before a crash, start the periodic tasks."""
+        # Retention and the other sharing settings are part of the record: a quiet change to
+        # them is the kind of drift the audit log must show.
+        self.gate.system_event(
+            "settings_load",
+            DONE,
+            f"sharing settings in force: retention {self.settings.retention_days} days",
+            details={k: str(v) for k, v in asdict(self.settings).items()},
+        )
         self.reload_allowlist()
         if self.reads_db is not None:
             self._catch_up(self.reads_db)

@@ -13,11 +13,13 @@ from brokers import agency_toml
 from edge.capture import VideoFileSource
 from edge.cli import main
 from edge.config import load_config
+from edge.detect import plate_crop
 from edge.hotlist import import_csv
 from edge.pipeline import Pipeline
 from edge.pipeline.components import open_detector, open_reader
 from edge.pipeline.regions import RegionDetector
 from edge.store import ReadStore
+from edge.types import Box
 
 REPO = Path(__file__).resolve().parent.parent
 MODELS = [REPO / "models" / name for name in ("detector.onnx", "ocr.onnx", "ocr_plate_config.yaml")]
@@ -47,11 +49,10 @@ def truth_frame(index):
 
 
 def widest_readable_plate():
+    """The hotlisted vehicle and the frame where its plate is widest."""
     truth = json.loads((SAMPLE / "ground_truth.json").read_text())
-    return max(
-        ((v, f) for v in truth["vehicles"] for f in v["frames"] if f["readable"]),
-        key=lambda pair: pair[1]["plate_width_px"],
-    )
+    vehicle = next(v for v in truth["vehicles"] if v["hotlisted"])
+    return vehicle, max(vehicle["frames"], key=lambda f: f["plate_width_px"])
 
 
 @pytest.mark.slow
@@ -94,25 +95,36 @@ def test_real_approach_video_gives_one_read_stored_then_shared_with_its_hit(
     assert hit["hits"][0]["reason"] == "stolen"
 
 
-def test_read_json_finds_the_plate_in_a_frame(tmp_path, capsys):
-    vehicle, frame = widest_readable_plate()
-    image_path = tmp_path / "frame.png"
-    cv2.imwrite(str(image_path), truth_frame(frame["frame"]))
-    assert main(["read", "--config", str(config_for(tmp_path)), "--json", str(image_path)]) == 0
-    line = json.loads(capsys.readouterr().out)
-    assert line["image"] == str(image_path) and line["seconds"] > 0
-    assert vehicle["plate"] in [p["text"] for p in line["plates"]]
+def test_read_json_gives_one_line_per_image_and_finds_the_plate(tmp_path, capsys):
+    vehicle, _ = widest_readable_plate()
+    readable = [f for f in vehicle["frames"] if f["readable"]][-4:]
+    images = []
+    for frame in readable:
+        images.append(tmp_path / f"frame{frame['frame']}.png")
+        cv2.imwrite(str(images[-1]), truth_frame(frame["frame"]))
+    config = str(config_for(tmp_path))
+    assert main(["read", "--config", config, "--json", *map(str, images)]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["image"] for line in lines] == [str(path) for path in images]
+    assert all(line["seconds"] > 0 for line in lines)
+    assert vehicle["plate"] in [p["text"] for line in lines for p in line["plates"]]
 
 
 def test_read_plate_crops_skips_the_detector(tmp_path, capsys):
-    vehicle, frame = widest_readable_plate()
-    x, y, w, h = frame["box"]
-    crop_path = tmp_path / "crop.png"
-    cv2.imwrite(str(crop_path), truth_frame(frame["frame"])[y : y + h, x : x + w])
+    vehicle, _ = widest_readable_plate()
+    crops = []
+    for frame in [f for f in vehicle["frames"] if f["readable"]][-3:]:
+        crop = plate_crop(truth_frame(frame["frame"]), Box(*frame["box"]))
+        crops.append((tmp_path / f"crop{frame['frame']}.png", crop.shape))
+        cv2.imwrite(str(crops[-1][0]), crop)
     config = str(config_for(tmp_path))
-    assert main(["read", "--config", config, "--json", "--plate-crops", str(crop_path)]) == 0
-    (plate,) = json.loads(capsys.readouterr().out)["plates"]
-    assert plate["text"] == vehicle["plate"] and plate["box"] == [0, 0, w, h]
+    paths = [str(path) for path, _ in crops]
+    assert main(["read", "--config", config, "--json", "--plate-crops", *paths]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    for line, (_, (height, width, _)) in zip(lines, crops, strict=True):
+        (plate,) = line["plates"]
+        assert plate["box"] == [0, 0, width, height]
+    assert vehicle["plate"] in [line["plates"][0]["text"] for line in lines]
 
 
 class CommittedCheckingSink:

@@ -14,11 +14,14 @@ class Progress:
     (logs already carry each read)."""
 
     def __init__(
-        self, total_frames: int | None = None, stream: TextIO = sys.stderr, interval_s: float = 0.5
+        self,
+        total_frames: int | None = None,
+        stream: TextIO | None = None,
+        interval_s: float = 0.5,
     ) -> None:
         self.total = total_frames
-        self.stream = stream
-        self.enabled = stream.isatty()
+        self.stream = stream or sys.stderr
+        self.enabled = self.stream.isatty()
         self.interval_s = interval_s
         self.started = time.monotonic()
         self._last_drawn = 0.0

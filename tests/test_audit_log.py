@@ -4,6 +4,7 @@ import json
 import sqlite3
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -190,3 +191,12 @@ def test_local_search_is_audited_with_its_purpose_even_when_nothing_is_shared(tm
     assert search["purpose"] == "stolen-vehicle case 24-001234"
     assert search["data_elements"] == "7ABC123,7ABC124" and search["record_count"] == 3
     assert json.loads(search["details"])["criteria"]["plate"] == "7ABC*"
+
+
+def test_text_with_lone_surrogates_is_audited_escaped_not_refused(tmp_path):
+    audit = AuditLog(tmp_path / "audit.sqlite")
+    audit.record(replace(event(1), reason="bad \ud800 text", data_elements="7AB\udfff"))
+    audit.close()
+    [row] = export_rows(tmp_path / "audit.sqlite")
+    assert row["reason"] == "bad \\ud800 text" and row["data_elements"] == "7AB\\udfff"
+    assert verify(tmp_path / "audit.sqlite").ok

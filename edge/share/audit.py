@@ -210,6 +210,7 @@ class AuditLog:
             "details": json.dumps(dict(event.details), sort_keys=True, default=str),
             "prev_hash": last["row_hash"] if last else GENESIS_HASH,
         }
+        content = {k: _storable(v) if isinstance(v, str) else v for k, v in content.items()}
         digest = row_hash(content)
         columns = (*CONTENT_COLUMNS, "row_hash")
         conn.execute(
@@ -230,6 +231,12 @@ class AuditLog:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+
+def _storable(text: str) -> str:
+    """Text from outside (a query's fields) may hold lone surrogates, which neither UTF-8 nor
+    SQLite accept: keep them visible as \\udXXX escapes instead of failing the audit write."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def chain_head(conn: sqlite3.Connection) -> ChainHead:

@@ -190,7 +190,7 @@ class EgressGate:
                 agency_id=agency.id,
                 kind=message.kind,
                 topic=message.reply_topic or topic(self.unit_id, message.kind),
-                payload=json.dumps(document, ensure_ascii=False).encode(),
+                payload=json.dumps(document).encode(),  # \u escapes: any text encodes
                 correlation_data=message.correlation_data,
                 queued_at=queued_at,
                 audit_seq=head.seq,

@@ -154,3 +154,24 @@ def test_each_read_and_its_hits_are_committed_before_sharing_sees_them(tmp_path)
     pass_frames = itertools.takewhile(lambda f: f.index <= 360, frames)
     pipeline.run(f for f in pass_frames if f.index >= 300)
     assert sink.seen == [(("7XUP882",), "7XUP882", 1, 1)]
+
+
+def test_reads_wait_in_memory_while_the_database_is_locked_and_none_is_lost(tmp_path, caplog):
+    config = load_config(config_for(tmp_path, str(SAMPLE / "sample.mp4")))
+    store = ReadStore(tmp_path / "data", retry_attempts=1)
+    sink = CommittedCheckingSink(store.path)
+    pipeline = Pipeline(
+        config, RegionDetector(open_detector(config)), open_reader(config), store, sink
+    )
+    locker = sqlite3.connect(store.path, isolation_level=None)
+    locker.execute("BEGIN EXCLUSIVE")  # another process holds the database
+    frames = VideoFileSource(SAMPLE / "sample.mp4").frames()
+    # The hotlisted car passes in frames 306-350; its track ends some frames later.
+    for frame in itertools.takewhile(lambda f: f.index <= 375, frames):
+        if frame.index >= 300:
+            pipeline.process(frame)
+    assert sink.seen == [] and "waiting for the store" in caplog.text
+    locker.execute("COMMIT")
+    pipeline.finish()
+    assert pipeline.stats.unstored == 0
+    assert [plate for _, plate, _, _ in sink.seen] == ["7XUP882"]

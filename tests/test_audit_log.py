@@ -145,6 +145,18 @@ def test_audit_cli_verifies_exports_and_records_each_access(log_path, tmp_path):
     ok = cli("audit", "verify", "--audit-log", str(log_path))
     assert ok.returncode == 0, ok.stderr
     assert "6 rows, chain intact" in ok.stdout
+    head = verify(log_path).head
+    held = cli("audit", "verify", "--audit-log", str(log_path), "--head", f"3:{'0' * 64}")
+    assert (
+        held.returncode == 1 and "BROKEN row 3: the published head is not in the log" in held.stdout
+    )
+    assert (
+        cli(
+            "audit", "verify", "--audit-log", str(log_path), "--head", f"{head.seq}:{head.row_hash}"
+        ).returncode
+        == 0
+    )
+    assert cli("audit", "verify", "--audit-log", str(log_path), "--head", "six").returncode == 2
     out = tmp_path / "export.jsonl"
     exported = cli(
         "audit",

@@ -66,7 +66,8 @@ def test_reads_without_hits_are_purged_after_retention_with_their_crops_and_audi
     assert remaining(store) == {"7NEW001", "7HIT001"}, "hotlist hits and recent reads stay"
     assert not (store.data_dir / old_crop).exists()
     [row] = [r for r in export_rows(sharing.audit.path) if r["event"] == "purge"]
-    assert row["record_count"] == 1 and row["data_elements"] == "7OLD001"
+    assert row["record_count"] == 1 and row["data_elements"] == "", "no purged plate kept"
+    assert json.loads(row["details"])["first_id"] == old
     assert json.loads(row["details"])["cutoff"] == (NOW - timedelta(days=30)).isoformat()
     assert sharing.retention.purge(NOW).purged == 0
 

@@ -28,8 +28,6 @@ DEFAULT_RETENTION_DAYS = 30
 MAX_RETENTION_DAYS = 60
 HOLD = "legal_hold"
 RELEASE = "legal_hold_release"
-# Plates listed in one purge's audit row; the count is always exact.
-_MAX_LISTED = 1000
 
 
 @dataclass(frozen=True)
@@ -82,7 +80,7 @@ class Retention:
         conn = sqlite3.connect(self.reads_db, timeout=10)
         try:
             expired = conn.execute(
-                "SELECT id, plate, crop_path FROM reads WHERE seen_at < ? AND NOT EXISTS "
+                "SELECT id, crop_path FROM reads WHERE seen_at < ? AND NOT EXISTS "
                 "(SELECT 1 FROM hits WHERE hits.read_id = reads.id) ORDER BY id",
                 (cutoff.isoformat(),),
             ).fetchall()
@@ -96,7 +94,7 @@ class Retention:
                 f"retention: {len(doomed)} reads with no hotlist hit older than {self.days} "
                 f"days deleted with their crops ({len(expired) - len(doomed)} under legal hold)",
                 purpose="retention policy",
-                data_elements=",".join(row[1] for row in doomed[:_MAX_LISTED]),
+                # No plates: the audit log outlives the reads, and must not keep what was purged.
                 record_count=len(doomed),
                 details={
                     "cutoff": cutoff.isoformat(),
@@ -109,7 +107,7 @@ class Retention:
         finally:
             conn.close()
         crops = 0
-        for _, _, crop_path in doomed:
+        for _, crop_path in doomed:
             if crop_path:
                 crop = self.reads_db.parent / crop_path
                 if crop.exists():

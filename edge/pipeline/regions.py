@@ -50,6 +50,29 @@ def merge_overlapping(boxes: list[Box]) -> list[Box]:
     return merged
 
 
+# A detection mostly inside a better one is the same plate boxed twice (at another size, which
+# the detector's own IoU-based suppression lets through); two tracks on one plate read it twice.
+NESTED_SHARE = 0.6
+
+
+def suppress_nested(detections: list[Detection]) -> list[Detection]:
+    """Best first, dropping any detection that lies mostly inside one already kept."""
+    kept: list[Detection] = []
+    for detection in sorted(detections, key=lambda d: -d.score):
+        box = detection.box
+        if not any(_inside_share(box, other.box) >= NESTED_SHARE for other in kept):
+            kept.append(detection)
+    return kept
+
+
+def _inside_share(a: Box, b: Box) -> float:
+    """The share of the smaller box's area that the two boxes have in common."""
+    ix = max(0, min(a.x + a.w, b.x + b.w) - max(a.x, b.x))
+    iy = max(0, min(a.y + a.h, b.y + b.h) - max(a.y, b.y))
+    smaller = min(a.area, b.area)
+    return ix * iy / smaller if smaller else 0.0
+
+
 class RegionDetector:
     def __init__(self, detector: PlateDetector) -> None:
         self.detector = detector
@@ -58,7 +81,8 @@ class RegionDetector:
     def detect(self, image: np.ndarray, regions: list[Box], scale: float = 1.0) -> list[Detection]:
         """Plates in the given regions of the frame (which must not overlap), at `scale` times
         the resolution the model sees whole frames at."""
-        return [d for region in regions for d in self._detect_region(image, region, scale)]
+        found = [d for region in regions for d in self._detect_region(image, region, scale)]
+        return suppress_nested(found)
 
     def _detect_region(self, image: np.ndarray, region: Box, scale: float) -> list[Detection]:
         height, width = image.shape[:2]

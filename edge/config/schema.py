@@ -160,7 +160,7 @@ class TrackConfig:
     enough_reads: int = option(
         "a track with this many confident reads of one text is no longer followed between "
         "discoveries (saves detector work); 0 = always follow",
-        4,
+        3,
         at_least(0),
     )
     min_confidence: float = option(

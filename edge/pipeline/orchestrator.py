@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 # Reads kept in memory while the store is unavailable, and how often it is tried meanwhile.
 BACKLOG_LIMIT = 1000
 BACKLOG_RETRY_S = 10.0
+# Overlap with a settled track's predicted box that marks a detection as that plate.
+SAME_PLATE_IOU = 0.3
 STAGES = ("decode", "motion", "detect", "ocr", "track", "store")
 
 
@@ -132,7 +134,7 @@ class Pipeline:
             detections = self.detector.detect(frame.image, regions, scale)
         stats.detector_runs += 1
         sightings = [Sighting(d) for d in detections]
-        legible = [s for s in sightings if s.detection.box.w >= self.config.ocr.min_width]
+        legible = [s for s in sightings if self._worth_reading(s.detection.box, frame.index)]
         if legible:
             with stats.timing("ocr"):
                 for sighting in legible:
@@ -144,6 +146,14 @@ class Pipeline:
         with stats.timing("track"):
             passes = self.tracker.update(frame.index, frame.timestamp, sightings)
         self._commit(passes)
+
+    def _worth_reading(self, box: Box, frame_index: int) -> bool:
+        """Wide enough to read, and not a plate its track has read enough already."""
+        if box.w < self.config.ocr.min_width:
+            return False
+        enough = self.config.track.enough_reads
+        settled = (t.predicted(frame_index) for t in self.tracker.tracks if t.settled(enough))
+        return not any(box.iou(known) >= SAME_PLATE_IOU for known in settled)
 
     def _search_regions(self, frame: Frame, moved: Box) -> tuple[list[Box], float]:
         """Where to run the detector on this moving frame: the whole moving region every

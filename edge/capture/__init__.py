@@ -74,7 +74,9 @@ def open_source(spec: str, camera: CameraConfig) -> FrameSource:
         "reconnect_max_s": camera.reconnect_max_s,
     }
     if spec.startswith(STREAM_SCHEMES):
-        return LiveSource(spec, spec, cv2.CAP_FFMPEG, **reconnect)
+        return LiveSource(
+            spec, spec, cv2.CAP_FFMPEG, decode_threads=camera.decode_threads, **reconnect
+        )
     if spec.startswith("gst:"):
         if "GStreamer:                   YES" not in cv2.getBuildInformation():
             raise InputError(
@@ -92,7 +94,9 @@ def open_source(spec: str, camera: CameraConfig) -> FrameSource:
     if path.is_dir():
         return ImageFolderSource(path, loop=camera.loop)
     if path.is_file():
-        return VideoFileSource(path, realtime=camera.realtime, loop=camera.loop)
+        return VideoFileSource(
+            path, realtime=camera.realtime, loop=camera.loop, decode_threads=camera.decode_threads
+        )
     raise InputError(f"source {spec}: no such file, folder, camera or URL scheme")
 
 

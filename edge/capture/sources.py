@@ -33,13 +33,16 @@ class CaptureStats:
 class VideoFileSource:
     """Replays a video file, as fast as it decodes or (`realtime`) at its own frame rate."""
 
-    def __init__(self, path: Path, *, realtime: bool = False, loop: bool = False) -> None:
+    def __init__(
+        self, path: Path, *, realtime: bool = False, loop: bool = False, decode_threads: int = 1
+    ) -> None:
         self.name = str(path)
         self.path = path
         self.realtime = realtime
         self.loop = loop
+        self.decode_threads = decode_threads
         self.stats = CaptureStats()
-        capture = _open_file(path)
+        capture = self._open()
         self.fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
         self.frame_count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
         self.size = (
@@ -54,7 +57,7 @@ class VideoFileSource:
         start = datetime.now(UTC)
         offset = 0
         while True:
-            capture = _open_file(self.path)
+            capture = self._open()
             started = time.monotonic()
             position = 0
             length = 0  # frames up to the last good one
@@ -85,6 +88,13 @@ class VideoFileSource:
             if not self.loop or length == 0:
                 return
             offset += length
+
+    def _open(self) -> cv2.VideoCapture:
+        capture = cv2.VideoCapture(str(self.path), cv2.CAP_FFMPEG, _threads(self.decode_threads))
+        if not capture.isOpened():
+            capture.release()
+            raise InputError(f"cannot read video file {self.path}: not a video OpenCV can decode")
+        return capture
 
 
 class ImageFolderSource:
@@ -125,8 +135,10 @@ class LiveSource:
         *,
         reconnect_initial_s: float = 1.0,
         reconnect_max_s: float = 30.0,
+        decode_threads: int = 1,
     ) -> None:
         self.name = name
+        self.params = _threads(decode_threads) if backend == cv2.CAP_FFMPEG else []
         self.target = target
         self.backend = backend
         self.reconnect_initial_s = reconnect_initial_s
@@ -160,7 +172,7 @@ class LiveSource:
             self._capture = None
 
     def _open(self) -> cv2.VideoCapture | None:
-        capture = cv2.VideoCapture(self.target, self.backend)
+        capture = cv2.VideoCapture(self.target, self.backend, self.params)
         if capture.isOpened():
             return capture
         capture.release()
@@ -198,12 +210,9 @@ def read_image(path: Path) -> np.ndarray | None:
     return cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
 
 
-def _open_file(path: Path) -> cv2.VideoCapture:
-    capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
-    if not capture.isOpened():
-        capture.release()
-        raise InputError(f"cannot read video file {path}: not a video OpenCV can decode")
-    return capture
+def _threads(count: int) -> list[int]:
+    """VideoCapture parameters for FFmpeg's decoding threads (0 lets FFmpeg choose)."""
+    return [cv2.CAP_PROP_N_THREADS, count]
 
 
 def _sleep_until(deadline: float) -> None:

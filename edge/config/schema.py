@@ -56,6 +56,12 @@ class CameraConfig:
         30.0,
         at_least(0.01),
     )
+    decode_threads: int = option(
+        "FFmpeg threads decoding a file or stream; 1 leaves the other cores to the detector "
+        "(0 = FFmpeg's choice)",
+        1,
+        at_least(0),
+    )
     decode_queue: int = option(
         "frames buffered between the decoding thread and the pipeline", 8, at_least(1)
     )

@@ -127,3 +127,8 @@ def test_a_pass_whose_reads_all_disagree_is_dropped_not_guessed():
         (2, [sighting(100, 300, "8HMN72", conf=0.9)]),
     ]
     assert drive(tracker, frames) == []
+
+
+def test_a_letter_read_where_the_format_needs_a_digit_is_swapped_for_its_lookalike():
+    reads = [text("LSI5EBC", state="UK")] * 3  # UK: two letters, two digits, three letters
+    assert vote_text(reads).text == "LS15EBC"

@@ -4,8 +4,9 @@ Detections join the track whose predicted box (last box moved by its velocity) t
 most. When a track has not been seen for `max_gap_frames`, its OCR reads are voted: the
 most-supported length wins, then per position the character with the most summed confidence.
 The result is checked against the state's serial formats (from `edge.synth.formats`); if it
-fits none but vanity, the runner-up character at one position, or an observed read, that fits a
-regular format is taken (a vanity plate that nothing else fits stays as read).
+fits none but vanity, the runner-up character at one position, an observed read, or the text
+with one or two OCR-confusable characters swapped (edge.hotlist's table), that fits a regular
+format is taken (a vanity plate that nothing else fits stays as read).
 A plate read again within `repeat_window_s` is a repeat, not a new read; so is a plate one
 character away from one read in that window (the same pass, split in two and misread once).
 """
@@ -21,6 +22,7 @@ from datetime import datetime, timedelta
 import numpy as np
 
 from edge.config import TrackConfig
+from edge.hotlist import CONFUSION_GROUPS
 from edge.synth.formats import REGIONS, letter_digit_mask
 from edge.types import Box, Detection, PlateText, VehicleRead
 
@@ -268,7 +270,25 @@ def _fitting(
             swaps.append((score, best[:position] + char + best[position + 1 :]))
     candidates = [text for _, text in sorted(swaps, key=lambda s: -s[0])]
     candidates += [t.text for t in sorted(voters, key=lambda t: -t.confidence)]
+    candidates += _confusion_variants(best)
     return next((c for c in candidates if fits(c, state)), best)
+
+
+def _confusion_variants(text: str) -> list[str]:
+    """The text with one, then two, characters swapped for an OCR-confusable one (1 for I,
+    0 for O, ...), e.g. LSI5EBC -> LS15EBC where the format wants a digit."""
+    options = [
+        [c for group in CONFUSION_GROUPS if char in group for c in group if c != char]
+        for char in text
+    ]
+    singles = [text[:i] + c + text[i + 1 :] for i in range(len(text)) for c in options[i]]
+    doubles = [
+        text[:i] + a + text[i + 1 : j] + b + text[j + 1 :]
+        for i, j in itertools.combinations(range(len(text)), 2)
+        for a in options[i]
+        for b in options[j]
+    ]
+    return singles + doubles
 
 
 def _vote_state(texts: Sequence[PlateText]) -> str | None:

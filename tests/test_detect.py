@@ -110,3 +110,21 @@ def test_shipped_detector_finds_nothing_in_a_blank_frame():
     frame = np.full((720, 1280, 3), 128, np.uint8)
     frame = cv2.GaussianBlur(frame, (5, 5), 0)
     assert PlateDetector(SHIPPED_MODEL).detect(frame) == []
+
+
+def test_shipped_detector_finds_the_plates_of_synthetic_street_scenes():
+    from edge.synth.scenes import SceneRenderer
+
+    detector = PlateDetector(SHIPPED_MODEL)
+    renderer = SceneRenderer(11)
+    found = total = 0
+    for _ in range(4):
+        scene = renderer.render(1280, 720)
+        detections = detector.detect(scene.image)
+        for plate in scene.plates:
+            if plate.box.w < 60:  # the far, small plates are not what this test is about
+                continue
+            total += 1
+            found += any(d.box.iou(plate.box) >= 0.3 for d in detections)
+    assert total >= 3
+    assert found >= total - 1

@@ -86,8 +86,9 @@ def test_detect_rejects_an_image_that_is_not_bgr():
 
 def test_plate_crop_adds_a_margin_and_stays_inside_the_frame():
     frame = np.zeros((100, 200, 3), np.uint8)
-    assert plate_crop(frame, Box(50, 40, 100, 20)).shape == (24, 112, 3)
-    assert plate_crop(frame, Box(0, 90, 100, 10)).shape[:2] == (11, 106)
+    assert plate_crop(frame, Box(50, 40, 100, 20)).shape == (20, 112, 3)
+    assert plate_crop(frame, Box(50, 40, 100, 20), 0.1, 0.1).shape == (24, 120, 3)
+    assert plate_crop(frame, Box(0, 90, 100, 10), 0.06, 0.1).shape[:2] == (11, 106)
 
 
 def test_shipped_detector_finds_the_plate_in_full_frame_coordinates_at_any_size(shared_data):

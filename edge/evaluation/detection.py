@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -17,6 +17,7 @@ import numpy as np
 
 from edge.detect import PlateDetector
 from edge.errors import InputError
+from edge.evaluation import Figures
 from edge.types import Box, Detection
 
 IOU_THRESHOLD = 0.3
@@ -78,17 +79,12 @@ def match(detections: list[Detection], plates: tuple[LabelledPlate, ...]) -> lis
 
 
 @dataclass(frozen=True)
-class DetectionEvaluation:
+class DetectionEvaluation(Figures):
     images: int
     plates: int
     recall: float
     false_positives_per_image: float
     missed: list[str] = field(default_factory=list)
-
-    def summary(self) -> dict[str, float | int]:
-        figures = asdict(self)
-        figures.pop("missed")
-        return figures
 
 
 def evaluate_detection(detector: PlateDetector, photos: list[PlatePhoto]) -> DetectionEvaluation:

@@ -6,24 +6,20 @@ reads exactly its label after `normalise_plate` (upper case, spaces and dashes d
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from edge.detect import PlateDetector, plate_crop
+from edge.evaluation import Figures
 from edge.evaluation.detection import PlatePhoto, match
 from edge.evaluation.ocr import normalise_plate
 from edge.recognise import PlateReader
 
 
 @dataclass(frozen=True)
-class EndToEndEvaluation:
+class EndToEndEvaluation(Figures):
     plates: int
     read_rate: float
     misreads: list[tuple[str, str, str]] = field(default_factory=list)  # file, label, read
-
-    def summary(self) -> dict[str, float | int]:
-        figures = asdict(self)
-        figures.pop("misreads")
-        return figures
 
 
 def evaluate_end_to_end(

@@ -163,6 +163,7 @@ def export_onnx(net: PlateOcrNet, shape: OcrModelShape, out_dir: Path) -> tuple[
         output_names=["plate", "region"],
         dynamic_axes={"input": batch_axis, "plate": batch_axis, "region": batch_axis},
         opset_version=17,
+        # The torch.export-based exporter needs onnxscript, which the train extra does not carry.
         dynamo=False,
     )
     config = plate_config(shape)

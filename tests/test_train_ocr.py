@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 
 import numpy as np
 import pytest
@@ -11,7 +12,8 @@ pytest.importorskip("torch", reason="training needs the train extra (make setup-
 
 from edge.cli import main
 from edge.recognise import PlateReader
-from edge.train.ocr_data import encode_text
+from edge.synth import formats
+from edge.train.ocr_data import encode_text, rare_letter_text
 from edge.train.ocr_model import ALPHABET, OcrModelShape
 from edge.train.ocr_real import DASHCAM, ROBOFLOW, RealCrop, agreed_label
 from edge.train.ocr_teacher import TeacherRead
@@ -45,6 +47,33 @@ def test_a_real_crop_is_labelled_only_when_the_readers_agree(
 ):
     crop = RealCrop(CROP, source, None)
     assert agreed_label(student, TeacherRead(teacher, confidence), crop) == label
+
+
+@pytest.mark.parametrize(
+    ("student", "teacher", "confidence", "label"),
+    [
+        ("7A8C123", "7ABC123", 0.93, "7ABC123"),  # sure enough, fits California's serial
+        ("7A8C123", "7ABC123", 0.85, None),  # not sure enough
+        ("XY", "LUVSURF", 0.99, None),  # fits only the anything-goes vanity pattern
+    ],
+)
+def test_a_confident_teacher_alone_labels_a_crop_that_fits_a_serial_layout(
+    student, teacher, confidence, label
+):
+    crop = RealCrop(CROP, ROBOFLOW, None)
+    read = TeacherRead(teacher, confidence)
+    assert agreed_label(student, read, crop, teacher_alone=0.9) == label
+
+
+def test_rare_letter_vanity_texts_are_legal_and_print_i_and_q_often():
+    rng = random.Random(0)
+    texts = [t for t in (rare_letter_text("CA", rng) for _ in range(400)) if t]
+    assert len(texts) > 300
+    assert all(formats.fits_state_format(t, "CA") for t in texts)
+    chars = "".join(texts)
+    assert chars.count("I") / len(chars) > 0.02
+    assert chars.count("Q") / len(chars) > 0.01
+    assert rare_letter_text("UK", rng) is None  # no vanity plates there
 
 
 @pytest.mark.slow

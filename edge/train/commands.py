@@ -39,6 +39,12 @@ def _train_detector(args: argparse.Namespace) -> int:
 def _train_ocr(args: argparse.Namespace) -> int:
     from edge.train.ocr import OcrTrainConfig, train_ocr
 
+    init = getattr(args, "init", None)
+    if init is not None and not args.smoke:
+        out_dir = Path(args.out) if args.out else DEFAULT_MODELS_DIR
+        config = OcrTrainConfig.fine_tune(out_dir, args.minutes, Path(init), args.threads)
+        print(json.dumps(train_ocr(config), indent=2))
+        return EXIT_OK
     return _train(args, OcrTrainConfig, train_ocr)
 
 
@@ -75,6 +81,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "ocr", help="train and export models/ocr.onnx and models/ocr_plate_config.yaml"
     )
     _add_common(ocr, 70.0)
+    ocr.add_argument(
+        "--init",
+        default=None,
+        metavar="ONNX",
+        help="fine-tune from this exported ocr.onnx (lower learning rate, looser "
+        "format-checked pseudo-labels, rare-letter vanity plates) instead of training afresh",
+    )
+    ocr.add_argument(
+        "--threads", type=int, default=1, help="torch threads for a fine-tune (default 1)"
+    )
     ocr.set_defaults(handler=_train_ocr)
     everything = models.add_parser("all", help="train every shipped model, one after another")
     _add_common(everything, 60.0)

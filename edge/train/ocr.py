@@ -34,6 +34,7 @@ from edge.synth.plates import PlateRenderer
 from edge.train.ocr_data import (
     UNKNOWN_REGION,
     LabelledCrop,
+    LetterBalancedRenderer,
     SamplePool,
     augment,
     concat_batches,
@@ -74,6 +75,14 @@ class OcrTrainConfig:
     augment_share: float = 0.5
     # Share of rendered crops that hold text but no plate: the model learns to read nothing.
     negative_rate: float = 0.03
+    # Share of rendered plates that are vanity texts rich in the letters serials rarely print
+    # (see `edge.train.ocr_data.RARE_LETTER_WEIGHTS`).
+    rare_letter_rate: float = 0.0
+    # Also take PP-OCR's read alone when at least this confident and a state's serial layout.
+    teacher_alone: float | None = None
+    # Start from these weights (an exported `ocr.onnx`) instead of random ones: a fine-tune.
+    init: Path | None = None
+    threads: int = 1
     seed: int = 0
 
     @classmethod
@@ -92,8 +101,90 @@ class OcrTrainConfig:
             validation_size=8,
         )
 
+    @classmethod
+    def fine_tune(
+        cls, out_dir: Path, minutes: float, init: Path, threads: int = 1
+    ) -> OcrTrainConfig:
+        """A shorter round from a trained model: lower peak rate, real crops labelled from the
+        start (the model already reads), looser format-checked pseudo-labels, rare letters."""
+        return cls(
+            out_dir=out_dir,
+            minutes=minutes,
+            init=init,
+            threads=threads,
+            learning_rate=2.5e-4,
+            pseudo_label_at=(0.0, 0.5),
+            plain_until=0.0,
+            real_share=0.3,
+            rare_letter_rate=0.2,
+            teacher_alone=0.9,
+            initial_renders=8_000,
+            seed=1,
+        )
 
-def _renders(renderer: PlateRenderer, count: int) -> Iterator[LabelledCrop]:
+
+def load_onnx_weights(net: PlateOcrNet, model_path: Path) -> None:
+    """Copy the weights of an exported `ocr.onnx` into `net` (same shape and width).
+
+    The exporter folds each BatchNorm into the convolution before it, so the convolutions get
+    the folded kernels and their BatchNorms become identities carrying the folded bias; keep
+    those BatchNorms in eval mode while training (`freeze_batch_norm`)."""
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load(str(model_path)).graph
+    weights = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+
+    def tensor(name: str) -> torch.Tensor:
+        return torch.from_numpy(weights[name].copy())
+
+    with torch.no_grad():
+        # Named parameters kept their torch names ("net." + name).
+        for name, param in net.named_parameters():
+            if f"net.{name}" in weights:
+                param.copy_(tensor(f"net.{name}"))
+
+        # Folded conv kernels and biases, in graph order; then the MatMul weights (transposed).
+        def order(name: str) -> int:
+            return int(name.rsplit("_", 1)[1])
+
+        convs = sorted((n for n in weights if n.startswith("onnx::Conv_")), key=order)
+        matmuls = sorted((n for n in weights if n.startswith("onnx::MatMul_")), key=order)
+        modules = list(net.backbone.modules())
+        pairs = [
+            (m, modules[i + 1]) for i, m in enumerate(modules) if isinstance(m, torch.nn.Conv2d)
+        ]
+        if len(convs) != 2 * len(pairs):
+            raise ModelError(model_path, "its convolutions do not match the OCR network")
+        for (conv, norm), kernel, bias in zip(pairs, convs[0::2], convs[1::2], strict=True):
+            conv.weight.copy_(tensor(kernel))
+            norm.weight.fill_(1.0)
+            norm.bias.copy_(tensor(bias))
+            norm.running_mean.zero_()
+            norm.running_var.fill_(1.0 - norm.eps)
+        linears = [
+            net.to_tokens.weight,
+            net.encoder.self_attn.in_proj_weight,
+            net.encoder.linear1.weight,
+            net.encoder.linear2.weight,
+            net.char_head.weight,
+        ]
+        if len(matmuls) != len(linears):
+            raise ModelError(model_path, "its linear layers do not match the OCR network")
+        for param, name in zip(linears, matmuls, strict=True):
+            param.copy_(tensor(name).T)
+
+
+def freeze_batch_norm(net: torch.nn.Module) -> None:
+    """Eval mode for every BatchNorm (fixed statistics), the rest unchanged."""
+    for module in net.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.eval()
+
+
+def _renders(
+    renderer: PlateRenderer | LetterBalancedRenderer, count: int
+) -> Iterator[LabelledCrop]:
     for _ in range(count):
         sample = renderer.render()
         yield LabelledCrop(sample.image, sample.text, sample.state)
@@ -213,18 +304,29 @@ def _synthetic_exact(reader: PlateReader, validation: list[LabelledCrop]) -> flo
 
 def train_ocr(config: OcrTrainConfig) -> dict[str, object]:
     """Train, export to `config.out_dir`, verify, evaluate; returns (and writes) the metrics."""
-    torch.set_num_threads(1)
+    torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     started = time.monotonic()
     deadline = started + config.minutes * 60 * 0.95
     shape = OcrModelShape(regions=formats.STATES)
-    renderer = PlateRenderer(config.seed, negative_rate=config.negative_rate)
+    renderer = LetterBalancedRenderer(
+        PlateRenderer(config.seed, negative_rate=config.negative_rate), config.rare_letter_rate
+    )
     validation = list(_renders(PlateRenderer(config.seed + 1_000_000), config.validation_size))
     synth = SamplePool(config.pool_size, shape)
     synth.extend(_renders(renderer, config.initial_renders))
     log.info("rendered %d plates in %.0f s", synth.size, time.monotonic() - started)
 
     net = PlateOcrNet(shape, width=24)
+    if config.init is not None:
+        load_onnx_weights(net, config.init)
+        probe = np.stack([to_model_input(c.image, plate_config(shape)) for c in validation[:16]])
+        net.eval()
+        verify_export(net, config.init, probe)
+        log.info("fine-tuning from %s (weights checked against it)", config.init)
+    net.train()
+    if config.init is not None:
+        freeze_batch_norm(net)
     ema = AveragedModel(net, multi_avg_fn=get_ema_multi_avg_fn(0.998), use_buffers=True)
     optimizer = torch.optim.AdamW(net.parameters(), lr=config.learning_rate, weight_decay=0.02)
     rng = np.random.default_rng(config.seed)
@@ -248,11 +350,15 @@ def train_ocr(config: OcrTrainConfig) -> dict[str, object]:
             break
         if milestones and progress >= milestones[0]:
             milestones.pop(0)
-            labeller = labeller or PseudoLabeller(crops, PaddleTeacher(teacher_path))
+            labeller = labeller or PseudoLabeller(
+                crops, PaddleTeacher(teacher_path), config.teacher_alone
+            )
             labelled = labeller.label(_Student(ema.module))
             # Each labelling round also leaves a usable model behind, in case the run is cut short.
             export_onnx(ema.module, shape, config.out_dir)
             net.train()
+            if config.init is not None:
+                freeze_batch_norm(net)
             real = SamplePool(max(len(labelled), 1), shape) if labelled else None
             if real is not None:
                 real.extend(labelled)
@@ -295,6 +401,7 @@ def train_ocr(config: OcrTrainConfig) -> dict[str, object]:
         "parameters": sum(p.numel() for p in final.parameters()),
         "onnx_bytes": model_path.stat().st_size,
         "onnx_max_difference_vs_torch": difference,
+        "fine_tuned_from": str(config.init) if config.init else None,
         "steps": step,
         "images_seen": seen,
         "train_minutes": round(train_minutes, 1),

@@ -1,6 +1,7 @@
 """The pipeline's commands on bad input, and the ones that need no models."""
 
 import json
+import sqlite3
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -10,6 +11,7 @@ import pytest
 from edge.cli import main
 from edge.pipeline.demo import TruthVehicle, compare
 from edge.pipeline.regions import merge_overlapping, suppress_nested, window_around
+from edge.share.sharing import AUDIT_FILE
 from edge.store import ReadStore
 from edge.types import Box, Detection, HotlistHit, VehicleRead
 
@@ -57,17 +59,51 @@ def test_hotlist_import_then_reads_search_show_hits(config, tmp_path, capsys):
     store.add_read(read, None, [HotlistHit(hotlist_id, "7ABC123", "CA", "stolen", "CHP", 0)])
     store.close()
     capsys.readouterr()
-    assert (
-        main(["reads", "search", "--config", str(config), "--plate", "7AB*", "--since", "1h"]) == 0
-    )
+    search = ["reads", "search", "--config", str(config), "--plate", "7AB*", "--since", "1h"]
+    assert main([*search, "--purpose", "stolen vehicle report 24-0113"]) == 0
     assert "7ABC123 (stolen)" in capsys.readouterr().out
-    assert main(["reads", "list", "--config", str(config), "--json"]) == 0
+    assert main(["reads", "list", "--config", str(config), "--json", "--purpose", "audit"]) == 0
     (row,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert row["plate"] == "7ABC123" and row["hits"][0]["reason"] == "stolen"
 
 
+def test_every_local_search_of_reads_is_audited_with_user_purpose_and_plates(config, tmp_path):
+    store = ReadStore(tmp_path / "data")
+    store.add_read(
+        VehicleRead("8XYZ456", "CA", 0.9, datetime.now(UTC), "test-cam", Box(1, 2, 3, 4), 5),
+        None,
+        [],
+    )
+    store.close()
+    args = ["reads", "search", "--config", str(config), "--plate", "8XY*"]
+    assert main([*args, "--purpose", "hit-and-run case 24-77", "--user", "officer.lee"]) == 0
+    with sqlite3.connect(tmp_path / "data" / AUDIT_FILE) as audit:
+        (row,) = audit.execute(
+            "SELECT username, purpose, data_elements, record_count FROM audit"
+            " WHERE event = 'search'"
+        ).fetchall()
+    assert row == ("officer.lee", "hit-and-run case 24-77", "8XYZ456", 1)
+
+
+def test_reads_search_without_a_purpose_is_refused_with_exit_2(config):
+    result = alpr("reads", "search", "--config", config, "--plate", "X")
+    assert result.returncode == 2
+    assert "--purpose" in result.stderr
+
+
 def test_reads_search_rejects_a_bad_time_with_exit_2(config):
-    result = alpr("reads", "search", "--config", config, "--plate", "X", "--since", "yesterday")
+    result = alpr(
+        "reads",
+        "search",
+        "--config",
+        config,
+        "--plate",
+        "X",
+        "--since",
+        "yesterday",
+        "--purpose",
+        "test",
+    )
     assert result.returncode == 2
     assert "yesterday" in result.stderr
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import getpass
 import json
 import logging
 import re
@@ -63,6 +64,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         parser.add_argument("--until", type=_moment, help="ISO date/time, or an age like 1h")
         parser.add_argument("--limit", type=int, default=50)
         parser.add_argument("--json", action="store_true", help="one JSON object per line")
+        # Civil Code 1798.90.52: every access is logged with who made it and why.
+        parser.add_argument(
+            "--purpose", required=True, help="why you are searching (written to the audit log)"
+        )
+        parser.add_argument(
+            "--user", default=getpass.getuser(), help="who is searching (default: login name)"
+        )
         parser.set_defaults(handler=reads_command)
 
     hotlist = subparsers.add_parser("hotlist", help="hotlists of wanted plates")
@@ -176,16 +184,30 @@ def read_command(args: argparse.Namespace) -> int:
 
 def reads_command(args: argparse.Namespace) -> int:
     from edge.pipeline.components import open_store
+    from edge.share.sharing import record_local_search
 
-    store = open_store(load_config(args.config))
+    config = load_config(args.config)
+    plate = getattr(args, "plate", None)
+    store = open_store(config)
     try:
-        rows = store.reads(
-            plate=getattr(args, "plate", None), since=args.since, until=args.until, limit=args.limit
-        )
+        rows = store.reads(plate=plate, since=args.since, until=args.until, limit=args.limit)
         for row in rows:
             row["hits"] = store.hits_for(row["id"])
     finally:
         store.close()
+    # The access is on record before anything is shown; a failed audit write shows nothing.
+    record_local_search(
+        config,
+        user=args.user,
+        purpose=args.purpose,
+        criteria={
+            "plate": plate,
+            "since": args.since.isoformat() if args.since else None,
+            "until": args.until.isoformat() if args.until else None,
+            "limit": args.limit,
+        },
+        plates=[row["plate"] for row in rows],
+    )
     if args.json:
         for row in rows:
             print(json.dumps(row))

@@ -26,7 +26,6 @@ from edge.detect.detector import (
     PlateDetector,
     letterbox,
 )
-from edge.errors import InputError
 from edge.shared_data import shared_data_path
 from edge.train.detector_data import (
     AugmentConfig,
@@ -93,15 +92,8 @@ def _sources(config: DetectorTrainConfig) -> dict[str, Source]:
     dashcam = shared_data_path("detect", "dashcam-ro")
     if dashcam is not None:
         sources["dashcam-ro"] = pool_source(load_dashcam(dashcam, limit))
-    try:
-        import edge.synth.scenes  # noqa: F401  (optional until the synth stage lands)
-    except ImportError as exc:
-        log.warning("synthetic scenes unavailable (%s): training on real sets only", exc)
-    else:
-        scenes = synthetic_scenes(config.seed, *config.synthetic_size)
-        sources["synthetic"] = StreamSource(scenes, config.synthetic_reuse)
-    if not sources:
-        raise InputError("no detector training data: neither detect/* sets nor edge.synth found")
+    scenes = synthetic_scenes(config.seed, *config.synthetic_size)
+    sources["synthetic"] = StreamSource(scenes, config.synthetic_reuse)
     return sources
 
 

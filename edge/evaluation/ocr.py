@@ -11,13 +11,14 @@ from __future__ import annotations
 import csv
 import statistics
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from edge.errors import InputError
+from edge.evaluation import Figures
 from edge.recognise import PlateReader
 
 LATENCY_RUNS = 200
@@ -47,19 +48,13 @@ class Misread:
 
 
 @dataclass(frozen=True)
-class OcrEvaluation:
+class OcrEvaluation(Figures):
     crops: int
     exact: float
     char_accuracy: float
     state_accuracy: float
     latency_ms_median: float
     misreads: list[Misread] = field(default_factory=list)
-
-    def summary(self) -> dict[str, float | int]:
-        """The figures without the list of misreads."""
-        figures = asdict(self)
-        figures.pop("misreads")
-        return figures
 
 
 def load_us_crops(crops_dir: Path) -> list[tuple[str, str, str, np.ndarray]]:

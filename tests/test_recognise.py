@@ -174,3 +174,14 @@ def test_us_crops_evaluation_reports_every_figure(reader, shared_data):
     assert 0.0 < evaluation.state_accuracy <= 1.0
     assert 0.0 < evaluation.latency_ms_median < 50
     assert len(evaluation.misreads) == round(356 * (1 - evaluation.exact))
+
+
+def test_a_brazilian_read_is_forced_into_a_brazilian_format_however_sure_the_model_is():
+    # Grey plate OUM7311: the flagless 1s read as I with near certainty; Brazil prints no plate
+    # outside its two formats, so the digits win. A US state would keep such a sure read.
+    probabilities = _probabilities(
+        {"O": 0.9}, {"U": 0.9}, {"M": 0.9}, {"7": 0.9}, {"3": 0.9}, {"I": 0.99, "1": 0.005},
+        {"I": 0.99, "1": 0.005},
+    )  # fmt: skip
+    assert decode(probabilities, ALPHABET, "_", "BR", 0.9).text == "OUM7311"
+    assert decode(probabilities, ALPHABET, "_", "TN", 0.9).text == "OUM73II"

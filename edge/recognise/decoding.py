@@ -3,7 +3,9 @@
 Greedy decoding takes the likeliest character in every slot. When the state is known, a serial
 format of that state (which positions hold letters, which digits) often settles a look-alike the
 model hesitates on (1/I, 8/B, 0/D, 5/S): the best reading that fits a format replaces the greedy
-one unless it is much less likely. Vanity plates fit no structured format and stay greedy.
+one unless it is much less likely. Vanity plates fit no structured format and stay greedy. Where
+every plate fits a format (Brazil), the best fitting reading wins unless it is all but impossible:
+a digit read as a letter there (1 as I, 8 as B) is a misread however sure the model is.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from edge.synth import formats
 
 # A format-fitting reading wins while its probability is at least this share of the greedy one.
 FORMAT_PRIOR = 0.05
+# The same where every plate fits a format (`Region.formats_only`).
+MANDATORY_FORMAT_PRIOR = 1e-9
 # Below this state confidence the state's formats are not trusted to steer the text.
 MIN_STATE_CONFIDENCE = 0.5
 
@@ -95,6 +99,7 @@ def decode(
         (_best_for_mask(log_probs, mask, columns, pad_index) for mask in masks),
         key=lambda scored: scored[0],
     )
-    if score < greedy_score + np.log(FORMAT_PRIOR):
+    prior = MANDATORY_FORMAT_PRIOR if formats.region(state).formats_only else FORMAT_PRIOR
+    if score < greedy_score + np.log(prior):
         return best
     return _decode_indices(probabilities, indices, alphabet, pad_index)

@@ -53,6 +53,9 @@ class Region:
     classes: tuple[tuple[str, str], ...] = ()
     letters: str = _without(LETTERS, "IOQ")
     o_as_zero: bool = True
+    # Every plate of the region fits one of `formats`: it issues no personalised plates, or
+    # they keep the serial's layout (Brazil). A reader may then force a read into a format.
+    formats_only: bool = False
 
     def charset(self, cls: str) -> str:
         table = {**_BASE_CLASSES, "L": self.letters}
@@ -221,6 +224,7 @@ REGIONS: dict[str, Region] = {
             (SerialFormat("mercosul", "LLLDLDD", 0.5), SerialFormat("grey", "LLL-DDDD", 0.5)),
             letters=LETTERS,
             o_as_zero=False,
+            formats_only=True,
         ),
     )
 }

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from edge.synth.designs import DESIGNS
-from edge.synth.fonts import all_font_files
+from edge.synth.fonts import all_font_files, fonts, text_mask
 from edge.synth.formats import STATES, fits_state_format
+from edge.synth.glyphs import die_shapes, glyph_mask, plain_one, serifed_i, stadium_o
 from edge.synth.plates import PlateRenderer
 
 
@@ -74,3 +75,37 @@ def test_every_font_the_renderer_names_is_installed():
     # to install it, rather than fail later on a pixel comparison.
     missing = [path for path in all_font_files() if not path.is_file()]
     assert not missing, f"missing fonts {missing}: run `make system-deps` (Makefile APT_PACKAGES)"
+
+
+def test_us_dies_print_a_serifed_i_that_no_sans_serif_font_draws():
+    font = fonts("serial")[0]
+    plain, serifed = text_mask("I", font), serifed_i(font)
+    assert serifed.shape[0] == plain.shape[0] and serifed.shape[1] > 2 * plain.shape[1]
+    # Serifs: ink across the whole width at the top and the bottom, a lone stem in between.
+    assert serifed[0].min() == 1.0 and serifed[-1].min() == 1.0
+    middle = serifed[serifed.shape[0] // 2]
+    assert middle[0] == 0.0 and middle[-1] == 0.0 and middle.max() > 0.9
+
+
+def test_brazilian_grey_plates_print_a_flagless_one_and_a_rounded_box_o():
+    font = fonts("serial")[0]
+    assert np.array_equal(plain_one(font), text_mask("I", font))
+    o = stadium_o(font)
+    # A hollow box: ink down both sides at mid height, none in the middle.
+    row = o[o.shape[0] // 2]
+    assert row[: o.shape[1] // 5].max() > 0.9 and row[-(o.shape[1] // 5) :].max() > 0.9
+    assert row[o.shape[1] // 2] == 0.0
+
+
+def test_die_shapes_belong_to_their_layout_and_follow_the_serial():
+    assert die_shapes("uk", "AB12CDE") == {}
+    us = [die_shapes("us", f"{n}ABC123") for n in range(200)]
+    assert {char for shapes in us for char in shapes} == {"I", "4"}
+    assert 0.7 < sum("I" in s for s in us) / len(us) < 0.95
+    assert die_shapes("us", "7XUP882") == die_shapes("us", "7XUP882")
+
+
+def test_a_plate_prints_its_die_shape_where_the_font_would_print_its_own():
+    font = fonts("serial")[0]
+    assert glyph_mask("I", font, {"I": serifed_i}) is serifed_i(font)
+    assert np.array_equal(glyph_mask("I", font, {}), text_mask("I", font))

@@ -20,6 +20,7 @@ from edge.synth import effects
 from edge.synth.designs import DESIGNS, MONTHS, SIDE_LETTERS, SLOGAN_FRAMES, Colour, Design
 from edge.synth.fonts import fonts, text_mask
 from edge.synth.formats import STATES, random_groups, region
+from edge.synth.glyphs import die_shapes, glyph_mask
 
 # Plate face sizes in pixels, by layout: US 12x6 in, UK/EU 520x111 mm, Brazil 400x130 mm.
 _FACE_SIZE = {"us": (256, 128), "uk": (420, 92), "eu": (420, 92), "mercosul": (312, 100)}
@@ -352,7 +353,8 @@ def _serial(
     x, y, w, h = area
     font = rng.choice(fonts(design.font_role))
     condense = rng.uniform(0.72, 1.0) if design.font_role == "serial" else rng.uniform(0.85, 1.0)
-    glyphs = [[text_mask(c, font) for c in group] for group in groups]
+    shapes = die_shapes(design.layout, "".join(groups))
+    glyphs = [[glyph_mask(c, font, shapes) for c in group] for group in groups]
     widths = [[g.shape[1] * h / g.shape[0] * condense for g in group] for group in glyphs]
     if rng.random() < 0.5:  # fixed-pitch dies
         pitch = max(max(ws) for ws in widths)

@@ -1,0 +1,110 @@
+"""Glyph shapes that real plate dies stamp and the installed fonts draw differently.
+
+US dies give the letter I serifs (a plain bar would pass for a 1; a reader trained on sans-serif
+fonts reads the real serifed I as T) and many stamp an open-top 4 (read as L). Brazil's grey
+plates print the digit 1 as a plain bar (read as I) and the letter O as a tall rounded rectangle
+(read as D). Each shape is built from the font's own stroke width and height, so it matches the
+weight of the rest of the serial.
+"""
+
+from __future__ import annotations
+
+import random
+import zlib
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edge.synth.fonts import text_mask
+
+
+def _stroke(font: Path) -> int:
+    """The font's vertical stroke width at the reference size: the width of its bar-shaped I."""
+    return max(text_mask("I", font).shape[1], 2)
+
+
+@cache
+def serifed_i(font: Path) -> np.ndarray:
+    bar = text_mask("I", font)
+    height, stroke = bar.shape
+    width = round(stroke * 2.6)
+    serif = max(round(stroke * 0.7), 2)
+    mask = np.zeros((height, width), np.float32)
+    left = (width - stroke) // 2
+    mask[:, left : left + stroke] = bar
+    mask[:serif] = 1.0
+    mask[-serif:] = 1.0
+    return mask
+
+
+@cache
+def plain_one(font: Path) -> np.ndarray:
+    return text_mask("I", font)
+
+
+@cache
+def open_four(font: Path) -> np.ndarray:
+    """A 4 whose slanted arm is a short upright that does not reach the stem."""
+    height, width = text_mask("4", font).shape
+    stroke = _stroke(font)
+    bar_top = round(height * 0.62)
+    stem = round(width * 0.62)
+    mask = np.zeros((height, width), np.float32)
+    mask[:, stem : stem + stroke] = 1.0
+    mask[: bar_top + stroke, :stroke] = 1.0
+    mask[bar_top : bar_top + stroke, :] = 1.0
+    return mask
+
+
+def _rounded_box(mask: np.ndarray, x0: int, y0: int, x1: int, y1: int, radius: int) -> None:
+    cv2.rectangle(mask, (x0 + radius, y0), (x1 - radius, y1), 1.0, -1)
+    cv2.rectangle(mask, (x0, y0 + radius), (x1, y1 - radius), 1.0, -1)
+    for cx in (x0 + radius, x1 - radius):
+        for cy in (y0 + radius, y1 - radius):
+            cv2.circle(mask, (cx, cy), radius, 1.0, -1, lineType=cv2.LINE_AA)
+
+
+@cache
+def stadium_o(font: Path) -> np.ndarray:
+    """A tall rounded-rectangle O, as Brazil's grey plates print it."""
+    height, width = text_mask("0", font).shape
+    stroke = _stroke(font)
+    outer = np.zeros((height, width), np.float32)
+    _rounded_box(outer, 0, 0, width - 1, height - 1, round(width * 0.42))
+    inner = np.zeros_like(outer)
+    inset = stroke
+    _rounded_box(
+        inner, inset, inset, width - 1 - inset, height - 1 - inset, round(width * 0.42) - inset
+    )
+    return np.clip(outer - inner, 0.0, 1.0)
+
+
+# Per plate layout: character -> (die shape, share of plates that print it).
+_DIE_SHAPES: dict[str, dict[str, tuple[Callable[[Path], np.ndarray], float]]] = {
+    "us": {"I": (serifed_i, 0.85), "4": (open_four, 0.3)},
+    "br-grey": {"1": (plain_one, 0.85), "O": (stadium_o, 0.8)},
+}
+
+
+def die_shapes(layout: str, serial: str) -> dict[str, Callable[[Path], np.ndarray]]:
+    """The die shapes one plate of `layout` prints (each drawn with its share).
+
+    The draw is seeded by the serial instead of taken from the renderer's random stream, so every
+    seed still draws the plates (and the sample clip the scenes) it drew before these shapes."""
+    rng = random.Random(zlib.crc32(f"{layout}:{serial}".encode()))
+    return {
+        char: shape
+        for char, (shape, share) in _DIE_SHAPES.get(layout, {}).items()
+        if rng.random() < share
+    }
+
+
+def glyph_mask(
+    char: str, font: Path, shapes: dict[str, Callable[[Path], np.ndarray]]
+) -> np.ndarray:
+    """The ink mask of `char`: its die shape when the plate prints one, else the font's."""
+    shape = shapes.get(char)
+    return shape(font) if shape is not None else text_mask(char, font)

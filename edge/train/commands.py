@@ -42,7 +42,9 @@ def _train_ocr(args: argparse.Namespace) -> int:
     init = getattr(args, "init", None)
     if init is not None and not args.smoke:
         out_dir = Path(args.out) if args.out else DEFAULT_MODELS_DIR
-        config = OcrTrainConfig.fine_tune(out_dir, args.minutes, Path(init), args.threads)
+        config = OcrTrainConfig.fine_tune(
+            out_dir, args.minutes, Path(init), args.threads, args.learning_rate
+        )
         print(json.dumps(train_ocr(config), indent=2))
         return EXIT_OK
     return _train(args, OcrTrainConfig, train_ocr)
@@ -90,6 +92,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     ocr.add_argument(
         "--threads", type=int, default=1, help="torch threads for a fine-tune (default 1)"
+    )
+    ocr.add_argument(
+        "--learning-rate",
+        type=float,
+        default=2.5e-4,
+        help="peak learning rate of a fine-tune (default 2.5e-4)",
     )
     ocr.set_defaults(handler=_train_ocr)
     everything = models.add_parser("all", help="train every shipped model, one after another")

@@ -103,7 +103,12 @@ class OcrTrainConfig:
 
     @classmethod
     def fine_tune(
-        cls, out_dir: Path, minutes: float, init: Path, threads: int = 1
+        cls,
+        out_dir: Path,
+        minutes: float,
+        init: Path,
+        threads: int = 1,
+        learning_rate: float = 2.5e-4,
     ) -> OcrTrainConfig:
         """A shorter round from a trained model: lower peak rate, real crops labelled from the
         start (the model already reads), looser format-checked pseudo-labels, rare letters."""
@@ -112,7 +117,7 @@ class OcrTrainConfig:
             minutes=minutes,
             init=init,
             threads=threads,
-            learning_rate=2.5e-4,
+            learning_rate=learning_rate,
             pseudo_label_at=(0.0, 0.5),
             plain_until=0.0,
             real_share=0.3,

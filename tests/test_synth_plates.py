@@ -6,7 +6,14 @@ import pytest
 from edge.synth.designs import DESIGNS
 from edge.synth.fonts import all_font_files, fonts, text_mask
 from edge.synth.formats import STATES, fits_state_format
-from edge.synth.glyphs import die_shapes, glyph_mask, plain_one, serifed_i, stadium_o
+from edge.synth.glyphs import (
+    die_shapes,
+    glyph_mask,
+    plain_one,
+    serifed_i,
+    shallow_m,
+    stadium_o,
+)
 from edge.synth.plates import PlateRenderer
 
 
@@ -100,9 +107,16 @@ def test_brazilian_grey_plates_print_a_flagless_one_and_a_rounded_box_o():
 def test_die_shapes_belong_to_their_layout_and_follow_the_serial():
     assert die_shapes("uk", "AB12CDE") == {}
     us = [die_shapes("us", f"{n}ABC123") for n in range(200)]
-    assert {char for shapes in us for char in shapes} == {"I", "4"}
+    assert {char for shapes in us for char in shapes} == {"I", "4", "M"}
     assert 0.7 < sum("I" in s for s in us) / len(us) < 0.95
     assert die_shapes("us", "7XUP882") == die_shapes("us", "7XUP882")
+
+
+def test_european_dies_print_an_m_whose_vertex_stops_near_half_height():
+    m = shallow_m(fonts("serial")[0])
+    column = m[:, m.shape[1] // 2]
+    ink_rows = np.flatnonzero(column > 0.5)
+    assert 0.4 * len(column) < ink_rows.max() < 0.75 * len(column)
 
 
 def test_a_plate_prints_its_die_shape_where_the_font_would_print_its_own():

@@ -1,7 +1,8 @@
 """Glyph shapes that real plate dies stamp and the installed fonts draw differently.
 
 US dies give the letter I serifs (a plain bar would pass for a 1; a reader trained on sans-serif
-fonts reads the real serifed I as T) and many stamp an open-top 4 (read as L). Brazil's grey
+fonts reads the real serifed I as T) and many stamp an open-top 4 (read as L). European and
+many US dies stop the M's middle vertex near half height (read as H otherwise). Brazil's grey
 plates print the digit 1 as a plain bar (read as I) and the letter O as a tall rounded rectangle
 (read as D). Each shape is built from the font's own stroke width and height, so it matches the
 weight of the rest of the serial.
@@ -37,6 +38,22 @@ def serifed_i(font: Path) -> np.ndarray:
     mask[:, left : left + stroke] = bar
     mask[:serif] = 1.0
     mask[-serif:] = 1.0
+    return mask
+
+
+@cache
+def shallow_m(font: Path) -> np.ndarray:
+    """An M whose middle vertex stops near half height (the fonts' vertex on the baseline also
+    passes for an upside-down W)."""
+    height, width = text_mask("M", font).shape
+    stroke = _stroke(font)
+    mask = np.zeros((height, width), np.float32)
+    mask[:, :stroke] = 1.0
+    mask[:, width - stroke :] = 1.0
+    vertex = (width // 2, round(height * 0.58))
+    thickness = max(round(stroke * 0.85), 1)
+    for x in (stroke // 2, width - 1 - stroke // 2):
+        cv2.line(mask, (x, stroke // 2), vertex, 1.0, thickness, lineType=cv2.LINE_AA)
     return mask
 
 
@@ -84,8 +101,10 @@ def stadium_o(font: Path) -> np.ndarray:
 
 # Per plate layout: character -> (die shape, share of plates that print it).
 _DIE_SHAPES: dict[str, dict[str, tuple[Callable[[Path], np.ndarray], float]]] = {
-    "us": {"I": (serifed_i, 0.85), "4": (open_four, 0.3)},
-    "br-grey": {"1": (plain_one, 0.85), "O": (stadium_o, 0.8)},
+    "us": {"I": (serifed_i, 0.85), "4": (open_four, 0.3), "M": (shallow_m, 0.4)},
+    "eu": {"M": (shallow_m, 0.7)},
+    "mercosul": {"M": (shallow_m, 0.7)},
+    "br-grey": {"1": (plain_one, 0.85), "O": (stadium_o, 0.8), "M": (shallow_m, 0.5)},
 }
 
 

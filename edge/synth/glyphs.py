@@ -1,11 +1,11 @@
 """Glyph shapes that real plate dies stamp and the installed fonts draw differently.
 
-US dies give the letter I serifs (a plain bar would pass for a 1; a reader trained on sans-serif
-fonts reads the real serifed I as T) and many stamp an open-top 4 (read as L). European and
-many US dies stop the M's middle vertex near half height (read as H otherwise). Brazil's grey
-plates print the digit 1 as a plain bar (read as I) and the letter O as a tall rounded rectangle
-(read as D). Each shape is built from the font's own stroke width and height, so it matches the
-weight of the rest of the serial.
+US dies give the letter I serifs (a reader trained on sans-serif fonts reads the real serifed I
+as T), print the digit 1 as a bar with little or no flag (so a bar is a 1, never an I) and many
+stamp an open-top 4 (read as L). European and many US dies stop the M's middle vertex near half
+height (read as H otherwise). Brazil's grey plates print the digit 1 as a plain bar too (read as
+I) and the letter O as a tall rounded rectangle (read as D). Each shape is built from the font's
+own stroke width and height, so it matches the weight of the rest of the serial.
 """
 
 from __future__ import annotations
@@ -101,7 +101,12 @@ def stadium_o(font: Path) -> np.ndarray:
 
 # Per plate layout: character -> (die shape, share of plates that print it).
 _DIE_SHAPES: dict[str, dict[str, tuple[Callable[[Path], np.ndarray], float]]] = {
-    "us": {"I": (serifed_i, 0.85), "4": (open_four, 0.3), "M": (shallow_m, 0.4)},
+    "us": {
+        "I": (serifed_i, 0.95),
+        "1": (plain_one, 0.35),
+        "4": (open_four, 0.3),
+        "M": (shallow_m, 0.4),
+    },
     "eu": {"M": (shallow_m, 0.7)},
     "mercosul": {"M": (shallow_m, 0.7)},
     "br-grey": {"1": (plain_one, 0.85), "O": (stadium_o, 0.8), "M": (shallow_m, 0.5)},

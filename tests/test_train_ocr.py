@@ -86,3 +86,11 @@ def test_smoke_training_exports_a_model_the_reader_serves(tmp_path):
     reader = PlateReader(tmp_path / "ocr.onnx", tmp_path / "ocr_plate_config.yaml")
     assert len(reader.read([np.full((60, 120, 3), 200, np.uint8)])) == 1
     assert "CA" in reader.regions
+
+    # A fine-tune round starts from those exported weights (BatchNorms folded) and checks them.
+    tuned = tmp_path / "tuned"
+    args = ["train", "ocr", "--smoke", "--init", str(tmp_path / "ocr.onnx"), "--out", str(tuned)]
+    assert main([*args, "--learning-rate", "1e-4"]) == 0
+    metrics = json.loads((tuned / "ocr_metrics.json").read_text())
+    assert metrics["fine_tuned_from"] == str(tmp_path / "ocr.onnx")
+    assert metrics["onnx_max_difference_vs_torch"] < 1e-4

@@ -10,6 +10,7 @@ import argparse
 import json
 import tempfile
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +19,18 @@ from edge.errors import EXIT_OK
 DEFAULT_MODELS_DIR = Path("models")
 
 
-def _train(args: argparse.Namespace, config_type: Any, train: Callable[[Any], dict]) -> int:
+def _train(
+    args: argparse.Namespace,
+    smoke_config: Callable[[Path], Any],
+    full_config: Callable[[Path], Any],
+    train: Callable[[Any], dict],
+) -> int:
     """Run one trainer: a smoke run into a temporary folder, or a full run into --out."""
     if args.smoke:
         with tempfile.TemporaryDirectory(prefix="train-smoke-") as out:
-            metrics = train(config_type.smoke(Path(args.out or out)))
+            metrics = train(smoke_config(Path(args.out or out)))
     else:
-        out_dir = Path(args.out) if args.out else DEFAULT_MODELS_DIR
-        metrics = train(config_type(out_dir=out_dir, minutes=args.minutes))
+        metrics = train(full_config(Path(args.out) if args.out else DEFAULT_MODELS_DIR))
     print(json.dumps(metrics, indent=2))
     return EXIT_OK
 
@@ -33,21 +38,36 @@ def _train(args: argparse.Namespace, config_type: Any, train: Callable[[Any], di
 def _train_detector(args: argparse.Namespace) -> int:
     from edge.train.detector import DetectorTrainConfig, train_detector
 
-    return _train(args, DetectorTrainConfig, train_detector)
+    return _train(
+        args,
+        DetectorTrainConfig.smoke,
+        lambda out: DetectorTrainConfig(out_dir=out, minutes=args.minutes),
+        train_detector,
+    )
 
 
 def _train_ocr(args: argparse.Namespace) -> int:
     from edge.train.ocr import OcrTrainConfig, train_ocr
 
     init = getattr(args, "init", None)
-    if init is not None and not args.smoke:
-        out_dir = Path(args.out) if args.out else DEFAULT_MODELS_DIR
-        config = OcrTrainConfig.fine_tune(
-            out_dir, args.minutes, Path(init), args.threads, args.learning_rate
+    if init is None:
+        return _train(
+            args,
+            OcrTrainConfig.smoke,
+            lambda out: OcrTrainConfig(out_dir=out, minutes=args.minutes),
+            train_ocr,
         )
-        print(json.dumps(train_ocr(config), indent=2))
-        return EXIT_OK
-    return _train(args, OcrTrainConfig, train_ocr)
+    # A fine-tune smoke run takes the tiny schedule but loads and checks the given weights.
+    return _train(
+        args,
+        lambda out: replace(
+            OcrTrainConfig.smoke(out), init=Path(init), learning_rate=args.learning_rate
+        ),
+        lambda out: OcrTrainConfig.fine_tune(
+            out, args.minutes, Path(init), args.threads, args.learning_rate
+        ),
+        train_ocr,
+    )
 
 
 def _train_all(args: argparse.Namespace) -> int:

@@ -185,3 +185,24 @@ def test_a_brazilian_read_is_forced_into_a_brazilian_format_however_sure_the_mod
     )  # fmt: skip
     assert decode(probabilities, ALPHABET, "_", "BR", 0.9).text == "OUM7311"
     assert decode(probabilities, ALPHABET, "_", "TN", 0.9).text == "OUM73II"
+
+
+def test_a_round_glyph_read_as_zero_is_the_letter_o_where_the_format_asks_for_a_letter():
+    # Grey plate OKV8004: the model learnt O and 0 as one glyph (US labels write 0), so it puts
+    # the first character's weight on 0; Brazil's formats need a letter there, and that weight
+    # is the letter O's, not D's.
+    probabilities = _probabilities(
+        {"0": 0.85, "D": 0.1, "O": 0.02}, {"K": 0.9}, {"V": 0.9}, {"8": 0.9}, {"0": 0.9},
+        {"O": 0.6, "0": 0.3}, {"4": 0.9},
+    )  # fmt: skip
+    decoded = decode(probabilities, ALPHABET, "_", "BR", 0.9)
+    assert decoded.text == "OKV8004"
+    assert decoded.char_confidences[0] == pytest.approx(0.87)
+
+
+def test_a_us_letter_slot_does_not_take_a_zero_for_the_letter_o():
+    # Maine 8348KQ: US serials print no O, so a round glyph in a letter slot is the Q behind it.
+    probabilities = _probabilities(
+        {"8": 0.9}, {"3": 0.9}, {"4": 0.9}, {"8": 0.9}, {"K": 0.9}, {"0": 0.7, "Q": 0.2, "O": 0.05},
+    )  # fmt: skip
+    assert decode(probabilities, ALPHABET, "_", "ME", 0.9).text == "8348KQ"

@@ -6,6 +6,14 @@ model hesitates on (1/I, 8/B, 0/D, 5/S): the best reading that fits a format rep
 one unless it is much less likely. Vanity plates fit no structured format and stay greedy. Where
 every plate fits a format (Brazil), the best fitting reading wins unless it is all but impossible:
 a digit read as a letter there (1 as I, 8 as B) is a misread however sure the model is.
+
+The letter O and the digit 0 are one glyph to the model: most US states print them alike and
+label them 0, so a round character comes out as 0 whatever the plate. In regions that print a
+letter O (UK, EU, Brazil: `Region.o_as_zero` false), where a format asks for a letter the
+probability of 0 counts for O, and where it asks for a digit O's counts for 0. (In a US letter
+slot a sure 0 is more likely a Q or a D: US serials leave O out.) Two
+formats that differ only in whether that glyph is a letter (Brazil's LLLDLDD against LLL-DDDD)
+then tie, and the reading nearer the model's own characters wins.
 """
 
 from __future__ import annotations
@@ -32,18 +40,18 @@ class DecodedText:
 
 
 def _decode_indices(
-    probabilities: np.ndarray, indices: np.ndarray, alphabet: str, pad_index: int
+    indices: np.ndarray, confidences: np.ndarray, alphabet: str, pad_index: int
 ) -> DecodedText:
-    kept = [(alphabet[i], float(probabilities[slot, i])) for slot, i in enumerate(indices)]
+    kept = [(alphabet[i], float(p)) for i, p in zip(indices, confidences, strict=True)]
     kept = [(char, p) for (char, p), i in zip(kept, indices, strict=True) if i != pad_index]
     return DecodedText("".join(c for c, _ in kept), tuple(p for _, p in kept))
 
 
 def greedy(probabilities: np.ndarray, alphabet: str, pad_char: str) -> DecodedText:
     """The likeliest character per slot; pad slots are dropped wherever they fall."""
-    return _decode_indices(
-        probabilities, probabilities.argmax(axis=-1), alphabet, alphabet.index(pad_char)
-    )
+    indices = probabilities.argmax(axis=-1)
+    confidences = probabilities[np.arange(len(indices)), indices]
+    return _decode_indices(indices, confidences, alphabet, alphabet.index(pad_char))
 
 
 @cache
@@ -65,15 +73,46 @@ def _class_columns(alphabet: str, pad_char: str) -> dict[str, np.ndarray]:
     }
 
 
+def _class_probabilities(
+    probabilities: np.ndarray, alphabet: str, pool_round_glyphs: bool
+) -> dict[str, np.ndarray]:
+    """Per character class (L, D, A), the probabilities its slots choose from; with
+    `pool_round_glyphs`, O and 0 pooled into the one the class allows."""
+    letter_o, digit_0 = alphabet.find("O"), alphabet.find("0")
+    if not pool_round_glyphs or letter_o < 0 or digit_0 < 0:
+        return dict.fromkeys("LDA", probabilities)
+    pooled = probabilities[:, letter_o] + probabilities[:, digit_0]
+    as_letter, as_digit = probabilities.copy(), probabilities.copy()
+    as_letter[:, letter_o] = pooled
+    as_digit[:, digit_0] = pooled
+    return {"L": as_letter, "D": as_digit, "A": probabilities}
+
+
+def _log_sum(probabilities: np.ndarray) -> float:
+    return float(np.log(np.clip(probabilities, 1e-9, 1.0)).sum())
+
+
+@dataclass(frozen=True)
+class _FormatReading:
+    score: float  # log probability with O and 0 pooled
+    own_score: float  # log probability of the very characters chosen (breaks ties)
+    indices: np.ndarray
+    confidences: np.ndarray
+
+
 def _best_for_mask(
-    log_probs: np.ndarray, mask: str, columns: dict[str, np.ndarray], pad_index: int
-) -> tuple[float, np.ndarray]:
-    slots = log_probs.shape[0]
+    by_class: dict[str, np.ndarray], mask: str, columns: dict[str, np.ndarray], pad_index: int
+) -> _FormatReading:
+    raw = by_class["A"]
+    slots = raw.shape[0]
     indices = np.full(slots, pad_index)
+    confidences = raw[:, pad_index].copy()
     for slot, kind in enumerate(mask):
         allowed = columns[kind]
-        indices[slot] = allowed[log_probs[slot, allowed].argmax()]
-    return float(log_probs[np.arange(slots), indices].sum()), indices
+        indices[slot] = allowed[by_class[kind][slot, allowed].argmax()]
+        confidences[slot] = by_class[kind][slot, indices[slot]]
+    own = raw[np.arange(slots), indices]
+    return _FormatReading(_log_sum(confidences), _log_sum(own), indices, confidences)
 
 
 def decode(
@@ -92,14 +131,15 @@ def decode(
     if not masks:
         return best
     pad_index = alphabet.index(pad_char)
-    log_probs = np.log(np.clip(probabilities, 1e-9, 1.0))
-    greedy_score = float(log_probs.max(axis=-1).sum())
+    greedy_score = _log_sum(probabilities.max(axis=-1))
     columns = _class_columns(alphabet, pad_char)
-    score, indices = max(
-        (_best_for_mask(log_probs, mask, columns, pad_index) for mask in masks),
-        key=lambda scored: scored[0],
+    region = formats.region(state)
+    by_class = _class_probabilities(probabilities, alphabet, not region.o_as_zero)
+    reading = max(
+        (_best_for_mask(by_class, mask, columns, pad_index) for mask in masks),
+        key=lambda r: (r.score, r.own_score),
     )
-    prior = MANDATORY_FORMAT_PRIOR if formats.region(state).formats_only else FORMAT_PRIOR
-    if score < greedy_score + np.log(prior):
+    prior = MANDATORY_FORMAT_PRIOR if region.formats_only else FORMAT_PRIOR
+    if reading.score < greedy_score + np.log(prior):
         return best
-    return _decode_indices(probabilities, indices, alphabet, pad_index)
+    return _decode_indices(reading.indices, reading.confidences, alphabet, pad_index)

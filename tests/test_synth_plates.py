@@ -7,12 +7,13 @@ from edge.synth.designs import DESIGNS
 from edge.synth.fonts import all_font_files, fonts, text_mask
 from edge.synth.formats import STATES, fits_state_format
 from edge.synth.glyphs import (
+    box_o,
     die_shapes,
     glyph_mask,
     plain_one,
     serifed_i,
     shallow_m,
-    stadium_o,
+    short_middle_w,
 )
 from edge.synth.plates import PlateRenderer
 
@@ -94,20 +95,21 @@ def test_us_dies_print_a_serifed_i_that_no_sans_serif_font_draws():
     assert middle[0] == 0.0 and middle[-1] == 0.0 and middle.max() > 0.9
 
 
-def test_brazilian_grey_plates_print_a_flagless_one_and_a_rounded_box_o():
+def test_brazilian_grey_plates_print_a_flagless_one_and_a_wide_box_o():
     font = fonts("serial")[0]
     assert np.array_equal(plain_one(font), text_mask("I", font))
-    o = stadium_o(font)
-    # A hollow box: ink down both sides at mid height, none in the middle.
-    row = o[o.shape[0] // 2]
-    assert row[: o.shape[1] // 5].max() > 0.9 and row[-(o.shape[1] // 5) :].max() > 0.9
-    assert row[o.shape[1] // 2] == 0.0
+    o = box_o(font)
+    assert o.shape[1] > text_mask("0", font).shape[1]
+    # A hollow box with straight sides: ink down both edges from a quarter to three quarters of
+    # the height, none in the middle.
+    for row in o[o.shape[0] // 4 : 3 * o.shape[0] // 4]:
+        assert row[0] > 0.9 and row[-1] > 0.9 and row[o.shape[1] // 2] == 0.0
 
 
 def test_die_shapes_belong_to_their_layout_and_follow_the_serial():
     assert die_shapes("uk", "AB12CDE") == {}
     us = [die_shapes("us", f"{n}ABC123") for n in range(200)]
-    assert {char for shapes in us for char in shapes} == {"I", "1", "4", "M"}
+    assert {char for shapes in us for char in shapes} == {"I", "1", "4", "M", "W"}
     assert 0.85 < sum("I" in s for s in us) / len(us) < 1
     assert die_shapes("us", "7XUP882") == die_shapes("us", "7XUP882")
 
@@ -117,6 +119,14 @@ def test_european_dies_print_an_m_whose_vertex_stops_near_half_height():
     column = m[:, m.shape[1] // 2]
     ink_rows = np.flatnonzero(column > 0.5)
     assert 0.4 * len(column) < ink_rows.max() < 0.75 * len(column)
+
+
+def test_short_middle_w_keeps_its_middle_apex_well_below_the_top():
+    w = short_middle_w(fonts("serial")[0])
+    column = w[:, w.shape[1] // 2]
+    ink_rows = np.flatnonzero(column > 0.5)
+    assert 0.3 * len(column) < ink_rows.min() < 0.5 * len(column)
+    assert w[-2].max() > 0.5  # the two V points reach the baseline
 
 
 def test_a_plate_prints_its_die_shape_where_the_font_would_print_its_own():

@@ -3,13 +3,15 @@
 US dies give the letter I serifs (a reader trained on sans-serif fonts reads the real serifed I
 as T), print the digit 1 as a bar with little or no flag (so a bar is a 1, never an I) and many
 stamp an open-top 4 (read as L). European and many US dies stop the M's middle vertex near half
-height (read as H otherwise). Brazil's grey plates print the digit 1 as a plain bar too (read as
-I) and the letter O as a tall rounded rectangle (read as D). Each shape is built from the font's
+height (read as H otherwise), and the W's middle apex short of the top (read as M, H or V).
+Brazil's grey plates print the digit 1 as a plain bar too (read as I) and the letter O as a wide
+rectangle with rounded corners and straight sides (read as D). Each shape is built from the font's
 own stroke width and height, so it matches the weight of the rest of the serial.
 """
 
 from __future__ import annotations
 
+import itertools
 import random
 import zlib
 from collections.abc import Callable
@@ -58,6 +60,27 @@ def shallow_m(font: Path) -> np.ndarray:
 
 
 @cache
+def short_middle_w(font: Path) -> np.ndarray:
+    """A W of two slanted V strokes whose shared middle apex stops near 60 % of the height."""
+    height, width = text_mask("W", font).shape
+    stroke = _stroke(font)
+    mask = np.zeros((height, width), np.float32)
+    half = stroke // 2
+    top, bottom = half, height - 1 - half
+    points = [
+        (half, top),
+        (round(width * 0.27), bottom),
+        (width // 2, round(height * 0.4)),
+        (round(width * 0.73), bottom),
+        (width - 1 - half, top),
+    ]
+    thickness = max(round(stroke * 0.9), 1)
+    for start, end in itertools.pairwise(points):
+        cv2.line(mask, start, end, 1.0, thickness, lineType=cv2.LINE_AA)
+    return mask
+
+
+@cache
 def plain_one(font: Path) -> np.ndarray:
     return text_mask("I", font)
 
@@ -85,17 +108,17 @@ def _rounded_box(mask: np.ndarray, x0: int, y0: int, x1: int, y1: int, radius: i
 
 
 @cache
-def stadium_o(font: Path) -> np.ndarray:
-    """A tall rounded-rectangle O, as Brazil's grey plates print it."""
-    height, width = text_mask("0", font).shape
+def box_o(font: Path) -> np.ndarray:
+    """Brazil's grey-plate O: wider than the font's 0, straight sides, rounded corners."""
+    height, digit_width = text_mask("0", font).shape
+    width = round(digit_width * 1.15)
     stroke = _stroke(font)
+    radius = round(width * 0.3)
     outer = np.zeros((height, width), np.float32)
-    _rounded_box(outer, 0, 0, width - 1, height - 1, round(width * 0.42))
+    _rounded_box(outer, 0, 0, width - 1, height - 1, radius)
     inner = np.zeros_like(outer)
     inset = stroke
-    _rounded_box(
-        inner, inset, inset, width - 1 - inset, height - 1 - inset, round(width * 0.42) - inset
-    )
+    _rounded_box(inner, inset, inset, width - 1 - inset, height - 1 - inset, radius - inset)
     return np.clip(outer - inner, 0.0, 1.0)
 
 
@@ -106,10 +129,16 @@ _DIE_SHAPES: dict[str, dict[str, tuple[Callable[[Path], np.ndarray], float]]] = 
         "1": (plain_one, 0.35),
         "4": (open_four, 0.3),
         "M": (shallow_m, 0.4),
+        "W": (short_middle_w, 0.4),
     },
-    "eu": {"M": (shallow_m, 0.7)},
-    "mercosul": {"M": (shallow_m, 0.7)},
-    "br-grey": {"1": (plain_one, 0.85), "O": (stadium_o, 0.8), "M": (shallow_m, 0.5)},
+    "eu": {"M": (shallow_m, 0.7), "W": (short_middle_w, 0.5)},
+    "mercosul": {"M": (shallow_m, 0.7), "W": (short_middle_w, 0.5)},
+    "br-grey": {
+        "1": (plain_one, 0.85),
+        "O": (box_o, 0.9),
+        "M": (shallow_m, 0.5),
+        "W": (short_middle_w, 0.5),
+    },
 }
 
 

@@ -13,7 +13,9 @@ from edge.errors import InputError, ModelError
 from edge.evaluation.ocr import edit_distance, evaluate_us_crops, normalise_plate
 from edge.recognise import PlateReader
 from edge.recognise.decoding import decode, greedy
+from edge.recognise.margins import agreed_reading, read_boxes
 from edge.synth.plates import PlateRenderer
+from edge.types import Box, PlateText
 from tests.conftest import REPO_ROOT
 
 MODEL = REPO_ROOT / "models" / "ocr.onnx"
@@ -206,3 +208,27 @@ def test_a_us_letter_slot_does_not_take_a_zero_for_the_letter_o():
         {"8": 0.9}, {"3": 0.9}, {"4": 0.9}, {"8": 0.9}, {"K": 0.9}, {"0": 0.7, "Q": 0.2, "O": 0.05},
     )  # fmt: skip
     assert decode(probabilities, ALPHABET, "_", "ME", 0.9).text == "8348KQ"
+
+
+def test_crops_that_agree_outvote_one_more_confident_crop():
+    readings = [
+        PlateText("AB1234", 0.5, ()),
+        PlateText("AB123", 0.8, ()),  # the tight cut lost the last character
+        PlateText("AB1234", 0.45, ()),
+    ]
+    assert agreed_reading(readings) is readings[0]
+
+
+def test_each_box_gets_one_agreed_reading_in_box_order(reader):
+    renderer = PlateRenderer(seed=3)
+    flat = [renderer.draw_plate("CA", "7ABC123"), renderer.draw_plate("TX", "KLM4821")]
+    frame = np.full((400, 900, 3), 90, np.uint8)
+    boxes = []
+    for plate, x in zip(flat, (60, 480), strict=True):
+        h, w = plate.image.shape[:2]
+        frame[100 : 100 + h, x : x + w] = plate.image
+        inset = round(w * 0.03)  # as tight as the detector's boxes run
+        boxes.append(Box(x + inset, 100, w - 2 * inset, h))
+    reads = read_boxes(reader, frame, boxes, (0.0, 0.06, 0.1))
+    assert [r.text for r in reads] == ["7ABC123", "KLM4821"]
+    assert read_boxes(reader, frame, [], (0.06,)) == []

@@ -150,6 +150,13 @@ def _convert(value: Any, hint: Any, base: Path) -> Any:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise TypeError(f"must be a list of strings, got {value!r}")
         return tuple(value)
+    if hint == tuple[float, ...]:
+        numbers = _list(value)
+        if not numbers or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in numbers
+        ):
+            raise TypeError(f"must be a non-empty list of numbers, got {value!r}")
+        return tuple(float(v) for v in numbers)
     if hint == tuple[Polygon, ...]:
         return tuple(_polygon(item, i) for i, item in enumerate(_list(value)))
     raise TypeError(f"unsupported config type {hint}")  # a schema bug, not user input

@@ -12,6 +12,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+# Crop margins (width added on each side, as a share of the box's width) the OCR reads a plate
+# at; several readings vote (`edge.recognise.margins`). A video pass already votes over the
+# frames a plate is tracked in, so video reads once per frame; a still photo is all there is.
+VIDEO_CROP_MARGINS = (0.06,)
+STILL_CROP_MARGINS = (0.0, 0.03, 0.06, 0.1, 0.15)
+
+
+def _margins_check(margins: tuple[float, ...]) -> str | None:
+    if all(0.0 <= m <= 0.5 for m in margins):
+        return None
+    return f"each margin must be in [0, 0.5], got {list(margins)}"
+
+
 Point = tuple[float, float]
 Polygon = tuple[Point, ...]
 Check = Callable[[Any], str | None]
@@ -138,6 +151,17 @@ class OcrConfig(ModelRuntime):
     )
     min_width: int = option(
         "plates narrower than this many pixels are tracked but not read yet", 40, at_least(1)
+    )
+    crop_margins: tuple[float, ...] = option(
+        "in video, each plate is cut at these margins (width added on each side, as a share "
+        "of the box's width) and the readings vote; the tracker votes across frames as well",
+        VIDEO_CROP_MARGINS,
+        _margins_check,
+    )
+    still_crop_margins: tuple[float, ...] = option(
+        "the same for still photos (`alpr-edge read`), where one photo is all there is",
+        STILL_CROP_MARGINS,
+        _margins_check,
     )
 
 

@@ -11,6 +11,7 @@ import json
 import logging
 from pathlib import Path
 
+from edge.config.schema import STILL_CROP_MARGINS
 from edge.errors import EXIT_OK
 from edge.shared_data import shared_data_dir, shared_data_path
 
@@ -57,7 +58,7 @@ def _run(args: argparse.Namespace) -> int:
         figures[f"detection/{name}"] = detection.summary()
         log.debug("real/%s missed detections: %s", name, detection.missed)
         if reader is not None:
-            end_to_end = evaluate_end_to_end(detector, reader, photos)
+            end_to_end = evaluate_end_to_end(detector, reader, photos, args.crop_margins)
             figures[f"end_to_end/{name}"] = end_to_end.summary()
             log.debug("real/%s misreads (file, label, read): %s", name, end_to_end.misreads)
         if "detector_latency" not in figures:
@@ -102,6 +103,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--ocr-config", type=Path, default=Path("models/ocr_plate_config.yaml"))
     parser.add_argument(
         "--latency-runs", type=int, default=200, help="timed runs for each latency median"
+    )
+    parser.add_argument(
+        "--crop-margins",
+        type=float,
+        nargs="+",
+        default=STILL_CROP_MARGINS,
+        help="end to end, read each plate cut at these margins (share of the box width added "
+        "on each side) and let the readings vote, as `alpr-edge read` does "
+        "(ocr.still_crop_margins)",
     )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.set_defaults(handler=_run)

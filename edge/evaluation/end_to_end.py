@@ -2,17 +2,22 @@
 
 A labelled plate is read when the detection matched to it (IoU >= 0.3, see `detection.match`)
 reads exactly its label after `normalise_plate` (upper case, spaces and dashes dropped, O as 0).
+Plates are read as the unit reads them: cut at each of the crop margins, the readings voting
+(`edge.recognise.margins`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from edge.detect import PlateDetector, plate_crop
+from edge.config.schema import STILL_CROP_MARGINS
+from edge.detect import PlateDetector
 from edge.evaluation import Figures
 from edge.evaluation.detection import PlatePhoto, match
 from edge.evaluation.ocr import normalise_plate
 from edge.recognise import PlateReader
+from edge.recognise.margins import read_boxes
 
 
 @dataclass(frozen=True)
@@ -23,13 +28,16 @@ class EndToEndEvaluation(Figures):
 
 
 def evaluate_end_to_end(
-    detector: PlateDetector, reader: PlateReader, photos: list[PlatePhoto]
+    detector: PlateDetector,
+    reader: PlateReader,
+    photos: list[PlatePhoto],
+    crop_margins: Sequence[float] = STILL_CROP_MARGINS,
 ) -> EndToEndEvaluation:
     correct = plates = 0
     misreads = []
     for photo in photos:
         detections = detector.detect(photo.image)
-        reads = reader.read([plate_crop(photo.image, d.box) for d in detections])
+        reads = read_boxes(reader, photo.image, [d.box for d in detections], crop_margins)
         for plate, index in zip(photo.plates, match(detections, photo.plates), strict=True):
             plates += 1
             text = reads[index].text if index is not None else ""

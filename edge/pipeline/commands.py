@@ -143,8 +143,8 @@ def run_command(args: argparse.Namespace) -> int:
 
 def read_command(args: argparse.Namespace) -> int:
     from edge.capture import read_image
-    from edge.detect import plate_crop
     from edge.pipeline.components import open_detector, open_reader
+    from edge.recognise.margins import read_boxes
 
     config = load_config(args.config)
     images, problems = _collect_images(args.paths)
@@ -164,7 +164,8 @@ def read_command(args: argparse.Namespace) -> int:
         else:
             detections = detector.detect(image)
             boxes = [d.box.as_list() for d in detections]
-            texts = reader.read([plate_crop(image, d.box) for d in detections])
+            margins = config.ocr.still_crop_margins
+            texts = read_boxes(reader, image, [d.box for d in detections], margins)
         seconds = time.perf_counter() - started
         plates = [
             {

@@ -20,9 +20,10 @@ from edge.detect import plate_crop
 from edge.hotlist import Hotlist
 from edge.motion import MotionGate
 from edge.pipeline.regions import merge_overlapping, window_around
+from edge.recognise.margins import CropReader, read_boxes
 from edge.store import ReadStore, StoreUnavailable
 from edge.track import PlatePass, PlateTracker, Sighting
-from edge.types import Box, Detection, Frame, HotlistHit, PlateText, VehicleRead
+from edge.types import Box, Detection, Frame, HotlistHit, VehicleRead
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -45,10 +46,6 @@ class Detector(Protocol):
     def detect(
         self, image_bgr: np.ndarray, regions: list[Box], scale: float = 1.0
     ) -> list[Detection]: ...
-
-
-class Reader(Protocol):
-    def read(self, crops: Sequence[np.ndarray]) -> list[PlateText]: ...
 
 
 class ReadSink(Protocol):
@@ -85,7 +82,7 @@ class Pipeline:
         self,
         config: EdgeConfig,
         detector: Detector,
-        reader: Reader,
+        reader: CropReader,
         store: ReadStore,
         sink: ReadSink | None = None,
     ) -> None:
@@ -137,10 +134,10 @@ class Pipeline:
         legible = [s for s in sightings if self._worth_reading(s.detection.box, frame.index)]
         if legible:
             with stats.timing("ocr"):
-                for sighting in legible:
-                    sighting.crop = plate_crop(frame.image, sighting.detection.box).copy()
-                texts = self.reader.read([s.crop for s in legible])
+                boxes = [s.detection.box for s in legible]
+                texts = read_boxes(self.reader, frame.image, boxes, self.config.ocr.crop_margins)
             for sighting, text in zip(legible, texts, strict=True):
+                sighting.crop = plate_crop(frame.image, sighting.detection.box).copy()
                 sighting.text = text
             stats.plates_read += len(legible)
         with stats.timing("track"):

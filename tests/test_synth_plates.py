@@ -1,5 +1,6 @@
 from collections import Counter
 
+import cv2
 import numpy as np
 import pytest
 
@@ -7,9 +8,13 @@ from edge.synth.designs import DESIGNS
 from edge.synth.fonts import all_font_files, fonts, text_mask
 from edge.synth.formats import STATES, fits_state_format
 from edge.synth.glyphs import (
+    box_eight,
     box_o,
+    box_q,
     die_shapes,
     glyph_mask,
+    narrow_q,
+    narrow_w,
     plain_one,
     serifed_i,
     shallow_m,
@@ -109,7 +114,7 @@ def test_brazilian_grey_plates_print_a_flagless_one_and_a_wide_box_o():
 def test_die_shapes_belong_to_their_layout_and_follow_the_serial():
     assert die_shapes("uk", "AB12CDE") == {}
     us = [die_shapes("us", f"{n}ABC123") for n in range(200)]
-    assert {char for shapes in us for char in shapes} == {"I", "1", "4", "M", "W"}
+    assert {char for shapes in us for char in shapes} == {"I", "1", "4", "M", "W", "8", "Q"}
     assert 0.85 < sum("I" in s for s in us) / len(us) < 1
     assert die_shapes("us", "7XUP882") == die_shapes("us", "7XUP882")
 
@@ -127,6 +132,27 @@ def test_short_middle_w_keeps_its_middle_apex_well_below_the_top():
     ink_rows = np.flatnonzero(column > 0.5)
     assert 0.3 * len(column) < ink_rows.min() < 0.5 * len(column)
     assert w[-2].max() > 0.5  # the two V points reach the baseline
+
+
+def _counters(mask: np.ndarray) -> int:
+    """Enclosed holes of a glyph: background regions that do not touch the border."""
+    background = np.pad((mask < 0.5).astype(np.uint8), 1, constant_values=1)
+    return cv2.connectedComponents(background, connectivity=4)[0] - 2  # minus ink, outside
+
+
+def test_us_dies_print_an_eight_of_two_boxes_and_a_q_with_a_tail():
+    for font in fonts("serial"):
+        assert _counters(box_eight(font)) == 2
+        q, zero = narrow_q(font), text_mask("0", font)
+        assert q.shape == zero.shape and q[-1, -1] > 0.5 and zero[-1, -1] < 0.5
+        assert box_q(font)[-1, -1] > 0.5 and _counters(box_q(font)) >= 1
+
+
+def test_us_dies_print_a_narrow_w_with_its_middle_apex_at_the_top():
+    font = fonts("serial")[0]
+    w = narrow_w(font)
+    assert w.shape[1] < text_mask("W", font).shape[1]
+    assert w[: w.shape[0] // 8, w.shape[1] // 2].max() > 0.5
 
 
 def test_a_plate_prints_its_die_shape_where_the_font_would_print_its_own():

@@ -2,11 +2,14 @@
 
 US dies give the letter I serifs (a reader trained on sans-serif fonts reads the real serifed I
 as T), print the digit 1 as a bar with little or no flag (so a bar is a 1, never an I) and many
-stamp an open-top 4 (read as L). European and many US dies stop the M's middle vertex near half
-height (read as H otherwise), and the W's middle apex short of the top (read as M, H or V).
-Brazil's grey plates print the digit 1 as a plain bar too (read as I) and the letter O as a wide
-rectangle with rounded corners and straight sides (read as D). Each shape is built from the font's
-own stroke width and height, so it matches the weight of the rest of the serial.
+stamp an open-top 4 (read as L). US dies cut a narrow W with near-upright strokes (read as M,
+H or K), an 8 of two stacked rounded boxes (read as B) and a Q that is their narrow 0 with a
+tail (read as 0). European and many US dies stop the M's middle vertex near half height (read as
+H otherwise); European ones the W's middle apex short of the top (read as M or V). Brazil's grey
+plates print the digit 1 as a plain bar too (read as I), the letter O as a wide rectangle with
+rounded corners and straight sides (read as D) and the Q as that box with a short tail. Each
+shape is built from the font's own stroke width and height, so it matches the weight of the rest
+of the serial.
 """
 
 from __future__ import annotations
@@ -64,7 +67,6 @@ def short_middle_w(font: Path) -> np.ndarray:
     """A W of two slanted V strokes whose shared middle apex stops near 60 % of the height."""
     height, width = text_mask("W", font).shape
     stroke = _stroke(font)
-    mask = np.zeros((height, width), np.float32)
     half = stroke // 2
     top, bottom = half, height - 1 - half
     points = [
@@ -74,6 +76,29 @@ def short_middle_w(font: Path) -> np.ndarray:
         (round(width * 0.73), bottom),
         (width - 1 - half, top),
     ]
+    return _polyline(height, width, points, stroke)
+
+
+@cache
+def narrow_w(font: Path) -> np.ndarray:
+    """A condensed W: near-upright outer strokes, the middle apex at full height."""
+    height, font_width = text_mask("W", font).shape
+    width = round(font_width * 0.85)
+    stroke = _stroke(font)
+    half = stroke // 2
+    top, bottom = half, height - 1 - half
+    points = [
+        (half, top),
+        (round(width * 0.24), bottom),
+        (width // 2, top),
+        (round(width * 0.76), bottom),
+        (width - 1 - half, top),
+    ]
+    return _polyline(height, width, points, stroke)
+
+
+def _polyline(height: int, width: int, points: list[tuple[int, int]], stroke: int) -> np.ndarray:
+    mask = np.zeros((height, width), np.float32)
     thickness = max(round(stroke * 0.9), 1)
     for start, end in itertools.pairwise(points):
         cv2.line(mask, start, end, 1.0, thickness, lineType=cv2.LINE_AA)
@@ -107,19 +132,62 @@ def _rounded_box(mask: np.ndarray, x0: int, y0: int, x1: int, y1: int, radius: i
             cv2.circle(mask, (cx, cy), radius, 1.0, -1, lineType=cv2.LINE_AA)
 
 
+def _ring(height: int, width: int, stroke: int, radius: int) -> np.ndarray:
+    """A rounded-box outline `stroke` thick filling (height, width)."""
+    radius = min(radius, (min(height, width) - 1) // 2)
+    outer = np.zeros((height, width), np.float32)
+    _rounded_box(outer, 0, 0, width - 1, height - 1, radius)
+    inner = np.zeros_like(outer)
+    inset = stroke
+    inner_radius = max(radius - inset, 0)
+    _rounded_box(inner, inset, inset, width - 1 - inset, height - 1 - inset, inner_radius)
+    return np.clip(outer - inner, 0.0, 1.0)
+
+
 @cache
 def box_o(font: Path) -> np.ndarray:
     """Brazil's grey-plate O: wider than the font's 0, straight sides, rounded corners."""
     height, digit_width = text_mask("0", font).shape
     width = round(digit_width * 1.15)
-    stroke = _stroke(font)
-    radius = round(width * 0.3)
-    outer = np.zeros((height, width), np.float32)
-    _rounded_box(outer, 0, 0, width - 1, height - 1, radius)
-    inner = np.zeros_like(outer)
-    inset = stroke
-    _rounded_box(inner, inset, inset, width - 1 - inset, height - 1 - inset, radius - inset)
-    return np.clip(outer - inner, 0.0, 1.0)
+    return _ring(height, width, _stroke(font), round(width * 0.3))
+
+
+@cache
+def box_eight(font: Path) -> np.ndarray:
+    """An 8 of two stacked rounded boxes with straight sides, the upper one narrower."""
+    height, width = text_mask("8", font).shape
+    stroke = max(round(_stroke(font) * 0.85), 1)  # the counters stay open at plate sizes
+    upper_height, upper_width = round(height * 0.5), round(width * 0.88)
+    lower_top = upper_height - stroke
+    mask = np.zeros((height, width), np.float32)
+    left = (width - upper_width) // 2
+    upper = _ring(upper_height, upper_width, stroke, round(upper_width * 0.3))
+    lower = _ring(height - lower_top, width, stroke, round(width * 0.3))
+    upper_area = mask[:upper_height, left : left + upper_width]
+    np.maximum(upper_area, upper, out=upper_area)
+    np.maximum(mask[lower_top:], lower, out=mask[lower_top:])
+    return mask
+
+
+def _with_tail(bowl: np.ndarray, stroke: int) -> np.ndarray:
+    """`bowl` with a short tail across its lower right, making a Q of an O-like shape."""
+    height, width = bowl.shape
+    mask = bowl.copy()
+    start, end = (round(width * 0.55), round(height * 0.72)), (width - 1, height - 1)
+    cv2.line(mask, start, end, 1.0, max(round(stroke * 0.8), 1), lineType=cv2.LINE_AA)
+    return mask
+
+
+@cache
+def narrow_q(font: Path) -> np.ndarray:
+    """A US die's Q: the narrow 0 of the same dies with a tail."""
+    return _with_tail(text_mask("0", font), _stroke(font))
+
+
+@cache
+def box_q(font: Path) -> np.ndarray:
+    """Brazil's grey-plate Q: the box O with a tail."""
+    return _with_tail(box_o(font), _stroke(font))
 
 
 # Per plate layout: character -> (die shape, share of plates that print it).
@@ -129,7 +197,9 @@ _DIE_SHAPES: dict[str, dict[str, tuple[Callable[[Path], np.ndarray], float]]] = 
         "1": (plain_one, 0.35),
         "4": (open_four, 0.3),
         "M": (shallow_m, 0.4),
-        "W": (short_middle_w, 0.4),
+        "W": (narrow_w, 0.6),
+        "8": (box_eight, 0.35),
+        "Q": (narrow_q, 0.6),
     },
     "eu": {"M": (shallow_m, 0.7), "W": (short_middle_w, 0.5)},
     "mercosul": {"M": (shallow_m, 0.7), "W": (short_middle_w, 0.5)},
@@ -138,6 +208,7 @@ _DIE_SHAPES: dict[str, dict[str, tuple[Callable[[Path], np.ndarray], float]]] = 
         "O": (box_o, 0.9),
         "M": (shallow_m, 0.5),
         "W": (short_middle_w, 0.5),
+        "Q": (box_q, 0.9),
     },
 }
 

@@ -62,39 +62,34 @@ def shallow_m(font: Path) -> np.ndarray:
     return mask
 
 
-@cache
-def short_middle_w(font: Path) -> np.ndarray:
-    """A W of two slanted V strokes whose shared middle apex stops near 60 % of the height."""
-    height, width = text_mask("W", font).shape
+def _w(font: Path, width_share: float, apex_height: float, v_points: float) -> np.ndarray:
+    """A W of four strokes: `width_share` of the font's W wide, the middle apex `apex_height`
+    of the height down from the top, the two V points `v_points` of the width in from the sides."""
+    height, font_width = text_mask("W", font).shape
+    width = round(font_width * width_share)
     stroke = _stroke(font)
     half = stroke // 2
     top, bottom = half, height - 1 - half
     points = [
         (half, top),
-        (round(width * 0.27), bottom),
-        (width // 2, round(height * 0.4)),
-        (round(width * 0.73), bottom),
+        (round(width * v_points), bottom),
+        (width // 2, max(round(height * apex_height), top)),
+        (round(width * (1 - v_points)), bottom),
         (width - 1 - half, top),
     ]
     return _polyline(height, width, points, stroke)
+
+
+@cache
+def short_middle_w(font: Path) -> np.ndarray:
+    """A W of two slanted V strokes whose shared middle apex stops near 60 % of the height."""
+    return _w(font, 1.0, 0.4, 0.27)
 
 
 @cache
 def narrow_w(font: Path) -> np.ndarray:
     """A condensed W: near-upright outer strokes, the middle apex at full height."""
-    height, font_width = text_mask("W", font).shape
-    width = round(font_width * 0.85)
-    stroke = _stroke(font)
-    half = stroke // 2
-    top, bottom = half, height - 1 - half
-    points = [
-        (half, top),
-        (round(width * 0.24), bottom),
-        (width // 2, top),
-        (round(width * 0.76), bottom),
-        (width - 1 - half, top),
-    ]
-    return _polyline(height, width, points, stroke)
+    return _w(font, 0.85, 0.0, 0.24)
 
 
 def _polyline(height: int, width: int, points: list[tuple[int, int]], stroke: int) -> np.ndarray:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.errors import EXIT_OK
+from edge.train import FINE_TUNE_LEARNING_RATE
 
 DEFAULT_MODELS_DIR = Path("models")
 
@@ -116,8 +117,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ocr.add_argument(
         "--learning-rate",
         type=float,
-        default=2.5e-4,
-        help="peak learning rate of a fine-tune (default 2.5e-4)",
+        default=FINE_TUNE_LEARNING_RATE,
+        help=f"peak learning rate of a fine-tune (default {FINE_TUNE_LEARNING_RATE:g})",
     )
     ocr.set_defaults(handler=_train_ocr)
     everything = models.add_parser("all", help="train every shipped model, one after another")

@@ -31,6 +31,7 @@ from edge.recognise.preprocess import to_model_input
 from edge.shared_data import shared_data_dir, shared_data_path
 from edge.synth import formats
 from edge.synth.plates import PlateRenderer
+from edge.train import FINE_TUNE_LEARNING_RATE
 from edge.train.ocr_data import (
     UNKNOWN_REGION,
     LabelledCrop,
@@ -108,7 +109,7 @@ class OcrTrainConfig:
         minutes: float,
         init: Path,
         threads: int = 1,
-        learning_rate: float = 2.5e-4,
+        learning_rate: float = FINE_TUNE_LEARNING_RATE,
     ) -> OcrTrainConfig:
         """A shorter round from a trained model: lower peak rate, real crops labelled from the
         start (the model already reads), looser format-checked pseudo-labels, rare letters."""

@@ -11,9 +11,9 @@ The letter O and the digit 0 are one glyph to the model: most US states print th
 label them 0, so a round character comes out as 0 whatever the plate. In regions that print a
 letter O (UK, EU, Brazil: `Region.o_as_zero` false), where a format asks for a letter the
 probability of 0 counts for O, and where it asks for a digit O's counts for 0. (In a US letter
-slot a sure 0 is more likely a Q or a D: US serials leave O out.) Two
-formats that differ only in whether that glyph is a letter (Brazil's LLLDLDD against LLL-DDDD)
-then tie, and the reading nearer the model's own characters wins.
+slot a sure 0 is more likely a Q or a D: US serials leave O out.) Two formats that differ only
+in whether that glyph is a letter (Brazil's LLLDLDD against LLL-DDDD) then tie, and the reading
+nearer the model's own characters wins.
 """
 
 from __future__ import annotations

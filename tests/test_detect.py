@@ -6,9 +6,10 @@ import pytest
 
 from edge.detect import PlateDetector, plate_crop
 from edge.detect.detector import PAD_MULTIPLE, STRIDE, decode, letterbox
+from edge.detect.overlap import merge_large, suppress_nested
 from edge.errors import ModelError
 from edge.evaluation.detection import load_plate_photos
-from edge.types import Box
+from edge.types import Box, Detection
 
 SHIPPED_MODEL = Path(__file__).resolve().parent.parent / "models" / "detector.onnx"
 
@@ -129,3 +130,50 @@ def test_shipped_detector_finds_the_plates_of_synthetic_street_scenes():
             found += any(d.box.iou(plate.box) >= 0.3 for d in detections)
     assert total >= 3
     assert found >= total - 1
+
+
+def test_a_plate_boxed_twice_at_two_sizes_is_kept_once():
+    plate = Detection(Box(500, 400, 150, 50), 0.5)
+    looser = Detection(Box(480, 390, 190, 70), 0.34)
+    elsewhere = Detection(Box(900, 400, 150, 50), 0.4)
+    assert suppress_nested([looser, plate, elsewhere]) == [plate, elsewhere]
+
+
+def test_a_large_plate_found_in_pieces_replaces_the_pieces_even_when_they_score_higher():
+    pieces = [Detection(Box(150, 110, 230, 165), 0.63), Detection(Box(20, 120, 260, 150), 0.61)]
+    whole = Detection(Box(0, 100, 540, 180), 0.45)
+    elsewhere = Detection(Box(900, 400, 150, 50), 0.5)
+    assert merge_large([*pieces, elsewhere], [whole]) == [elsewhere, whole]
+
+
+def test_a_large_box_around_one_better_plate_is_dropped_and_a_better_one_replaces_it():
+    plate = Detection(Box(230, 460, 200, 80), 0.8)
+    surroundings = Detection(Box(140, 430, 740, 220), 0.4)
+    assert merge_large([plate], [surroundings]) == [plate]
+    cut_short = Detection(Box(420, 400, 490, 170), 0.38)
+    whole = Detection(Box(280, 360, 710, 280), 0.63)
+    assert merge_large([cut_short], [whole]) == [whole]
+
+
+def test_a_large_plate_the_full_pass_missed_is_added_unless_it_overlaps_one_partly():
+    small = Detection(Box(900, 600, 100, 40), 0.7)
+    large = Detection(Box(100, 100, 600, 200), 0.5)
+    assert merge_large([small], [large]) == [small, large]
+    straddling = Detection(Box(950, 560, 600, 200), 0.9)
+    assert merge_large([small], [straddling]) == [small]
+
+
+@pytest.mark.parametrize("state", ["BR", "CA", "EU"])
+def test_a_plate_filling_most_of_a_still_photo_is_found_once_and_whole(state):
+    from edge.synth.plates import PlateRenderer
+
+    face = PlateRenderer(3).draw_plate(state).image
+    noise = np.random.default_rng(0).integers(60, 200, (500, 800, 3), dtype=np.uint8)
+    photo = cv2.GaussianBlur(noise, (31, 31), 0)
+    width = 620  # 0.78 of the frame: wider than the detector's training crops held
+    height = round(face.shape[0] * width / face.shape[1])
+    plate = Box(90, 250 - height // 2, width, height)
+    photo[plate.y : plate.y + height, plate.x : plate.x + width] = cv2.resize(face, (width, height))
+    detections = PlateDetector(SHIPPED_MODEL).detect_any_size(photo)
+    assert len(detections) == 1
+    assert detections[0].box.iou(plate) >= 0.5

@@ -10,10 +10,10 @@ import pytest
 
 from edge.cli import main
 from edge.pipeline.demo import TruthVehicle, compare
-from edge.pipeline.regions import merge_overlapping, suppress_nested, window_around
+from edge.pipeline.regions import merge_overlapping, window_around
 from edge.share.sharing import AUDIT_FILE
 from edge.store import ReadStore
-from edge.types import Box, Detection, HotlistHit, VehicleRead
+from edge.types import Box, HotlistHit, VehicleRead
 
 
 def alpr(*args):
@@ -147,10 +147,3 @@ def test_search_windows_follow_plates_and_merge_when_they_overlap():
     assert merge_overlapping(apart) == apart
     touching = [Box(0, 0, 100, 100), Box(50, 50, 100, 100), Box(140, 140, 20, 20)]
     assert merge_overlapping(touching) == [Box(0, 0, 160, 160)]
-
-
-def test_a_plate_boxed_twice_at_two_sizes_is_kept_once():
-    plate = Detection(Box(500, 400, 150, 50), 0.5)
-    looser = Detection(Box(480, 390, 190, 70), 0.34)
-    elsewhere = Detection(Box(900, 400, 150, 50), 0.4)
-    assert suppress_nested([looser, plate, elsewhere]) == [plate, elsewhere]

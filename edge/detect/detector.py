@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from edge.detect.overlap import merge_large
 from edge.errors import ModelError
 from edge.types import Box, Detection
 
@@ -30,6 +31,11 @@ MAX_SIDE_KEY = "max_side"
 STRIDE = 4
 PAD_MULTIPLE = 32
 PAD_VALUE = 114
+# The detector learnt plates up to 0.85 of its 320-px training crops with frames letterboxed to
+# 640 (`edge.train.detector_data.AugmentConfig`): up to about 0.42 of the letterboxed side. A
+# wider plate (a close-up photo) comes back in pieces or boxed short; at half the resolution it
+# is within the learnt range.
+LARGE_PLATE_SHARE = 0.42
 
 
 @dataclass(frozen=True)
@@ -147,11 +153,23 @@ class PlateDetector:
 
     def detect(self, image_bgr: np.ndarray) -> list[Detection]:
         """Plates in `image_bgr` (uint8 HxWx3), best first, in the frame's pixel coordinates."""
+        return self._detect_at(image_bgr, self.max_side)
+
+    def detect_any_size(self, image_bgr: np.ndarray) -> list[Detection]:
+        """Like `detect`, for still photos, where a plate may fill much of the frame: a second
+        pass at half the resolution finds the plates wider than the full pass learnt
+        (`LARGE_PLATE_SHARE` of the long side), which `overlap.merge_large` merges in."""
+        full = self._detect_at(image_bgr, self.max_side)
+        least_width = LARGE_PLATE_SHARE * max(image_bgr.shape[:2])
+        coarse = self._detect_at(image_bgr, self.max_side // 2)
+        return merge_large(full, [d for d in coarse if d.box.w >= least_width])
+
+    def _detect_at(self, image_bgr: np.ndarray, max_side: int) -> list[Detection]:
         if image_bgr.ndim != 3 or image_bgr.shape[2] != 3 or image_bgr.dtype != np.uint8:
             raise ValueError(
                 f"expected a uint8 HxWx3 BGR image, got {image_bgr.shape} {image_bgr.dtype}"
             )
-        boxed = letterbox(image_bgr, self.max_side)
+        boxed = letterbox(image_bgr, max_side)
         heatmap, boxes, corners = self.infer(boxed.image[None])
         scores, xyxy, points = decode(
             heatmap[0], boxes[0], corners[0], self.score_threshold, self.max_plates

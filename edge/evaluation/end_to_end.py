@@ -2,7 +2,8 @@
 
 A labelled plate is read when the detection matched to it (IoU >= 0.3, see `detection.match`)
 reads exactly its label after `normalise_plate` (upper case, spaces and dashes dropped, O as 0).
-Plates are read as the unit reads them: cut at each of the crop margins, the readings voting
+Plates are found and read as `alpr-edge read` does: found at every size
+(`PlateDetector.detect_any_size`), cut at each of the crop margins, the readings voting
 (`edge.recognise.margins`).
 """
 
@@ -36,7 +37,7 @@ def evaluate_end_to_end(
     correct = plates = 0
     misreads = []
     for photo in photos:
-        detections = detector.detect(photo.image)
+        detections = detector.detect_any_size(photo.image)
         reads = read_boxes(reader, photo.image, [d.box for d in detections], crop_margins)
         for plate, index in zip(photo.plates, match(detections, photo.plates), strict=True):
             plates += 1

@@ -162,7 +162,7 @@ def read_command(args: argparse.Namespace) -> int:
             boxes = [[0, 0, image.shape[1], image.shape[0]]]
             texts = reader.read([image])
         else:
-            detections = detector.detect(image)
+            detections = detector.detect_any_size(image)
             boxes = [d.box.as_list() for d in detections]
             margins = config.ocr.still_crop_margins
             texts = read_boxes(reader, image, [d.box for d in detections], margins)

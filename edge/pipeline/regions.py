@@ -13,6 +13,7 @@ from dataclasses import replace
 import numpy as np
 
 from edge.detect import PlateDetector
+from edge.detect.overlap import suppress_nested
 from edge.types import Box, Detection
 
 # A tracked plate is looked for this many plate widths (at least MIN_WINDOW_PAD px) around
@@ -48,29 +49,6 @@ def merge_overlapping(boxes: list[Box]) -> list[Box]:
             if changed:
                 break
     return merged
-
-
-# A detection mostly inside a better one is the same plate boxed twice (at another size, which
-# the detector's own IoU-based suppression lets through); two tracks on one plate read it twice.
-NESTED_SHARE = 0.6
-
-
-def suppress_nested(detections: list[Detection]) -> list[Detection]:
-    """Best first, dropping any detection that lies mostly inside one already kept."""
-    kept: list[Detection] = []
-    for detection in sorted(detections, key=lambda d: -d.score):
-        box = detection.box
-        if not any(_inside_share(box, other.box) >= NESTED_SHARE for other in kept):
-            kept.append(detection)
-    return kept
-
-
-def _inside_share(a: Box, b: Box) -> float:
-    """The share of the smaller box's area that the two boxes have in common."""
-    ix = max(0, min(a.x + a.w, b.x + b.w) - max(a.x, b.x))
-    iy = max(0, min(a.y + a.h, b.y + b.h) - max(a.y, b.y))
-    smaller = min(a.area, b.area)
-    return ix * iy / smaller if smaller else 0.0
 
 
 class RegionDetector:

@@ -36,6 +36,13 @@ BRAZILIAN_CITIES = (
     "ES - CARIACICA",
     "PR - CURITIBA",
 )
+# Specialty plates (universities, teams, causes) carry stacked side letters, an emblem at the
+# left and a symbol between the groups far more often than a state's standard design: of the
+# real/us-crops misreads, about a third are such marks read as characters.
+SPECIALTY_SIDE_LETTERS = 0.15
+SPECIALTY_EMBLEM = 0.15
+SPECIALTY_LOGO = 0.1
+SPECIALTY_LOGO_KINDS = ("silhouette", "heart", "zia", "tree", "orange", "star")
 STATE_FREQUENCY = {"CA": 8.0} | dict.fromkeys(
     ("NV", "AZ", "OR", "WA", "TX", "FL", "NY", "UT", "ID", "CO", "IL", "NM"), 2.0
 )
@@ -78,6 +85,12 @@ class PlateSample:
 def _jitter(colour: Colour, rng: random.Random, amount: int = 14) -> np.ndarray:
     shift = rng.uniform(-amount, amount)
     return np.array([min(max(c + shift, 0.0), 255.0) for c in colour], np.float32)
+
+
+def _vivid(rng: random.Random) -> Colour:
+    """A strong colour (red, blue, green ...) for marks printed apart from the serial."""
+    low, mid, high = rng.randint(0, 60), rng.randint(0, 255), rng.randint(160, 255)
+    return rng.choice(((low, mid, high), (high, low, mid), (mid, high, low), (high, mid, low)))
 
 
 def paste(canvas: np.ndarray, mask: np.ndarray, colour: np.ndarray, x: int, y: int) -> None:
@@ -362,7 +375,10 @@ def _serial(
     else:
         cells = widths
     spacing = h * rng.uniform(0.05, 0.14)
-    separator = rng.choice(design.separators)
+    separator, logo, logo_colour = rng.choice(design.separators), design.logo, design.logo_colour
+    if design.layout == "us" and len(groups) > 1 and rng.random() < SPECIALTY_LOGO:
+        separator, logo = "logo", rng.choice(SPECIALTY_LOGO_KINDS)
+        logo_colour = _vivid(rng)
     sep_width = {"none": 0.0, "gap": 0.35, "dash": 0.45, "dot": 0.35, "logo": 0.7, "sticker": 0.6}
     sep = h * sep_width[separator]
     # Within a group glyphs are `spacing` apart; between groups: spacing, separator, spacing.
@@ -378,7 +394,7 @@ def _serial(
             box = (cursor, y, sep * squeeze, h)
             # Seals and stickers sit in the first gap only (German seals follow the district).
             kind = "gap" if index > 1 and separator == "sticker" else separator
-            _separator(canvas, layer, kind, design, box, rng)
+            _separator(canvas, layer, kind, design, box, rng, (logo, logo_colour))
             cursor += (sep + spacing) * squeeze
         for glyph, width, cell in zip(group, ws, cs, strict=True):
             scaled = _scaled(glyph, int(width * squeeze), int(h))
@@ -410,6 +426,7 @@ def _separator(
     design: Design,
     box: tuple[float, float, float, float],
     rng: random.Random,
+    logo: tuple[str, Colour],
 ) -> None:
     x, y, w, h = box
     if kind == "dash":
@@ -423,9 +440,8 @@ def _separator(
     elif kind == "dot":
         cv2.circle(layer, (int(x + w / 2), int(y + h / 2)), max(int(h * 0.06), 2), 1.0, -1)
     elif kind == "logo":
-        _draw_logo(
-            canvas, design.logo, _jitter(design.logo_colour, rng), (x, y + h * 0.1, w, h * 0.8), rng
-        )
+        kind, colour = logo
+        _draw_logo(canvas, kind, _jitter(colour, rng), (x, y + h * 0.1, w, h * 0.8), rng)
     elif kind == "sticker":
         if design.layout == "eu":
             _seals(canvas, box, rng)
@@ -528,18 +544,20 @@ def _draw_face(design: Design, groups: list[str], rng: random.Random) -> np.ndar
                 (width * 0.2, height * 0.82, width * 0.6, height * 0.1),
                 rng,
             )
-        # Distractors: stacked side letters, a decal, registration stickers.
-        if rng.random() < max(design.side_letters, 0.05):
-            side_w = width * 0.07
+        # Distractors: an emblem at the left, stacked side letters (in the ink or a colour of
+        # their own) on either side, registration stickers.
+        if rng.random() < SPECIALTY_EMBLEM:
+            size = area_h * rng.uniform(0.8, 1.0)
+            _decal(canvas, (left, area_y + (area_h - size) / 2, size, size), rng)
+            left += size * 1.15
+        if rng.random() < max(design.side_letters, SPECIALTY_SIDE_LETTERS):
+            side_w = width * rng.uniform(0.06, 0.1)
             side_x = left if rng.random() < 0.5 else right - side_w
-            _side_letters(canvas, (side_x, area_y, side_w, area_h), _jitter(design.ink, rng), rng)
+            ink = design.ink if rng.random() < 0.5 else _vivid(rng)
+            _side_letters(canvas, (side_x, area_y, side_w, area_h), _jitter(ink, rng), rng)
             left, right = (
                 (left + side_w * 1.3, right) if side_x == left else (left, right - side_w * 1.3)
             )
-        elif rng.random() < 0.12:
-            size = area_h * 0.8
-            _decal(canvas, (left, area_y + area_h * 0.1, size, size), rng)
-            left += size * 1.15
         for corner in rng.sample(range(4), rng.choice((0, 1, 1, 2))):
             sx = width * 0.04 if corner % 2 == 0 else width * 0.83
             sy = height * 0.05 if corner < 2 else height * 0.8

@@ -111,8 +111,13 @@ def test_two_allowlisted_brokers_get_every_read_and_the_unlisted_one_no_connecti
     head = inbox["alameda-so"].of_schema("alpr-edge/audit_head/1")[-1]["audit"]
     published = ChainHead(head["seq"], head["hash"], head["at"])
     assert verify(config.data_dir / "audit.sqlite", published).ok
-    status = [m for m in inbox["oakland-pd"].messages if m.topic == "alpr/v1/unit-1/status"]
-    assert [m.document["status"] for m in status] == ["online", "offline"]
+
+    # The goodbye is published as sharing closes and reaches the subscriber a moment later.
+    def statuses(s):
+        return [m.document["status"] for m in s.messages if m.topic == "alpr/v1/unit-1/status"]
+
+    assert inbox["oakland-pd"].wait_for(lambda s: len(statuses(s)) >= 2)
+    assert statuses(inbox["oakland-pd"]) == ["online", "offline"]
     assert federal.connection_count() == 0, federal.log_text()
     assert oakland.clients_connected("unit-1") == 1
     assert verify(config.data_dir / "audit.sqlite").ok

@@ -153,18 +153,20 @@ class PlateDetector:
 
     def detect(self, image_bgr: np.ndarray) -> list[Detection]:
         """Plates in `image_bgr` (uint8 HxWx3), best first, in the frame's pixel coordinates."""
-        return self._detect_at(image_bgr, self.max_side)
+        return self.detect_at(image_bgr, self.max_side)
 
     def detect_any_size(self, image_bgr: np.ndarray) -> list[Detection]:
         """Like `detect`, for still photos, where a plate may fill much of the frame: a second
         pass at half the resolution finds the plates wider than the full pass learnt
         (`LARGE_PLATE_SHARE` of the long side), which `overlap.merge_large` merges in."""
-        full = self._detect_at(image_bgr, self.max_side)
+        full = self.detect_at(image_bgr, self.max_side)
         least_width = LARGE_PLATE_SHARE * max(image_bgr.shape[:2])
-        coarse = self._detect_at(image_bgr, self.max_side // 2)
+        coarse = self.detect_at(image_bgr, self.max_side // 2)
         return merge_large(full, [d for d in coarse if d.box.w >= least_width])
 
-    def _detect_at(self, image_bgr: np.ndarray, max_side: int) -> list[Detection]:
+    def detect_at(self, image_bgr: np.ndarray, max_side: int) -> list[Detection]:
+        """Like `detect`, with the image letterboxed to `max_side` instead of the model's own
+        (a part of a frame keeps the scale the whole frame is seen at)."""
         if image_bgr.ndim != 3 or image_bgr.shape[2] != 3 or image_bgr.dtype != np.uint8:
             raise ValueError(
                 f"expected a uint8 HxWx3 BGR image, got {image_bgr.shape} {image_bgr.dtype}"

@@ -54,7 +54,6 @@ def merge_overlapping(boxes: list[Box]) -> list[Box]:
 class RegionDetector:
     def __init__(self, detector: PlateDetector) -> None:
         self.detector = detector
-        self.full_side = detector.max_side
 
     def detect(self, image: np.ndarray, regions: list[Box], scale: float = 1.0) -> list[Detection]:
         """Plates in the given regions of the frame (which must not overlap), at `scale` times
@@ -64,13 +63,9 @@ class RegionDetector:
 
     def _detect_region(self, image: np.ndarray, region: Box, scale: float) -> list[Detection]:
         height, width = image.shape[:2]
-        factor = scale * self.full_side / max(height, width)
+        factor = scale * self.detector.max_side / max(height, width)
         crop = image[region.y : region.y + region.h, region.x : region.x + region.w]
-        self.detector.max_side = max(32, round(max(region.w, region.h) * factor))
-        try:
-            found = self.detector.detect(crop)
-        finally:
-            self.detector.max_side = self.full_side
+        found = self.detector.detect_at(crop, max(32, round(max(region.w, region.h) * factor)))
         return [_shifted(d, region.x, region.y) for d in found]
 
 

@@ -33,6 +33,7 @@ def _run(args: argparse.Namespace) -> int:
     from edge.evaluation.detection import (
         detector_latency_ms,
         evaluate_detection,
+        find_plates,
         load_plate_photos,
     )
     from edge.evaluation.end_to_end import evaluate_end_to_end
@@ -54,11 +55,12 @@ def _run(args: argparse.Namespace) -> int:
             print(f"real/{name} figures skipped: data or detector missing")
             continue
         photos = load_plate_photos(folder)
-        detection = evaluate_detection(detector, photos)
+        found_plates = find_plates(detector, photos)
+        detection = evaluate_detection(photos, found_plates)
         figures[f"detection/{name}"] = detection.summary()
         log.debug("real/%s missed detections: %s", name, detection.missed)
         if reader is not None:
-            end_to_end = evaluate_end_to_end(detector, reader, photos, args.crop_margins)
+            end_to_end = evaluate_end_to_end(reader, photos, found_plates, args.crop_margins)
             figures[f"end_to_end/{name}"] = end_to_end.summary()
             log.debug("real/%s misreads (file, label, read): %s", name, end_to_end.misreads)
         if "detector_latency" not in figures:

@@ -89,11 +89,18 @@ class DetectionEvaluation(Figures):
     missed: list[str] = field(default_factory=list)
 
 
-def evaluate_detection(detector: PlateDetector, photos: list[PlatePhoto]) -> DetectionEvaluation:
+def find_plates(detector: PlateDetector, photos: list[PlatePhoto]) -> list[list[Detection]]:
+    """Each photo's detections, searched as `alpr-edge read` searches a still photo."""
+    return [detector.detect_any_size(photo.image) for photo in photos]
+
+
+def evaluate_detection(
+    photos: list[PlatePhoto], found_plates: list[list[Detection]]
+) -> DetectionEvaluation:
+    """Recall and false detections of `found_plates` (from `find_plates`) against the labels."""
     found = plates = false_positives = 0
     missed = []
-    for photo in photos:
-        detections = detector.detect_any_size(photo.image)
+    for photo, detections in zip(photos, found_plates, strict=True):
         matched = match(detections, photo.plates)
         hits = sum(m is not None for m in matched)
         found += hits

@@ -3,8 +3,8 @@
 A labelled plate is read when the detection matched to it (IoU >= 0.3, see `detection.match`)
 reads exactly its label after `normalise_plate` (upper case, spaces and dashes dropped, O as 0).
 Plates are found and read as `alpr-edge read` does: found at every size
-(`PlateDetector.detect_any_size`), cut at each of the crop margins, the readings voting
-(`edge.recognise.margins`).
+(`detection.find_plates`, whose detections the recall figure shares), cut at each of the crop
+margins, the readings voting (`edge.recognise.margins`).
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from edge.config.schema import STILL_CROP_MARGINS
-from edge.detect import PlateDetector
 from edge.evaluation import Figures
 from edge.evaluation.detection import PlatePhoto, match
 from edge.evaluation.ocr import normalise_plate
 from edge.recognise import PlateReader
 from edge.recognise.margins import read_boxes
+from edge.types import Detection
 
 
 @dataclass(frozen=True)
@@ -29,15 +29,15 @@ class EndToEndEvaluation(Figures):
 
 
 def evaluate_end_to_end(
-    detector: PlateDetector,
     reader: PlateReader,
     photos: list[PlatePhoto],
+    found_plates: list[list[Detection]],
     crop_margins: Sequence[float] = STILL_CROP_MARGINS,
 ) -> EndToEndEvaluation:
+    """Exact reads of the plates `found_plates` (from `detection.find_plates`) holds."""
     correct = plates = 0
     misreads = []
-    for photo in photos:
-        detections = detector.detect_any_size(photo.image)
+    for photo, detections in zip(photos, found_plates, strict=True):
         reads = read_boxes(reader, photo.image, [d.box for d in detections], crop_margins)
         for plate, index in zip(photo.plates, match(detections, photo.plates), strict=True):
             plates += 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,11 +12,19 @@ import pytest
 pytest.importorskip("torch", reason="training needs the train extra (make setup-train)")
 
 from edge.cli import main
+from edge.errors import ConfigError
 from edge.recognise import PlateReader
 from edge.synth import formats
 from edge.train.ocr_data import encode_text, rare_letter_text
 from edge.train.ocr_model import ALPHABET, OcrModelShape
-from edge.train.ocr_real import DASHCAM, ROBOFLOW, RealCrop, agreed_label
+from edge.train.ocr_real import (
+    DASHCAM,
+    ROBOFLOW,
+    PseudoLabeller,
+    RealCrop,
+    agreed_label,
+    load_checked_labels,
+)
 from edge.train.ocr_teacher import TeacherRead
 
 CROP = np.zeros((20, 40, 3), np.uint8)
@@ -63,6 +72,45 @@ def test_a_confident_teacher_alone_labels_a_crop_that_fits_a_serial_layout(
     crop = RealCrop(CROP, ROBOFLOW, None)
     read = TeacherRead(teacher, confidence)
     assert agreed_label(student, read, crop, teacher_alone=0.9) == label
+
+
+def test_checked_labels_win_and_need_no_teacher():
+    crops = [RealCrop(CROP, ROBOFLOW, None, f"{ROBOFLOW}/photo#{n}") for n in range(3)]
+    checked = {f"{ROBOFLOW}/photo#1": "4EVRSQD", f"{ROBOFLOW}/elsewhere#0": "ABC123"}
+
+    def student(images: list[np.ndarray]) -> list[str]:
+        raise AssertionError("without a teacher there is nothing to agree with")
+
+    labelled = PseudoLabeller(crops, None, checked=checked).label(student)
+    assert [crop.text for crop in labelled] == ["4EVRSQD"]
+
+
+def test_the_shipped_checked_labels_load():
+    labels = load_checked_labels(Path("models/real-crop-labels.csv"))
+    assert len(labels) > 400
+    assert all(key.startswith((ROBOFLOW, DASHCAM)) for key in labels)
+
+
+@pytest.mark.parametrize(
+    ("rows", "reason"),
+    [
+        ("x#0,abc12\n", "line 2: needs a crop key and a plate of 1-9"),
+        ("x#0,ABCDEFGHIJ\n", "line 2: needs a crop key"),
+        (",ABC\n", "line 2: needs a crop key"),
+        ("x#0,ABC\nx#0,ABD\n", "line 3: x#0 is labelled twice, differently"),
+    ],
+)
+def test_a_bad_checked_label_names_the_file_and_line(tmp_path, rows, reason):
+    path = tmp_path / "labels.csv"
+    path.write_text("crop,plate\n" + rows)
+    with pytest.raises(ConfigError, match=reason) as error:
+        load_checked_labels(path)
+    assert str(path) in str(error.value)
+
+
+def test_a_missing_checked_labels_file_is_named(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read the checked labels"):
+        load_checked_labels(tmp_path / "missing.csv")
 
 
 def test_rare_letter_vanity_texts_are_legal_and_print_i_and_q_often():

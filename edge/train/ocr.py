@@ -42,7 +42,7 @@ from edge.train.ocr_data import (
     plate_config,
 )
 from edge.train.ocr_model import OcrModelShape, PlateOcrNet, ServingWrapper
-from edge.train.ocr_real import PseudoLabeller, mit_crops
+from edge.train.ocr_real import PseudoLabeller, load_checked_labels, mit_crops
 from edge.train.ocr_teacher import PaddleTeacher, teacher_model_path
 
 log = logging.getLogger(__name__)
@@ -81,6 +81,8 @@ class OcrTrainConfig:
     rare_letter_rate: float = 0.0
     # Also take PP-OCR's read alone when at least this confident and a state's serial layout.
     teacher_alone: float | None = None
+    # Real crops a person has read (see `edge.train.ocr_real.load_checked_labels`).
+    checked_labels: Path | None = Path("models/real-crop-labels.csv")
     # Start from these weights (an exported `ocr.onnx`) instead of random ones: a fine-tune.
     init: Path | None = None
     threads: int = 1
@@ -339,12 +341,13 @@ def train_ocr(config: OcrTrainConfig) -> dict[str, object]:
     gen = torch.Generator().manual_seed(config.seed)
 
     crops = mit_crops(shared_data_dir(), config.max_real_crops)
+    checked = load_checked_labels(config.checked_labels) if config.checked_labels else {}
     teacher_path = teacher_model_path()
     if crops and teacher_path is None:
-        log.warning("rapidocr-onnxruntime is not installed: training on synthetic plates only")
+        log.warning("rapidocr-onnxruntime is not installed: no pseudo-labels, checked crops only")
     labeller: PseudoLabeller | None = None
     real: SamplePool | None = None
-    milestones = list(config.pseudo_label_at) if crops and teacher_path else []
+    milestones = list(config.pseudo_label_at) if crops else []
 
     loop_start = time.monotonic()
     step = seen = 0
@@ -357,7 +360,10 @@ def train_ocr(config: OcrTrainConfig) -> dict[str, object]:
         if milestones and progress >= milestones[0]:
             milestones.pop(0)
             labeller = labeller or PseudoLabeller(
-                crops, PaddleTeacher(teacher_path), config.teacher_alone
+                crops,
+                PaddleTeacher(teacher_path) if teacher_path else None,
+                config.teacher_alone,
+                checked,
             )
             labelled = labeller.label(_Student(ema.module))
             # Each labelling round also leaves a usable model behind, in case the run is cut short.
@@ -411,7 +417,8 @@ def train_ocr(config: OcrTrainConfig) -> dict[str, object]:
         "steps": step,
         "images_seen": seen,
         "train_minutes": round(train_minutes, 1),
-        "real_pseudo_labelled": real.size if real else 0,
+        "real_labelled": real.size if real else 0,
+        "real_checked_by_eye": len(labeller.checked) if labeller else 0,
         "synthetic_validation_exact": _synthetic_exact(reader, validation),
     }
     us_crops = shared_data_path("real", "us-crops")

@@ -1,24 +1,27 @@
-"""Real plate crops from the MIT-licensed detection sets, labelled by two readers agreeing.
+"""Real plate crops from the MIT-licensed detection sets, labelled by eye or by two readers.
 
 The sets (`detect/roboflow-plates`, `detect/dashcam-ro`) mark where plates are but not what they
-say. A crop gets a label when our own model and PP-OCR (an independent reader) read the same
-text, or when PP-OCR is very sure and our model is one character away, and the text is a serial
-some issuer prints. The AGPL `real/*` sets are never read here: they are for evaluation only.
+say. A crop takes its label from `models/real-crop-labels.csv` when a person has read it there;
+otherwise it gets one when our own model and PP-OCR (an independent reader) read the same text,
+or when PP-OCR is very sure and our model is one character away, and the text is a serial some
+issuer prints. The AGPL `real/*` sets are never read here: they are for evaluation only.
 """
 
 from __future__ import annotations
 
+import csv
 import itertools
 import logging
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from edge.errors import ConfigError
 from edge.synth import formats
 from edge.train.ocr_data import LabelledCrop
 from edge.train.ocr_teacher import PaddleTeacher, TeacherRead
@@ -32,6 +35,7 @@ _MIN_SIZE = {ROBOFLOW: (28, 14), DASHCAM: (48, 11)}
 # Romanian serials (county code, two or three digits, three letters), the dash-cam set's plates.
 _ROMANIAN = re.compile(r"[A-Z]{1,2}\d{2,3}[A-Z]{3}")
 _TEACHER_SURE = 0.95
+_CHECKED_TEXT = re.compile(r"[A-Z0-9]{1,9}")
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,8 @@ class RealCrop:
     image: np.ndarray  # BGR
     source: str  # the data set folder it came from
     region: str | None  # the region code when the set tells it (dash-cam plates are EU)
+    # Names the crop across runs: set folder, photo file stem, and the box's place in the photo.
+    key: str = ""
 
 
 def _crop(image: np.ndarray, box: tuple[float, float, float, float], margin: float) -> np.ndarray:
@@ -80,9 +86,10 @@ def roboflow_crops(root: Path) -> Iterator[RealCrop]:
         image = cv2.imread(str(image_file))
         if image is None:
             continue
-        for box in _roboflow_boxes(label_file, image.shape[1], image.shape[0]):
+        for number, box in enumerate(_roboflow_boxes(label_file, image.shape[1], image.shape[0])):
             if _big_enough(ROBOFLOW, box):
-                yield RealCrop(_crop(image, box, 0.04), ROBOFLOW, None)
+                key = f"{ROBOFLOW}/{stem}#{number}"
+                yield RealCrop(_crop(image, box, 0.04), ROBOFLOW, None, key)
 
 
 def dashcam_crops(root: Path) -> Iterator[RealCrop]:
@@ -91,10 +98,12 @@ def dashcam_crops(root: Path) -> Iterator[RealCrop]:
         image = cv2.imread(str(image_file))
         if image is None:
             continue
-        for box_node in ET.parse(annotation).getroot().iter("bndbox"):
+        boxes = ET.parse(annotation).getroot().iter("bndbox")
+        for number, box_node in enumerate(boxes):
             box = tuple(float(box_node.findtext(k) or 0) for k in ("xmin", "ymin", "xmax", "ymax"))
             if _big_enough(DASHCAM, box):
-                yield RealCrop(_crop(image, box, 0.06), DASHCAM, "EU")
+                key = f"{DASHCAM}/{annotation.stem}#{number}"
+                yield RealCrop(_crop(image, box, 0.06), DASHCAM, "EU", key)
 
 
 def mit_crops(shared_root: Path, limit: int | None = None) -> list[RealCrop]:
@@ -107,6 +116,23 @@ def mit_crops(shared_root: Path, limit: int | None = None) -> list[RealCrop]:
     crops = list(itertools.islice(itertools.chain(*sources), limit))
     log.info("%d real plate crops from the MIT sets under %s", len(crops), shared_root)
     return crops
+
+
+def load_checked_labels(path: Path) -> dict[str, str]:
+    """The plates a person read off real crops: `crop,plate` rows (crop as `RealCrop.key`)."""
+    try:
+        rows = list(csv.DictReader(path.open(newline="")))
+    except OSError as error:
+        raise ConfigError(path, None, f"cannot read the checked labels: {error.strerror}") from None
+    labels: dict[str, str] = {}
+    for line, row in enumerate(rows, start=2):
+        crop, plate = row.get("crop") or "", row.get("plate") or ""
+        if not crop or not _CHECKED_TEXT.fullmatch(plate):
+            reason = "needs a crop key and a plate of 1-9 capital letters or digits"
+            raise ConfigError(path, f"line {line}", f"{reason}, got {crop!r}, {plate!r}")
+        if labels.setdefault(crop, plate) != plate:
+            raise ConfigError(path, f"line {line}", f"{crop} is labelled twice, differently")
+    return labels
 
 
 def _normalise(text: str, crop: RealCrop) -> str:
@@ -165,21 +191,37 @@ def agreed_label(
 
 
 class PseudoLabeller:
-    """Labels real crops; the teacher's reads are cached since only the student changes."""
+    """Labels real crops: a checked label where there is one, else the readers' agreement.
+
+    Without a teacher only the checked crops are labelled. The teacher's reads are cached since
+    only the student changes."""
 
     def __init__(
-        self, crops: Sequence[RealCrop], teacher: PaddleTeacher, teacher_alone: float | None = None
+        self,
+        crops: Sequence[RealCrop],
+        teacher: PaddleTeacher | None,
+        teacher_alone: float | None = None,
+        checked: Mapping[str, str] | None = None,
     ) -> None:
-        self.crops = list(crops)
+        checked = checked or {}
+        self.checked = [(crop, checked[crop.key]) for crop in crops if crop.key in checked]
         self.teacher_alone = teacher_alone
-        self.teacher_reads = [teacher.read(crop.image) for crop in self.crops]
+        self.unchecked = [c for c in crops if c.key not in checked] if teacher else []
+        self.teacher_reads = [teacher.read(c.image) for c in self.unchecked] if teacher else []
 
     def label(self, student: Callable[[list[np.ndarray]], list[str]]) -> list[LabelledCrop]:
-        reads = student([crop.image for crop in self.crops])
-        labelled = []
-        for crop, ours, theirs in zip(self.crops, reads, self.teacher_reads, strict=True):
+        labelled = [LabelledCrop(crop.image, text, crop.region) for crop, text in self.checked]
+        reads = student([crop.image for crop in self.unchecked]) if self.unchecked else []
+        agreed = 0
+        for crop, ours, theirs in zip(self.unchecked, reads, self.teacher_reads, strict=True):
             text = agreed_label(ours, theirs, crop, self.teacher_alone)
             if text is not None:
                 labelled.append(LabelledCrop(crop.image, text, crop.region))
-        log.info("pseudo-labels: %d of %d real crops agreed", len(labelled), len(self.crops))
+                agreed += 1
+        log.info(
+            "real crops: %d checked by eye, %d of %d others agreed",
+            len(self.checked),
+            agreed,
+            len(self.unchecked),
+        )
         return labelled

@@ -43,6 +43,7 @@ def test_missing_sections_take_documented_defaults_and_paths_resolve_beside_the_
         ("[hotlist]\nmax_confusions = 9\n", "hotlist.max_confusions", "must be in [0, 3]"),
         ("[ocr]\ncrop_margins = []\n", "ocr.crop_margins", "non-empty list of numbers"),
         ("[ocr]\nstill_crop_margins = [0.06, 0.9]\n", "ocr.still_crop_margins", "[0, 0.5]"),
+        ("[ocr]\nexpected_regions = ['BR', 'XX']\n", "ocr.expected_regions", "unknown region 'XX'"),
     ],
 )
 def test_errors_name_the_file_the_key_and_the_reason(tmp_path, text, key, reason):

@@ -64,6 +64,17 @@ def test_grayscale_crops_are_read_too(reader, plates):
     assert len(reader.read([grey])) == 1
 
 
+def test_a_unit_told_its_region_names_only_states_there(reader, plates):
+    us_plates = [p.image for p in plates if p.state not in ("UK", "EU", "BR")]
+    told_brazil = reader.expecting(["BR"]).read(us_plates)
+    assert {read.state for read in told_brazil} == {"BR"}
+    told_us = reader.expecting(["US", "UK"]).read([p.image for p in plates])
+    assert all(read.state not in ("EU", "BR") for read in told_us)
+    assert any(read.state != "BR" for read in reader.read(us_plates))  # the original is untold
+    with pytest.raises(InputError, match="unknown region 'MARS'"):
+        reader.expecting(["MARS"])
+
+
 def test_no_crops_gives_no_reads(reader):
     assert reader.read([]) == []
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edge.synth.formats import expand_region_codes
+
 # Crop margins (width added on each side, as a share of the box's width) the OCR reads a plate
 # at; several readings vote (`edge.recognise.margins`). A video pass already votes over the
 # frames a plate is tracked in, so video reads once per frame; a still photo is all there is.
@@ -23,6 +25,14 @@ def _margins_check(margins: tuple[float, ...]) -> str | None:
     if all(0.0 <= m <= 0.5 for m in margins):
         return None
     return f"each margin must be in [0, 0.5], got {list(margins)}"
+
+
+def _regions_check(regions: tuple[str, ...]) -> str | None:
+    try:
+        expand_region_codes(regions)
+    except ValueError as exc:
+        return str(exc)
+    return None
 
 
 Point = tuple[float, float]
@@ -148,6 +158,13 @@ class OcrConfig(ModelRuntime):
         "a published fast-plate-ocr model to download and use instead of `model` (e.g. "
         '"cct-s-v1-global-model"); empty = the shipped model',
         "",
+    )
+    expected_regions: tuple[str, ...] = option(
+        'the plate regions this unit sees: state codes ("CA"), "US" for every state, "UK", '
+        '"EU", "BR"; the OCR names the state among these alone and reads the text against '
+        "their serial formats; empty = any region the model knows",
+        [],
+        _regions_check,
     )
     min_width: int = option(
         "plates narrower than this many pixels are tracked but not read yet", 40, at_least(1)

@@ -18,6 +18,8 @@ from edge.shared_data import shared_data_dir, shared_data_path
 log = logging.getLogger(__name__)
 
 PHOTO_SETS = ("eu", "br")
+# With --told-regions, each set is read again as a unit told where it stands would read it.
+TOLD_REGIONS = {"eu": ("EU", "UK"), "br": ("BR",), "us-crops": ("US",)}
 # The figures model issue #4 sets, shown beside the measured values.
 TARGETS = {
     "detection recall": ">= 0.95",
@@ -63,12 +65,21 @@ def _run(args: argparse.Namespace) -> int:
             end_to_end = evaluate_end_to_end(reader, photos, found_plates, args.crop_margins)
             figures[f"end_to_end/{name}"] = end_to_end.summary()
             log.debug("real/%s misreads (file, label, read): %s", name, end_to_end.misreads)
+            if args.told_regions:
+                told = reader.expecting(TOLD_REGIONS[name])
+                end_to_end = evaluate_end_to_end(told, photos, found_plates, args.crop_margins)
+                figures[f"end_to_end/{name} told {'+'.join(TOLD_REGIONS[name])}"] = (
+                    end_to_end.summary()
+                )
         if "detector_latency" not in figures:
             latency = detector_latency_ms(detector, photos[0].image, args.latency_runs)
             figures["detector_latency"] = {"ms_per_1280x720_frame_median": latency}
     crops = shared_data_path("real", "us-crops")
     if crops is not None and reader is not None:
         figures["ocr/us-crops"] = evaluate_us_crops(reader, crops, args.latency_runs).summary()
+        if args.told_regions:
+            told = reader.expecting(TOLD_REGIONS["us-crops"])
+            figures["ocr/us-crops told US"] = evaluate_us_crops(told, crops, 1).summary()
     if args.json:
         print(json.dumps(figures, indent=2))
     else:
@@ -114,6 +125,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="end to end, read each plate cut at these margins (share of the box width added "
         "on each side) and let the readings vote, as `alpr-edge read` does "
         "(ocr.still_crop_margins)",
+    )
+    parser.add_argument(
+        "--told-regions",
+        action="store_true",
+        help="also read each set as a unit configured with ocr.expected_regions would: "
+        + ", ".join(f"{name} {'+'.join(codes)}" for name, codes in TOLD_REGIONS.items()),
     )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.set_defaults(handler=_run)

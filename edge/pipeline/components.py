@@ -30,8 +30,12 @@ def open_reader(config: EdgeConfig) -> PlateReader:
 
     ocr = config.ocr
     if ocr.hub_model:
-        return PlateReader.from_hub(ocr.hub_model, providers=ocr.providers, threads=ocr.threads)
-    return PlateReader(ocr.model, ocr.plate_config, providers=ocr.providers, threads=ocr.threads)
+        reader = PlateReader.from_hub(ocr.hub_model, providers=ocr.providers, threads=ocr.threads)
+    else:
+        reader = PlateReader(
+            ocr.model, ocr.plate_config, providers=ocr.providers, threads=ocr.threads
+        )
+    return reader.expecting(ocr.expected_regions)
 
 
 def open_store(config: EdgeConfig) -> ReadStore:

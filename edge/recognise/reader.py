@@ -3,11 +3,14 @@
 Any ONNX model that keeps fast-plate-ocr's contract can be served: the shipped
 `models/ocr.onnx` with its plate-config YAML (the offline default), or one of fast-plate-ocr's
 published hub models (`cct-s-v1-global-model` and others) on a machine that can download them.
-The optional `region` output names the plate's state (US) or region (UK, EU, BR).
+The optional `region` output names the plate's state (US) or region (UK, EU, BR). A unit that
+knows where it stands can say which regions it expects (`PlateReader.expecting`): the state is
+then chosen among those alone, and the decoder reads the text against their serial formats.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,6 +26,7 @@ from fast_plate_ocr.inference.config import PlateConfig
 from edge.errors import InputError, ModelError
 from edge.recognise.decoding import decode
 from edge.recognise.preprocess import to_model_input
+from edge.synth import formats
 from edge.types import PlateText
 
 log = logging.getLogger(__name__)
@@ -75,6 +79,7 @@ class PlateReader:
         except Exception as exc:  # onnxruntime raises its own untyped errors for bad files
             raise ModelError(self.model_path, f"cannot load as an ONNX model: {exc}") from exc
         self._check_contract()
+        self._region_mask: np.ndarray | None = None
 
     @classmethod
     def from_hub(
@@ -127,6 +132,25 @@ class PlateReader:
         """The states/regions the model can name; empty when it has no region output."""
         return tuple(self.config.plate_regions or ()) if self._recognizer.has_region_head else ()
 
+    def _expected_mask(self, expected: Sequence[str]) -> np.ndarray | None:
+        """Which of the model's regions may be named; None when all may (or none can be)."""
+        if not expected or not self.regions:
+            return None
+        try:
+            codes = formats.expand_region_codes(expected)
+        except ValueError as exc:
+            raise InputError(f"expected regions: {exc}") from None
+        mask = np.array([region in codes for region in self.regions])
+        if not mask.any():
+            raise ModelError(self.model_path, f"names none of the expected regions {expected}")
+        return mask
+
+    def expecting(self, regions: Sequence[str]) -> PlateReader:
+        """The same model (one session) reading as a unit that expects only `regions`."""
+        variant = copy.copy(self)
+        variant._region_mask = self._expected_mask(regions)
+        return variant
+
     def read(self, crops: Sequence[np.ndarray]) -> list[PlateText]:
         """One `PlateText` per BGR crop, in order, from one batched model run."""
         if not crops:
@@ -147,6 +171,9 @@ class PlateReader:
         outputs = recognizer.model.run(names, {"input": batch})
         chars = outputs[0].reshape(len(batch), self.config.max_plate_slots, -1)
         regions = outputs[1] if recognizer.has_region_head else None
+        if regions is not None and self._region_mask is not None:
+            regions = np.where(self._region_mask, regions, 0.0)
+            regions = regions / np.maximum(regions.sum(axis=1, keepdims=True), 1e-9)
         results = []
         for i, probabilities in enumerate(chars):
             state, state_confidence = None, None

@@ -15,7 +15,7 @@ import itertools
 import random
 import re
 import string
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from functools import cache
 
@@ -274,6 +274,19 @@ _SYLLABLES = (
     "MS",
     "DR",
 )
+
+
+def expand_region_codes(codes: Iterable[str]) -> frozenset[str]:
+    """Region codes with "US" standing for every US state; ValueError names an unknown one."""
+    expanded: set[str] = set()
+    for code in (c.upper() for c in codes):
+        if code == "US":
+            expanded.update(US_STATES)
+        elif code in REGIONS:
+            expanded.add(code)
+        else:
+            raise ValueError(f"unknown region {code!r}; known: US, {', '.join(STATES)}")
+    return frozenset(expanded)
 
 
 def region(state: str) -> Region:

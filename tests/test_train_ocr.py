@@ -48,6 +48,7 @@ def test_labels_fill_the_slots_after_the_text_with_the_pad_character():
         ("ABC0123", "ABCO123", 0.5, ROBOFLOW, "ABC0123"),  # US plates write O as 0
         ("B123ABC", "B123ABC", 0.5, DASHCAM, "B123ABC"),  # a Romanian serial
         ("RO", "RO", 0.9, DASHCAM, None),  # not a Romanian serial
+        ("F82EVA", "F82EVA", 0.9, DASHCAM, None),  # Ilfov's IF lost its I at the plate's edge
         ("ABCDEFGHI", "ABCDEFGHI", 0.9, ROBOFLOW, None),  # no US format that long
     ],
 )
@@ -74,7 +75,22 @@ def test_a_confident_teacher_alone_labels_a_crop_that_fits_a_serial_layout(
     assert agreed_label(student, read, crop, teacher_alone=0.9) == label
 
 
-def test_checked_labels_win_and_need_no_teacher():
+class _AgreeingTeacher:
+    """Reads every crop as the student does, and is sure of it."""
+
+    def read(self, crop_bgr: np.ndarray) -> TeacherRead:
+        return TeacherRead("7ABC123", 0.99)
+
+
+def test_checked_labels_win_and_unreadable_crops_are_never_labelled():
+    crops = [RealCrop(CROP, ROBOFLOW, None, f"{ROBOFLOW}/photo#{n}") for n in range(3)]
+    checked = {f"{ROBOFLOW}/photo#1": "4EVRSQD", f"{ROBOFLOW}/photo#2": ""}
+    labeller = PseudoLabeller(crops, _AgreeingTeacher(), checked=checked)
+    labelled = labeller.label(lambda images: ["7ABC123"] * len(images))
+    assert sorted(crop.text for crop in labelled) == ["4EVRSQD", "7ABC123"]
+
+
+def test_checked_labels_need_no_teacher():
     crops = [RealCrop(CROP, ROBOFLOW, None, f"{ROBOFLOW}/photo#{n}") for n in range(3)]
     checked = {f"{ROBOFLOW}/photo#1": "4EVRSQD", f"{ROBOFLOW}/elsewhere#0": "ABC123"}
 
@@ -94,7 +110,7 @@ def test_the_shipped_checked_labels_load():
 @pytest.mark.parametrize(
     ("rows", "reason"),
     [
-        ("x#0,abc12\n", "line 2: needs a crop key and a plate of 1-9"),
+        ("x#0,abc12\n", "line 2: needs a crop key and a plate of 0-9"),
         ("x#0,ABCDEFGHIJ\n", "line 2: needs a crop key"),
         (",ABC\n", "line 2: needs a crop key"),
         ("x#0,ABC\nx#0,ABD\n", "line 3: x#0 is labelled twice, differently"),

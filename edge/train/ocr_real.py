@@ -32,10 +32,16 @@ ROBOFLOW = "detect/roboflow-plates"
 DASHCAM = "detect/dashcam-ro"
 # Smallest plate boxes worth reading, in source pixels (width, height).
 _MIN_SIZE = {ROBOFLOW: (28, 14), DASHCAM: (48, 11)}
-# Romanian serials (county code, two or three digits, three letters), the dash-cam set's plates.
-_ROMANIAN = re.compile(r"[A-Z]{1,2}\d{2,3}[A-Z]{3}")
+# Romanian serials, the dash-cam set's plates: a county code and two digits (Bucharest, B, two
+# or three) and three letters. Naming the counties keeps out a read that lost a letter at the
+# plate's edge (Ilfov's IF read as F).
+_COUNTIES = (
+    "AB AG AR BC BH BN BR BT BV BZ CJ CL CS CT CV DB DJ GJ GL GR HD HR IF IL IS MH MM MS NT OT "
+    "PH SB SJ SM SV TL TM TR VL VN VS"
+)
+_ROMANIAN = re.compile(rf"(B\d{{2,3}}|({'|'.join(_COUNTIES.split())})\d{{2}})[A-Z]{{3}}")
 _TEACHER_SURE = 0.95
-_CHECKED_TEXT = re.compile(r"[A-Z0-9]{1,9}")
+_CHECKED_TEXT = re.compile(r"[A-Z0-9]{0,9}")
 
 
 @dataclass(frozen=True)
@@ -119,7 +125,10 @@ def mit_crops(shared_root: Path, limit: int | None = None) -> list[RealCrop]:
 
 
 def load_checked_labels(path: Path) -> dict[str, str]:
-    """The plates a person read off real crops: `crop,plate` rows (crop as `RealCrop.key`)."""
+    """The plates a person read off real crops: `crop,plate` rows (crop as `RealCrop.key`).
+
+    An empty plate marks a crop no one can read whole (cut off by the photo's edge, two rows,
+    covered): it is never labelled, whatever the readers agree on."""
     try:
         rows = list(csv.DictReader(path.open(newline="")))
     except OSError as error:
@@ -128,7 +137,7 @@ def load_checked_labels(path: Path) -> dict[str, str]:
     for line, row in enumerate(rows, start=2):
         crop, plate = row.get("crop") or "", row.get("plate") or ""
         if not crop or not _CHECKED_TEXT.fullmatch(plate):
-            reason = "needs a crop key and a plate of 1-9 capital letters or digits"
+            reason = "needs a crop key and a plate of 0-9 capital letters or digits"
             raise ConfigError(path, f"line {line}", f"{reason}, got {crop!r}, {plate!r}")
         if labels.setdefault(crop, plate) != plate:
             raise ConfigError(path, f"line {line}", f"{crop} is labelled twice, differently")
@@ -193,8 +202,8 @@ def agreed_label(
 class PseudoLabeller:
     """Labels real crops: a checked label where there is one, else the readers' agreement.
 
-    Without a teacher only the checked crops are labelled. The teacher's reads are cached since
-    only the student changes."""
+    Crops checked as unreadable are left out. Without a teacher only the checked crops are
+    labelled. The teacher's reads are cached since only the student changes."""
 
     def __init__(
         self,
@@ -204,7 +213,7 @@ class PseudoLabeller:
         checked: Mapping[str, str] | None = None,
     ) -> None:
         checked = checked or {}
-        self.checked = [(crop, checked[crop.key]) for crop in crops if crop.key in checked]
+        self.checked = [(crop, checked[crop.key]) for crop in crops if checked.get(crop.key)]
         self.teacher_alone = teacher_alone
         self.unchecked = [c for c in crops if c.key not in checked] if teacher else []
         self.teacher_reads = [teacher.read(c.image) for c in self.unchecked] if teacher else []

@@ -130,7 +130,8 @@ def load_checked_labels(path: Path) -> dict[str, str]:
     An empty plate marks a crop no one can read whole (cut off by the photo's edge, two rows,
     covered): it is never labelled, whatever the readers agree on."""
     try:
-        rows = list(csv.DictReader(path.open(newline="")))
+        with path.open(newline="") as file:
+            rows = list(csv.DictReader(file))
     except OSError as error:
         raise ConfigError(path, None, f"cannot read the checked labels: {error.strerror}") from None
     labels: dict[str, str] = {}

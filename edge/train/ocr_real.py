@@ -4,7 +4,8 @@ The sets (`detect/roboflow-plates`, `detect/dashcam-ro`) mark where plates are b
 say. A crop takes its label from `models/real-crop-labels.csv` when a person has read it there
 (every crop of the two sets, as shipped); otherwise, for new crops, it gets one when our own
 model and PP-OCR (an independent reader) read the same text, or when PP-OCR is very sure and our
-model is one character away, and the text is a serial some issuer prints. The AGPL `real/*` sets are never read here: they are for evaluation only.
+model is one character away, and the text is a serial some issuer prints. The AGPL `real/*`
+sets are never read here: they are for evaluation only.
 """
 
 from __future__ import annotations

@@ -137,6 +137,19 @@ def test_read_plate_crops_skips_the_detector(tmp_path, capsys):
     assert vehicle["plate"] in [line["plates"][0]["text"] for line in lines]
 
 
+def test_a_unit_configured_for_brazil_names_brazil_as_the_state(tmp_path, capsys):
+    _, frame = widest_readable_plate()
+    crop_path = tmp_path / "crop.png"
+    cv2.imwrite(str(crop_path), plate_crop(truth_frame(frame["frame"]), Box(*frame["box"])))
+    config = config_for(tmp_path)
+    config.write_text(
+        config.read_text().replace("expected_regions = []", 'expected_regions = ["BR"]')
+    )
+    assert main(["read", "--config", str(config), "--json", "--plate-crops", str(crop_path)]) == 0
+    (line,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert line["plates"][0]["state"] == "BR"  # a Californian plate, but the unit is in Brazil
+
+
 class CommittedCheckingSink:
     """Plays the sharing side: on each read, looks for it through another connection."""
 

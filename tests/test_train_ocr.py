@@ -129,6 +129,13 @@ def test_a_missing_checked_labels_file_is_named(tmp_path):
         load_checked_labels(tmp_path / "missing.csv")
 
 
+def test_a_real_share_outside_zero_to_one_is_refused(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "ocr", "--smoke", "--init", "models/ocr.onnx", "--real-share", "1.5"])
+    assert exit_info.value.code == 2
+    assert "--real-share: must be in [0, 1), got 1.5" in capsys.readouterr().err
+
+
 def test_rare_letter_vanity_texts_are_legal_and_print_i_and_q_often():
     rng = random.Random(0)
     texts = [t for t in (rare_letter_text("CA", rng) for _ in range(400)) if t]
@@ -154,7 +161,7 @@ def test_smoke_training_exports_a_model_the_reader_serves(tmp_path):
     # A fine-tune round starts from those exported weights (BatchNorms folded) and checks them.
     tuned = tmp_path / "tuned"
     args = ["train", "ocr", "--smoke", "--init", str(tmp_path / "ocr.onnx"), "--out", str(tuned)]
-    assert main([*args, "--learning-rate", "1e-4"]) == 0
+    assert main([*args, "--learning-rate", "1e-4", "--real-share", "0.5"]) == 0
     metrics = json.loads((tuned / "ocr_metrics.json").read_text())
     assert metrics["fine_tuned_from"] == str(tmp_path / "ocr.onnx")
     assert metrics["onnx_max_difference_vs_torch"] < 1e-4

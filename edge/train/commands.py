@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.errors import EXIT_OK
-from edge.train import FINE_TUNE_LEARNING_RATE
+from edge.train import FINE_TUNE_LEARNING_RATE, FINE_TUNE_REAL_SHARE
 
 DEFAULT_MODELS_DIR = Path("models")
 
@@ -65,7 +65,7 @@ def _train_ocr(args: argparse.Namespace) -> int:
             OcrTrainConfig.smoke(out), init=Path(init), learning_rate=args.learning_rate
         ),
         lambda out: OcrTrainConfig.fine_tune(
-            out, args.minutes, Path(init), args.threads, args.learning_rate
+            out, args.minutes, Path(init), args.threads, args.learning_rate, args.real_share
         ),
         train_ocr,
     )
@@ -77,6 +77,13 @@ def _train_all(args: argparse.Namespace) -> int:
         if code != EXIT_OK:
             return code
     return EXIT_OK
+
+
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {value:g}")
+    return value
 
 
 def _add_common(parser: argparse.ArgumentParser, default_minutes: float) -> None:
@@ -119,6 +126,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=float,
         default=FINE_TUNE_LEARNING_RATE,
         help=f"peak learning rate of a fine-tune (default {FINE_TUNE_LEARNING_RATE:g})",
+    )
+    ocr.add_argument(
+        "--real-share",
+        type=_share,
+        default=FINE_TUNE_REAL_SHARE,
+        help=f"share of each fine-tune batch from labelled real crops "
+        f"(default {FINE_TUNE_REAL_SHARE:g})",
     )
     ocr.set_defaults(handler=_train_ocr)
     everything = models.add_parser("all", help="train every shipped model, one after another")

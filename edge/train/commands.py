@@ -62,7 +62,10 @@ def _train_ocr(args: argparse.Namespace) -> int:
     return _train(
         args,
         lambda out: replace(
-            OcrTrainConfig.smoke(out), init=Path(init), learning_rate=args.learning_rate
+            OcrTrainConfig.smoke(out),
+            init=Path(init),
+            learning_rate=args.learning_rate,
+            real_share=args.real_share,
         ),
         lambda out: OcrTrainConfig.fine_tune(
             out, args.minutes, Path(init), args.threads, args.learning_rate, args.real_share

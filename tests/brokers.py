@@ -211,6 +211,12 @@ class MosquittoBroker:
         return f"mqtts://{self.host}:{self.port}"
 
     def start(self) -> None:
+        """Start and wait until the log says it is listening.
+
+        Readiness is read from the log, not probed with a TCP connect: a probe would itself be
+        a connection, and tests count connections to prove that nothing reached a broker.
+        """
+        runs_before = self._runs_logged()
         self._process = subprocess.Popen(
             [MOSQUITTO, "-c", str(self.config)],
             stdout=subprocess.DEVNULL,
@@ -221,9 +227,8 @@ class MosquittoBroker:
             if self._process.poll() is not None:
                 err = self._process.stderr.read().decode() if self._process.stderr else ""
                 raise RuntimeError(f"mosquitto {self.name} exited: {err} {self.log_text()}")
-            with socket.socket() as sock:
-                if sock.connect_ex((self.host, self.port)) == 0:
-                    return
+            if self._runs_logged() > runs_before:
+                return
             time.sleep(0.05)
         raise RuntimeError(f"mosquitto {self.name} did not listen on {self.host}:{self.port}")
 
@@ -240,6 +245,14 @@ class MosquittoBroker:
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def _runs_logged(self) -> int:
+        """How many times the log says "mosquitto version ... running" (listeners are open)."""
+        return sum(
+            1
+            for line in self.log_text().splitlines()
+            if "mosquitto version" in line and line.endswith(" running")
+        )
 
     def connection_count(self) -> int:
         """TCP connections the broker accepted (before any TLS or MQTT)."""

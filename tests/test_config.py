@@ -44,6 +44,9 @@ def test_missing_sections_take_documented_defaults_and_paths_resolve_beside_the_
         ("[ocr]\ncrop_margins = []\n", "ocr.crop_margins", "non-empty list of numbers"),
         ("[ocr]\nstill_crop_margins = [0.06, 0.9]\n", "ocr.still_crop_margins", "[0, 0.5]"),
         ("[ocr]\nexpected_regions = ['BR', 'XX']\n", "ocr.expected_regions", "unknown region 'XX'"),
+        ("[ocr]\nplate_crop_views = [[0, -0.6]]\n", "ocr.plate_crop_views", "[-0.25, 0.5]"),
+        ("[ocr]\nplate_crop_views = [[0, 0, 1]]\n", "ocr.plate_crop_views", "pair of numbers"),
+        ("[ocr]\nplate_crop_views = []\n", "ocr.plate_crop_views", "at least one view"),
     ],
 )
 def test_errors_name_the_file_the_key_and_the_reason(tmp_path, text, key, reason):

@@ -61,8 +61,10 @@ def test_eval_prints_every_figure_of_the_model_issue(shared_data, capsys):
         "end_to_end/eu read_rate",
         "end_to_end/br read_rate",
         "ocr/us-crops exact",
+        "ocr/us-crops exact_as_given",
         "ocr/us-crops state_accuracy",
         "ocr/us-crops latency_ms_median",
+        "ocr/us-crops latency_ms_per_plate_median",
         "detector_latency ms_per_1280x720_frame_median",
     ):
         assert figure in out

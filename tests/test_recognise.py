@@ -13,7 +13,7 @@ from edge.errors import InputError, ModelError
 from edge.evaluation.ocr import edit_distance, evaluate_us_crops, normalise_plate
 from edge.recognise import PlateReader
 from edge.recognise.decoding import decode, greedy
-from edge.recognise.margins import agreed_reading, read_boxes
+from edge.recognise.margins import agreed_reading, crop_view, read_boxes, read_plate_crops
 from edge.synth.plates import PlateRenderer
 from edge.types import Box, PlateText
 from tests.conftest import REPO_ROOT
@@ -184,8 +184,11 @@ def test_us_crops_evaluation_reports_every_figure(reader, shared_data):
     evaluation = evaluate_us_crops(reader, shared_data("real", "us-crops"), latency_runs=20)
     assert evaluation.crops == 356
     assert 0.5 < evaluation.exact <= evaluation.char_accuracy <= 1.0
+    assert 0.5 < evaluation.exact_as_given <= 1.0
     assert 0.0 < evaluation.state_accuracy <= 1.0
     assert 0.0 < evaluation.latency_ms_median < 50
+    assert 0.0 < evaluation.latency_ms_per_plate_median < 100
+    assert 0.0 < evaluation.latency_ms_per_plate_mean < 100
     assert len(evaluation.misreads) == round(356 * (1 - evaluation.exact))
 
 
@@ -243,3 +246,50 @@ def test_each_box_gets_one_agreed_reading_in_box_order(reader):
     reads = read_boxes(reader, frame, boxes, (0.0, 0.06, 0.1))
     assert [r.text for r in reads] == ["7ABC123", "KLM4821"]
     assert read_boxes(reader, frame, [], (0.06,)) == []
+
+
+def test_a_crop_view_pads_with_edge_pixels_and_trims_symmetrically():
+    crop = np.arange(20 * 40 * 3, dtype=np.uint32).reshape(20, 40, 3).astype(np.uint8)
+    padded = crop_view(crop, (0.1, 0.1))
+    assert padded.shape == (24, 48, 3)
+    assert (padded[2:22, 4:44] == crop).all()
+    assert (padded[0, 4:44] == crop[0]).all()  # repeated edge row, not black
+    trimmed = crop_view(crop, (0.0, -0.1))
+    assert trimmed.shape == (16, 40, 3)
+    assert (trimmed == crop[2:18]).all()
+    assert crop_view(crop, (0.0, 0.0)) is crop
+    assert crop_view(np.zeros((3, 3, 3), np.uint8), (-0.25, -0.25)).shape == (3, 3, 3)
+
+
+def test_whole_plate_crops_get_one_agreed_reading_each_in_order(reader):
+    renderer = PlateRenderer(seed=3)
+    crops = [renderer.draw_plate("CA", "7ABC123").image, renderer.draw_plate("TX", "KLM4821").image]
+    views = ((0.0, 0.0), (0.08, 0.1), (0.0, -0.1))
+    reads = read_plate_crops(reader, crops, views)
+    assert [r.text for r in reads] == ["7ABC123", "KLM4821"]
+    assert read_plate_crops(reader, [], views) == []
+    with pytest.raises(ValueError, match="view"):
+        read_plate_crops(reader, crops, ())
+
+
+class CountingReader:
+    """The real reader, counting the crops it is given."""
+
+    def __init__(self, reader: PlateReader) -> None:
+        self.reader, self.crops_read = reader, 0
+
+    def read(self, crops):
+        self.crops_read += len(crops)
+        return self.reader.read(crops)
+
+
+def test_a_crop_read_surely_as_given_is_not_read_in_the_other_views(reader):
+    crop = PlateRenderer(seed=3).draw_plate("CA", "7ABC123").image
+    views = ((0.0, 0.0), (0.08, 0.1), (0.0, -0.1))
+    (as_given,) = reader.read([crop])
+    counting = CountingReader(reader)
+    (sure,) = read_plate_crops(counting, [crop], views, sure_confidence=as_given.confidence)
+    assert (sure.text, counting.crops_read) == ("7ABC123", 1)
+    counting.crops_read = 0
+    read_plate_crops(counting, [crop], views, sure_confidence=1.0)
+    assert counting.crops_read == 3

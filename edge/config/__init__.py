@@ -16,6 +16,7 @@ from edge.config.schema import (
     HotlistConfig,
     MotionConfig,
     OcrConfig,
+    Point,
     Polygon,
     StoreConfig,
     TrackConfig,
@@ -159,6 +160,8 @@ def _convert(value: Any, hint: Any, base: Path) -> Any:
         return tuple(float(v) for v in numbers)
     if hint == tuple[Polygon, ...]:
         return tuple(_polygon(item, i) for i, item in enumerate(_list(value)))
+    if hint == tuple[Point, ...]:
+        return tuple(_point(item, "each entry") for item in _list(value))
     raise TypeError(f"unsupported config type {hint}")  # a schema bug, not user input
 
 
@@ -172,16 +175,17 @@ def _polygon(value: Any, index: int) -> Polygon:
     points = _list(value)
     if len(points) < 3:
         raise ValueError(f"zone {index} needs at least 3 [x, y] points, got {len(points)}")
-    polygon = []
-    for point in points:
-        if (
-            not isinstance(point, list)
-            or len(point) != 2
-            or not all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in point)
-        ):
-            raise ValueError(f"zone {index}: each point must be [x, y] numbers, got {point!r}")
-        polygon.append((float(point[0]), float(point[1])))
-    return tuple(polygon)
+    return tuple(_point(point, f"zone {index}: each point") for point in points)
+
+
+def _point(value: Any, what: str) -> Point:
+    if (
+        not isinstance(value, list)
+        or len(value) != 2
+        or not all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in value)
+    ):
+        raise ValueError(f"{what} must be a pair of numbers [x, y], got {value!r}")
+    return (float(value[0]), float(value[1]))
 
 
 def _type_name(hint: Any) -> str:

@@ -19,12 +19,23 @@ from edge.synth.formats import expand_region_codes
 # frames a plate is tracked in, so video reads once per frame; a still photo is all there is.
 VIDEO_CROP_MARGINS = (0.06,)
 STILL_CROP_MARGINS = (0.0, 0.03, 0.06, 0.1, 0.15)
+# Views of a crop handed over whole (`alpr-edge read --plate-crops`), as (width, height) added
+# on each side, shares of its size, negative trims: as given, padded, top and bottom trimmed.
+PLATE_CROP_VIEWS = ((0.0, 0.0), (0.08, 0.1), (0.0, -0.1))
+# A crop read as given at this confidence or more is not read in the other views.
+PLATE_CROP_SURE_CONFIDENCE = 0.95
 
 
 def _margins_check(margins: tuple[float, ...]) -> str | None:
     if all(0.0 <= m <= 0.5 for m in margins):
         return None
     return f"each margin must be in [0, 0.5], got {list(margins)}"
+
+
+def _views_check(views: tuple[tuple[float, float], ...]) -> str | None:
+    if views and all(-0.25 <= share <= 0.5 for view in views for share in view):
+        return None
+    return f"need at least one view, each share in [-0.25, 0.5], got {[list(v) for v in views]}"
 
 
 def _regions_check(regions: tuple[str, ...]) -> str | None:
@@ -179,6 +190,19 @@ class OcrConfig(ModelRuntime):
         "the same for still photos (`alpr-edge read`), where one photo is all there is",
         STILL_CROP_MARGINS,
         _margins_check,
+    )
+    plate_crop_views: tuple[Point, ...] = option(
+        "a whole image given as one plate crop (`alpr-edge read --plate-crops`) is read in "
+        "these views, [width, height] added on each side as shares of its size (negative "
+        "trims), and the readings vote; [[0, 0]] reads it once as given",
+        PLATE_CROP_VIEWS,
+        _views_check,
+    )
+    plate_crop_sure_confidence: float = option(
+        "a plate crop read in the first view at this confidence or more is not read in the "
+        "others (most plates then cost one OCR run); 1 = always read every view",
+        PLATE_CROP_SURE_CONFIDENCE,
+        between(0, 1),
     )
 
 

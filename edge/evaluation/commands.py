@@ -26,6 +26,7 @@ TARGETS = {
     "end_to_end read_rate": ">= 0.85",
     "ocr exact": ">= 0.90",
     "ocr latency_ms_median": "<= 3",
+    "ocr latency_ms_per_plate_median": "<= 3",
     "detector_latency ms_per_1280x720_frame_median": "<= 25",
 }
 

@@ -144,7 +144,7 @@ def run_command(args: argparse.Namespace) -> int:
 def read_command(args: argparse.Namespace) -> int:
     from edge.capture import read_image
     from edge.pipeline.components import open_detector, open_reader
-    from edge.recognise.margins import read_boxes
+    from edge.recognise.margins import read_boxes, read_plate_crops
 
     config = load_config(args.config)
     images, problems = _collect_images(args.paths)
@@ -160,7 +160,10 @@ def read_command(args: argparse.Namespace) -> int:
         started = time.perf_counter()
         if detector is None:
             boxes = [[0, 0, image.shape[1], image.shape[0]]]
-            texts = reader.read([image])
+            ocr = config.ocr
+            texts = read_plate_crops(
+                reader, [image], ocr.plate_crop_views, ocr.plate_crop_sure_confidence
+            )
         else:
             detections = detector.detect_any_size(image)
             boxes = [d.box.as_list() for d in detections]

@@ -92,13 +92,15 @@ def test_yolo_polygon_lines_become_boxes_with_four_clockwise_corners(tmp_path):
 
 
 @pytest.mark.slow
-def test_smoke_training_exports_an_onnx_detector_that_matches_torch(tmp_path, capsys):
+def test_smoke_training_of_every_model_exports_a_detector_that_matches_torch(tmp_path, capfd):
     pytest.importorskip("torch")
-    assert main(["train", "detector", "--smoke", "--out", str(tmp_path)]) == 0
+    # `train all` runs the detector and OCR trainers side by side, in processes of their own.
+    assert main(["train", "all", "--smoke", "--out", str(tmp_path)]) == 0
     metrics = json.loads((tmp_path / "detector_metrics.json").read_text())
     assert metrics["train_steps"] == 3
     assert metrics["onnx_max_abs_diff"] < 1e-3
     assert metrics["onnx_bytes"] < 10_000_000
     detector = PlateDetector(tmp_path / "detector.onnx")
     assert isinstance(detector.detect(np.zeros((300, 500, 3), np.uint8)), list)
-    assert '"train_steps": 3' in capsys.readouterr().out
+    assert '"train_steps": 3' in capfd.readouterr().out
+    assert (tmp_path / "ocr.onnx").is_file() and (tmp_path / "ocr_metrics.json").is_file()

@@ -85,7 +85,7 @@ def load_us_crops(crops_dir: Path) -> list[tuple[str, str, str, np.ndarray]]:
     return rows
 
 
-def ocr_latency_ms(
+def timings_ms(
     read_one: Callable[[np.ndarray], object], crops: list[np.ndarray], runs: int = LATENCY_RUNS
 ) -> list[float]:
     """Milliseconds of `read_one(crop)` (resize included), for `runs` single crops in turn."""
@@ -134,7 +134,7 @@ def evaluate_us_crops(
         if truth != text:
             misreads.append(Misread(file, label, read.text, state, read.state))
     count = len(rows)
-    per_plate = ocr_latency_ms(lambda crop: read_plates([crop]), images, latency_runs)
+    per_plate = timings_ms(lambda crop: read_plates([crop]), images, latency_runs)
     return OcrEvaluation(
         crops=count,
         exact=exact / count,
@@ -142,7 +142,7 @@ def evaluate_us_crops(
         char_accuracy=chars_right / max(chars_total, 1),
         state_accuracy=state_right / count,
         latency_ms_median=statistics.median(
-            ocr_latency_ms(lambda crop: reader.read([crop]), images, latency_runs)
+            timings_ms(lambda crop: reader.read([crop]), images, latency_runs)
         ),
         latency_ms_per_plate_median=statistics.median(per_plate),
         latency_ms_per_plate_mean=statistics.fmean(per_plate),

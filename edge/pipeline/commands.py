@@ -150,6 +150,7 @@ def read_command(args: argparse.Namespace) -> int:
     images, problems = _collect_images(args.paths)
     reader = open_reader(config)
     detector = None if args.plate_crops else open_detector(config)
+    ocr = config.ocr
 
     for path in images:
         image = read_image(path)
@@ -160,14 +161,12 @@ def read_command(args: argparse.Namespace) -> int:
         started = time.perf_counter()
         if detector is None:
             boxes = [[0, 0, image.shape[1], image.shape[0]]]
-            ocr = config.ocr
-            texts = read_plate_crops(
-                reader, [image], ocr.plate_crop_views, ocr.plate_crop_sure_confidence
-            )
+            views, sure = ocr.plate_crop_views, ocr.plate_crop_sure_confidence
+            texts = read_plate_crops(reader, [image], views, sure)
         else:
             detections = detector.detect_any_size(image)
             boxes = [d.box.as_list() for d in detections]
-            margins = config.ocr.still_crop_margins
+            margins = ocr.still_crop_margins
             texts = read_boxes(reader, image, [d.box for d in detections], margins)
         seconds = time.perf_counter() - started
         plates = [

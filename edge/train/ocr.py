@@ -63,10 +63,12 @@ class OcrTrainConfig:
     initial_renders: int = 12_000
     # Fresh plates rendered after every step, replacing the oldest in the pool.
     renders_per_step: int = 4
-    # Share of each batch drawn from pseudo-labelled real crops once there are some.
-    real_share: float = 0.25
+    # Share of each batch drawn from labelled real crops once there are some. Every MIT crop's
+    # label is read by eye (`checked_labels`), so real crops need no trained model to label them
+    # and join once the plain first tenth is over (see models/README.md for what that reads).
+    real_share: float = 0.5
     # When (as shares of the training time) real crops are (re)labelled.
-    pseudo_label_at: tuple[float, ...] = (0.3, 0.55, 0.8)
+    pseudo_label_at: tuple[float, ...] = (0.1, 0.55)
     max_steps: int | None = None
     max_real_crops: int | None = None
     validation_size: int = 1_000
@@ -78,7 +80,7 @@ class OcrTrainConfig:
     negative_rate: float = 0.03
     # Share of rendered plates that are vanity texts rich in the letters serials rarely print
     # (see `edge.train.ocr_data.RARE_LETTER_WEIGHTS`).
-    rare_letter_rate: float = 0.0
+    rare_letter_rate: float = 0.2
     # Also take PP-OCR's read alone when at least this confident and a state's serial layout.
     teacher_alone: float | None = None
     # Real crops a person has read (see `edge.train.ocr_real.load_checked_labels`).
@@ -125,7 +127,6 @@ class OcrTrainConfig:
             pseudo_label_at=(0.0, 0.5),
             plain_until=0.0,
             real_share=real_share,
-            rare_letter_rate=0.2,
             teacher_alone=0.9,
             initial_renders=8_000,
             seed=1,

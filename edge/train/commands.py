@@ -148,5 +148,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     ocr.set_defaults(handler=_train_ocr)
     everything = models.add_parser("all", help="train every shipped model, side by side")
-    _add_common(everything, 60.0)
+    _add_common(everything, 70.0)
     everything.set_defaults(handler=_train_all)

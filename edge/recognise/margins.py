@@ -4,15 +4,15 @@ A detector's box runs a little narrow or loose of the plate from one photo to th
 tight, the crop loses a last character; cut too loose, a frame edge or bolt reads as one. One
 margin that suits every box does not exist, so each box is cut at several widths, all crops are
 read in one batch, and the readings vote, each weighted by its confidence. With the shipped
-models this reads 0.861 of real/eu plates end to end against 0.824 with the single 6 % margin
-(real/br 0.912 against 0.886; `alpr-edge eval`), at five OCR runs per plate.
+models this reads 0.861 of real/eu plates end to end against 0.815 with the single 6 % margin
+(real/br 0.921 against 0.860; `alpr-edge eval`), at five OCR runs per plate.
 
 A plate crop handed over whole (`alpr-edge read --plate-crops`) has no frame around it to cut
 wider, and its framing is someone else's: it is read as given, padded (edge pixels repeated) and
 trimmed top and bottom, where state names and slogans sit, and the three readings vote. A crop
 read surely as given is not read again, so most plates cost one OCR run. On real/us-crops that
-reads 0.921 of plates exactly against 0.896 read once, with a third of the crops read again
-(round 10 model; the views were chosen on one half of the set and held on the other, see
+reads 0.919 of plates exactly against 0.902 read once, with a third of the crops read again
+(round 11 model; the views were chosen on one half of the set and held on the other, see
 models/README.md).
 """
 

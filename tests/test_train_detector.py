@@ -1,4 +1,7 @@
 import json
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -104,3 +107,22 @@ def test_smoke_training_of_every_model_exports_a_detector_that_matches_torch(tmp
     assert isinstance(detector.detect(np.zeros((300, 500, 3), np.uint8)), list)
     assert '"train_steps": 3' in capfd.readouterr().out
     assert (tmp_path / "ocr.onnx").is_file() and (tmp_path / "ocr_metrics.json").is_file()
+
+
+def test_train_all_stops_the_other_trainer_when_one_fails(monkeypatch):
+    started = subprocess.Popen
+    trainers = {}
+
+    def trainer(command, *args, **kwargs):
+        # Real processes in place of the trainers: the OCR one fails at once, the other would
+        # run for a minute.
+        model = "ocr" if "ocr" in command else "detector"
+        body = "import sys; sys.exit(3)" if model == "ocr" else "import time; time.sleep(60)"
+        trainers[model] = started([sys.executable, "-c", body])
+        return trainers[model]
+
+    monkeypatch.setattr(subprocess, "Popen", trainer)
+    began = time.monotonic()
+    assert main(["train", "all", "--smoke"]) == 3
+    assert time.monotonic() - began < 30
+    assert trainers["detector"].returncode is not None  # stopped, not left running

@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -87,8 +88,18 @@ def _train_all(args: argparse.Namespace) -> int:
         subprocess.Popen([sys.executable, "-m", "edge", *common, model, *options])
         for model in ("detector", "ocr")
     ]
-    codes = [trainer.wait() for trainer in trainers]
-    return next((code for code in codes if code != EXIT_OK), EXIT_OK)
+    # A trainer that fails stops the other: a half-trained pair is no use, and the error is
+    # worth seeing now rather than after the other's budget.
+    while None in (codes := [trainer.poll() for trainer in trainers]):
+        if any(code not in (None, EXIT_OK) for code in codes):
+            for trainer, code in zip(trainers, codes, strict=True):
+                if code is None:
+                    trainer.terminate()
+        time.sleep(1)
+    # A trainer's own exit code says what went wrong; one ended by a signal (stopped above, or
+    # killed) counts as a plain failure.
+    failures = [code if code > 0 else 1 for code in codes if code != EXIT_OK]
+    return max(failures, default=EXIT_OK)
 
 
 def _share(text: str) -> float:

@@ -93,3 +93,18 @@ class HotlistHit:
     source: str
     # Characters that differ, each within one OCR-confusion group (0 = exact match).
     distance: int
+
+
+@dataclass(frozen=True)
+class HotlistEntry:
+    """A wanted plate as listed; it matches reads until it expires (None: never)."""
+
+    id: int
+    plate: str
+    state: str | None
+    reason: str
+    source: str
+    expires_at: datetime | None
+
+    def active_at(self, moment: datetime) -> bool:
+        return self.expires_at is None or moment < self.expires_at

@@ -11,17 +11,17 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from edge.audit.log import AuditLog
+from edge.config import SharingConfig
+from edge.config.allowlist import AllowList, parse_allowlist
 from edge.query.client import QueryRequest, signed_message
 from edge.query.ledger import QueryLedger
 from edge.query.policy import QueryPolicy
 from edge.query.reads import StoreReads
 from edge.query.responder import QueryResponder
 from edge.query.signing import public_key_text
-from edge.share.allowlist import AllowList, parse_allowlist
-from edge.share.audit import AuditLog
 from edge.share.gate import EgressGate
 from edge.share.outbox import Outbox
-from edge.share.sharing import SharingSettings
 from edge.store import ReadStore
 from edge.types import Box, HotlistHit, VehicleRead
 
@@ -124,9 +124,9 @@ def store_with(folder: Path, seen: Iterable[Seen]) -> ReadStore:
     return store
 
 
-def quiet_unit_settings(agencies_file: Path, data_dir: Path) -> SharingSettings:
+def quiet_unit_settings(agencies_file: Path, data_dir: Path) -> SharingConfig:
     """A unit's sharing settings with heartbeats and audit heads out of the tests' way."""
-    return SharingSettings(
+    return SharingConfig(
         agencies_file=agencies_file,
         data_dir=data_dir,
         unit_id="unit-1",

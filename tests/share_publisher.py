@@ -12,7 +12,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from edge.share.sharing import Sharing, SharingSettings
+from edge.config import SharingConfig
+from edge.share.service import Sharing
 from edge.types import Box, HotlistHit, VehicleRead
 
 START = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -38,7 +39,7 @@ def synthetic_read(read_id: int) -> tuple[VehicleRead, list[HotlistHit]]:
 
 def main(argv: list[str]) -> int:
     agencies, data_dir, first, count, interval = argv
-    settings = SharingSettings(
+    settings = SharingConfig(
         agencies_file=Path(agencies),
         data_dir=Path(data_dir),
         unit_id="unit-1",

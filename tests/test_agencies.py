@@ -10,8 +10,8 @@ import pytest
 from conftest import REPO_ROOT
 from query_support import Agencies
 
+from edge.audit.export import export_rows
 from edge.cli import main
-from edge.share.audit import export_rows
 
 HEADER = "# The allow-list of this test unit.\n# Second header line.\n\n"
 

@@ -14,10 +14,10 @@ from brokers import AgencySubscriber, agency_toml
 from query_support import quiet_unit_settings
 from share_publisher import synthetic_read
 
+from edge.audit.export import export_rows
 from edge.cli import main
-from edge.operators.reload import AllowListWatcher
-from edge.share.audit import export_rows
-from edge.share.sharing import Sharing
+from edge.share.reload import AllowListWatcher
+from edge.share.service import Sharing
 
 CONFIG_CHANGE = "alpr-edge/config_change/1"
 

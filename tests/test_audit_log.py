@@ -9,9 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from edge.audit.access import record_search
+from edge.audit.export import export_rows, write_export
+from edge.audit.log import AuditEvent, AuditLog, ChainHead, verify
 from edge.config import load_config
-from edge.share.audit import AuditEvent, AuditLog, ChainHead, export_rows, verify, write_export
-from edge.share.sharing import audit_log_path, record_local_search
 
 
 def event(n: int, destination: str = "oakland-pd") -> AuditEvent:
@@ -188,14 +189,15 @@ def test_local_search_is_audited_with_its_purpose_even_when_nothing_is_shared(tm
     config_file = tmp_path / "edge.toml"
     config_file.write_text('[store]\ndata_dir = "data"\n')
     config = load_config(config_file)
-    record_local_search(
-        config,
+    record_search(
+        config.audit_file,
         user="officer.lee",
+        user_agency="",
         purpose="stolen-vehicle case 24-001234",
         criteria={"plate": "7ABC*", "since": "2026-11-01"},
         plates=["7ABC123", "7ABC124", "7ABC123"],
     )
-    assert audit_log_path(config) == tmp_path / "data" / "audit.sqlite"
+    assert config.audit_file == tmp_path / "data" / "audit.sqlite"
     exported = cli("audit", "export", "--config", str(config_file), "--format", "jsonl")
     assert exported.returncode == 0, exported.stderr
     [search] = [json.loads(line) for line in exported.stdout.splitlines()]

@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 import pytest
 
 from edge.cli import main
+from edge.config.schema import AUDIT_FILE
 from edge.pipeline.demo import TruthVehicle, compare
 from edge.pipeline.regions import merge_overlapping, window_around
-from edge.share.sharing import AUDIT_FILE
-from edge.store import ReadStore
+from edge.store import ReadStore, StoredHit, StoredRead
 from edge.types import Box, HotlistHit, VehicleRead
 
 
@@ -115,26 +115,32 @@ def test_config_describe_lists_every_section():
         assert section in result.stdout
 
 
+def stored(plate: str, hits: int) -> StoredRead:
+    read = VehicleRead(plate, "CA", 0.9, datetime.now(UTC), "cam", Box(0, 0, 1, 1), 3)
+    hit = StoredHit(1, 1, HotlistHit(1, plate, "CA", "stolen", "CHP", 0))
+    return StoredRead(1, read, (hit,) * hits)
+
+
 def test_demo_comparison_flags_misses_duplicates_phantoms_and_missed_hits():
     truth = [
         TruthVehicle(1, "7ABC123", "CA", True, 20),
         TruthVehicle(2, "8XYZ999", "CA", False, 20),
         TruthVehicle(3, "5FAR000", "CA", False, 1),  # never readable: not counted
     ]
-    good = compare(truth, [{"plate": "7ABC123", "hits": 1}, {"plate": "8XYZ999", "hits": 0}])
+    good = compare(truth, [stored("7ABC123", 1), stored("8XYZ999", 0)])
     assert good.passed and good.share_exact == 1.0
     bad = compare(
         truth,
         [
-            {"plate": "7ABC123", "hits": 0},
-            {"plate": "8XYZ999", "hits": 0},
-            {"plate": "8XYZ999", "hits": 0},
-            {"plate": "8XYZ990", "hits": 0},
+            stored("7ABC123", 0),
+            stored("8XYZ999", 0),
+            stored("8XYZ999", 0),
+            stored("8XYZ990", 0),
         ],
     )
     assert not bad.passed
     assert [v.id for v in bad.duplicates] == [2]
-    assert [r["plate"] for r in bad.phantoms] == ["8XYZ990"]
+    assert [r.read.plate for r in bad.phantoms] == ["8XYZ990"]
     assert [v.id for v in bad.missed_hits] == [1]
 
 

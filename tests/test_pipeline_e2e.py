@@ -95,7 +95,7 @@ def test_real_approach_video_gives_one_read_stored_then_shared_with_its_hit(
     assert main(["run", "--config", str(config)]) == 0
 
     store = ReadStore(tmp_path / "data")
-    (row,) = store.reads()
+    (row,) = [r.as_row() for r in store.reads()]
     assert row["plate"] == "LS15EBC"
     assert (tmp_path / "data" / row["crop_path"]).stat().st_size > 0
     assert inbox.wait_for(lambda s: s.of_schema("alpr-edge/hit/1"))

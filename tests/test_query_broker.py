@@ -26,13 +26,13 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from query_support import VALID_REQUEST, Seen, quiet_unit_settings, store_with
 
+from edge.audit.export import export_rows
 from edge.cli import main
 from edge.query.client import signed_message
 from edge.query.service import attach_queries
 from edge.query.signing import public_key_text
-from edge.share.audit import export_rows
 from edge.share.messages import query_topic
-from edge.share.sharing import Sharing
+from edge.share.service import Sharing
 
 POLICY = """version = "test-policy-1"
 max_queries_per_agency_per_hour = 6

@@ -21,6 +21,8 @@ from query_support import (
     store_with,
 )
 
+from edge.audit.terms import prohibited_terms_in
+from edge.config import parse_section
 from edge.errors import ConfigError, InputError
 from edge.query.client import signed_message
 from edge.query.ledger import QueryLedger
@@ -28,8 +30,7 @@ from edge.query.policy import load_policy
 from edge.query.schema import RefusalReason
 from edge.query.service import attach_queries
 from edge.query.signing import canonical_bytes, generate_key_pair, load_private_key, sign
-from edge.query.terms import prohibited_terms_in
-from edge.share.sharing import Sharing, parse_sharing_settings
+from edge.share.service import Sharing
 
 READ = Seen("7ABC123", NOW - timedelta(days=1))
 
@@ -256,12 +257,12 @@ def test_invalid_policy_names_the_key(tmp_path, text, key):
 
 def test_sharing_settings_name_the_query_policy_relative_to_edge_toml(tmp_path):
     table = {"agencies_file": "a.toml", "data_dir": "d", "unit_id": "u1"}
-    assert parse_sharing_settings(table, tmp_path / "edge.toml").query_policy is None
+    assert parse_section("sharing", table, tmp_path / "edge.toml").query_policy is None
     table["query_policy"] = "query-policy.toml"
-    settings = parse_sharing_settings(table, tmp_path / "edge.toml")
+    settings = parse_section("sharing", table, tmp_path / "edge.toml")
     assert settings.query_policy == tmp_path / "query-policy.toml"
     with pytest.raises(ConfigError) as refused:
-        parse_sharing_settings(dict(table, query_policy=""), tmp_path / "edge.toml")
+        parse_section("sharing", dict(table, query_policy=""), tmp_path / "edge.toml")
     assert refused.value.key == "sharing.query_policy"
 
 

@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 import pytest
 from query_support import NOW, VALID_REQUEST, Agencies, responder
 
+from edge.audit.log import verify
+from edge.audit.report import month_bounds
 from edge.cli import main
-from edge.operators.report import month_bounds
-from edge.share.audit import verify
 from edge.share.messages import HIT, Outgoing
 from edge.store import ReadStore
 from edge.types import Box, HotlistHit, VehicleRead

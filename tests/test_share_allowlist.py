@@ -7,13 +7,13 @@ import pytest
 import tomlkit
 from conftest import REPO_ROOT
 
-from edge.errors import ConfigError
-from edge.share.allowlist import (
+from edge.config.allowlist import (
     FEDERAL_DOMAINS,
     AllowListError,
     check_allowlist,
     load_allowlist,
 )
+from edge.errors import ConfigError
 
 
 def entry(**overrides):

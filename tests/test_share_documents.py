@@ -10,13 +10,14 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 from share_publisher import synthetic_read
 
+from edge.config import SharingConfig
 from edge.share.messages import (
     audit_head_message,
     heartbeat_message,
     hit_message,
     read_message,
 )
-from edge.share.sharing import Sharing, SharingSettings
+from edge.share.service import Sharing
 
 DOC = REPO_ROOT / "docs" / "sharing.md"
 
@@ -60,9 +61,7 @@ def test_documents_sent_for_reads_hits_heartbeats_and_audit_heads_keep_their_sch
         'state = "CA"\npurpose = "MOU 14"\nbroker = "mqtt://127.0.0.1:9"\n'
         'receives = ["reads", "hits", "heartbeat"]\nexpires = 2099-01-01\n'
     )
-    settings = SharingSettings(
-        agencies_file=agencies, data_dir=tmp_path / "share", unit_id="unit-1"
-    )
+    settings = SharingConfig(agencies_file=agencies, data_dir=tmp_path / "share", unit_id="unit-1")
     sharing = Sharing(settings)
     sharing.reload_allowlist()
     read, hits = synthetic_read(10)

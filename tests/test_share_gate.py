@@ -9,12 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from edge.share.allowlist import Agency, AllowList, Broker
-from edge.share.audit import AuditLog, export_rows, verify
+from edge.audit.export import export_rows
+from edge.audit.log import AuditLog, verify
+from edge.config import SharingConfig
+from edge.config.allowlist import Agency, AllowList, Broker
 from edge.share.gate import EgressGate
 from edge.share.messages import HEARTBEAT, QUERY_RESPONSE, Outgoing, read_message
 from edge.share.outbox import Outbox
-from edge.share.sharing import Sharing, SharingSettings
+from edge.share.service import Sharing
 from edge.types import Box, VehicleRead
 
 TODAY = date(2026, 11, 25)
@@ -135,7 +137,7 @@ def test_removed_or_expired_agency_loses_its_queue_and_each_drop_is_audited(gate
 
 def test_missing_or_invalid_allowlist_shares_nothing_and_the_last_good_one_stays(tmp_path):
     path = tmp_path / "agencies.toml"
-    settings = SharingSettings(agencies_file=path, data_dir=tmp_path / "share", unit_id="unit-1")
+    settings = SharingConfig(agencies_file=path, data_dir=tmp_path / "share", unit_id="unit-1")
     with Sharing(settings) as sharing:
         assert sharing.on_read(1, READ) == []
         path.write_text(
@@ -160,7 +162,7 @@ KEEP_SENDING = """
 import sys
 sys.path.insert(0, {tests!r})
 from test_share_gate import READ, agency, allowlist
-from edge.share.audit import AuditLog
+from edge.audit.log import AuditLog
 from edge.share.gate import EgressGate
 from edge.share.messages import read_message
 from edge.share.outbox import Outbox

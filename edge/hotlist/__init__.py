@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import csv
 import logging
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 from edge.errors import InputError
 from edge.store import ReadStore
-from edge.types import HotlistHit, VehicleRead
+from edge.types import HotlistEntry, HotlistHit, VehicleRead
 
 log = logging.getLogger(__name__)
 
@@ -52,49 +51,13 @@ def confusion_distance(read: str, listed: str) -> int | None:
     return distance
 
 
-@dataclass(frozen=True)
-class HotlistEntry:
-    id: int
-    plate: str
-    state: str | None
-    reason: str
-    source: str
-    expires_at: datetime | None
-
-    def active_at(self, moment: datetime) -> bool:
-        return self.expires_at is None or moment < self.expires_at
-
-
 def import_csv(store: ReadStore, path: Path, *, now: datetime | None = None) -> int:
     """Load a hotlist CSV (header: plate,state,reason,source,expiry) into the store, all rows or
     none. A plate already listed with the same state and source is updated, not duplicated."""
     loaded_at = (now or datetime.now(UTC)).isoformat()
-    rows = _parse_csv(path)
-    table = store.db["hotlist"]
-
-    def write() -> int:
-        with store.db.atomic():
-            for plate, state, reason, source, expires_at in rows:
-                record = {
-                    "plate": plate,
-                    "state": state,
-                    "reason": reason,
-                    "source": source,
-                    "expires_at": expires_at,
-                    "loaded_at": loaded_at,
-                    "file": str(path),
-                }
-                existing = store.db.execute(
-                    "SELECT id FROM hotlist WHERE plate = ? AND state IS ? AND source = ?",
-                    [plate, state, source],
-                ).fetchone()
-                if existing:
-                    table.update(existing[0], record)
-                else:
-                    table.insert(record)
-        return len(rows)
-
-    return store.retrying(f"importing hotlist {path}", write)
+    entries = _parse_csv(path)
+    store.upsert_hotlist(entries, loaded_at, str(path))
+    return len(entries)
 
 
 class Hotlist:
@@ -130,22 +93,12 @@ class Hotlist:
         return sorted(hits, key=lambda hit: hit.distance)
 
     def _reload_if_changed(self) -> None:
-        # data_version changes whenever another connection commits (e.g. `hotlist import`).
-        version = self.store.db.execute("PRAGMA data_version").fetchone()[0]
-        count = self.store.db.execute("SELECT count(*) FROM hotlist").fetchone()[0]
-        if (version, count) == self._loaded_version:
+        version = self.store.hotlist_version()
+        if version == self._loaded_version:
             return
-        self._loaded_version = (version, count)
+        self._loaded_version = version
         by_key: dict[str, list[HotlistEntry]] = {}
-        for row in self.store.db.query("SELECT * FROM hotlist"):
-            entry = HotlistEntry(
-                id=row["id"],
-                plate=row["plate"],
-                state=row["state"],
-                reason=row["reason"] or "",
-                source=row["source"] or "",
-                expires_at=datetime.fromisoformat(row["expires_at"]) if row["expires_at"] else None,
-            )
+        for entry in self.store.hotlist_entries():
             by_key.setdefault(_key(entry.plate), []).append(entry)
         self._by_key = by_key
         log.info("hotlist loaded: %d entries", sum(len(v) for v in by_key.values()))
@@ -155,7 +108,7 @@ def _key(plate: str) -> str:
     return "".join(_CANONICAL.get(ch, ch) for ch in plate)
 
 
-def _parse_csv(path: Path) -> list[tuple[str, str | None, str, str, str | None]]:
+def _parse_csv(path: Path) -> list[HotlistEntry]:
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
@@ -173,9 +126,7 @@ def _parse_csv(path: Path) -> list[tuple[str, str | None, str, str, str | None]]
     return rows
 
 
-def _parse_row(
-    path: Path, line: int, row: dict[str, str | None]
-) -> tuple[str, str | None, str, str, str | None]:
+def _parse_row(path: Path, line: int, row: dict[str, str | None]) -> HotlistEntry:
     def cell(name: str) -> str:
         return (row.get(name) or "").strip()
 
@@ -185,10 +136,12 @@ def _parse_row(
     state = cell("state").upper() or None
     if state is not None and not (len(state) == 2 and state.isalpha()):
         raise InputError(f"{path}:{line}: state {state!r} is not a two-letter code")
-    return plate, state, cell("reason"), cell("source"), _parse_expiry(path, line, cell("expiry"))
+    expires_at = _parse_expiry(path, line, cell("expiry"))
+    # id 0: not stored yet; the store gives it its id.
+    return HotlistEntry(0, plate, state, cell("reason"), cell("source"), expires_at)
 
 
-def _parse_expiry(path: Path, line: int, text: str) -> str | None:
+def _parse_expiry(path: Path, line: int, text: str) -> datetime | None:
     """An ISO date (valid through that day, UTC) or date-time; empty never expires."""
     if not text:
         return None
@@ -202,4 +155,4 @@ def _parse_expiry(path: Path, line: int, text: str) -> str | None:
         raise InputError(
             f"{path}:{line}: expiry {text!r} is not an ISO date (YYYY-MM-DD) or date-time"
         ) from None
-    return moment.astimezone(UTC).isoformat()
+    return moment.astimezone(UTC)

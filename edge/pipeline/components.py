@@ -1,4 +1,4 @@
-"""Build the pipeline's parts from the config: models, store, sharing."""
+"""Build the pipeline's parts from the config: models and store."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from edge.store import ReadStore
 
 if TYPE_CHECKING:
     from edge.detect import PlateDetector
+    from edge.pipeline.regions import RegionDetector
     from edge.recognise import PlateReader
-    from edge.share.sharing import Sharing
 
 
 def open_detector(config: EdgeConfig) -> PlateDetector:
@@ -48,10 +48,8 @@ def open_store(config: EdgeConfig) -> ReadStore:
     )
 
 
-def open_sharing(config: EdgeConfig, store: ReadStore) -> Sharing | None:
-    """Sharing from the [sharing] table; without that table nothing leaves the device."""
-    if config.sharing is None:
-        return None
-    from edge.share.sharing import Sharing, parse_sharing_settings
+def open_models(config: EdgeConfig) -> tuple[RegionDetector, PlateReader]:
+    """Both models, loaded before anything is written, so a bad model file changes nothing."""
+    from edge.pipeline.regions import RegionDetector
 
-    return Sharing(parse_sharing_settings(config.sharing, config.path), reads_db=store.path)
+    return RegionDetector(open_detector(config)), open_reader(config)

@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from edge.errors import InputError
+from edge.store import StoredRead
 
 MIN_READABLE_FRAMES = 3
 PASS_SHARE = 0.95
@@ -34,8 +35,8 @@ class TruthVehicle:
 
 @dataclass
 class DemoReport:
-    vehicles: list[tuple[TruthVehicle, list[dict[str, Any]]]] = field(default_factory=list)
-    phantoms: list[dict[str, Any]] = field(default_factory=list)
+    vehicles: list[tuple[TruthVehicle, list[StoredRead]]] = field(default_factory=list)
+    phantoms: list[StoredRead] = field(default_factory=list)
     missed_hits: list[TruthVehicle] = field(default_factory=list)
 
     @property
@@ -83,16 +84,16 @@ def load_truth(path: Path) -> list[TruthVehicle]:
         raise InputError(f"ground truth {path} is not in the sample-clip format: {exc}") from None
 
 
-def compare(truth: list[TruthVehicle], reads: list[dict[str, Any]]) -> DemoReport:
-    """`reads` are store rows with a `hits` count each."""
+def compare(truth: list[TruthVehicle], reads: list[StoredRead]) -> DemoReport:
+    """`reads` are stored reads with their hits."""
     report = DemoReport()
     plates = {v.plate for v in truth}
     for vehicle in truth:
-        mine = [r for r in reads if r["plate"] == vehicle.plate]
+        mine = [r for r in reads if r.read.plate == vehicle.plate]
         report.vehicles.append((vehicle, mine))
-        if vehicle.hotlisted and not any(r["hits"] for r in mine):
+        if vehicle.hotlisted and not any(r.hits for r in mine):
             report.missed_hits.append(vehicle)
-    report.phantoms = [r for r in reads if r["plate"] not in plates]
+    report.phantoms = [r for r in reads if r.read.plate not in plates]
     return report
 
 
@@ -102,16 +103,16 @@ def print_report(report: DemoReport, out: TextIO) -> None:
         shown = reads or [None]
         for read in shown:
             note = _note(vehicle, reads, read)
-            text = read["plate"] if read else "-"
-            conf = f"{read['confidence']:.2f}" if read else ""
+            text = read.read.plate if read else "-"
+            conf = f"{read.read.confidence:.2f}" if read else ""
             out.write(
                 f"{vehicle.plate:<10} {vehicle.state:<5} {vehicle.readable_frames:>8}  "
                 f"{text:<10} {conf:>5}  {note}\n"
             )
     for read in report.phantoms:
         out.write(
-            f"{'-':<10} {'':<5} {'':>8}  {read['plate']:<10} "
-            f"{read['confidence']:>5.2f}  PHANTOM (not in the clip)\n"
+            f"{'-':<10} {'':<5} {'':>8}  {read.read.plate:<10} "
+            f"{read.read.confidence:>5.2f}  PHANTOM (not in the clip)\n"
         )
     out.write(
         f"\nexactly read: {report.exact}/{len(report.readable)} readable vehicles "
@@ -122,12 +123,12 @@ def print_report(report: DemoReport, out: TextIO) -> None:
     out.write("demo: PASS\n" if report.passed else "demo: FAIL\n")
 
 
-def _note(vehicle: TruthVehicle, reads: list[dict[str, Any]], read: dict | None) -> str:
+def _note(vehicle: TruthVehicle, reads: list[StoredRead], read: StoredRead | None) -> str:
     notes = []
     if read is None:
         notes.append("MISSED" if vehicle.readable else "never readable")
     if len(reads) > 1:
         notes.append("DUPLICATE")
     if vehicle.hotlisted:
-        notes.append("hotlist HIT" if read and read["hits"] else "hotlisted, NO HIT")
+        notes.append("hotlist HIT" if read and read.hits else "hotlisted, NO HIT")
     return ", ".join(notes)

@@ -49,7 +49,7 @@ class Detector(Protocol):
 
 
 class ReadSink(Protocol):
-    """What acts on a committed read: `edge.share.sharing.Sharing`."""
+    """What acts on a committed read: `edge.share.service.Sharing`."""
 
     def on_read(
         self, read_id: int, read: VehicleRead, hits: Sequence[HotlistHit] = ()

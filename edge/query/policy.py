@@ -15,12 +15,12 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from edge.audit.terms import prohibited_terms_in
+from edge.config.allowlist import AllowList
 from edge.errors import ConfigError
 from edge.query.ledger import QueryLedger
 from edge.query.schema import QueryRefused, RefusalReason, SignedQuery
 from edge.query.signing import signature_is_valid
-from edge.query.terms import prohibited_terms_in
-from edge.share.allowlist import AllowList
 from edge.tomlfile import load_toml
 
 # What an answer may ever carry about a read; the policy picks a subset.

@@ -1,4 +1,4 @@
-"""The reads a query may see, straight from the unit's read store (edge.store's `reads` table)."""
+"""The reads a query may see: the store's reads, in the shape a query answer carries them."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from edge.store import ReadStore
 
 
 class StoreReads:
-    """Finds reads by plate pattern and time; SQLite GLOB has the same `?` and `*` as queries
-    (plates hold only A-Z and 0-9, so no other GLOB syntax can appear)."""
+    """Finds reads by plate pattern and time. The store's GLOB has the same `?` and `*` as
+    queries (plates hold only A-Z and 0-9, so no other GLOB syntax can appear)."""
 
     def __init__(self, store: ReadStore) -> None:
         self._store = store
@@ -19,15 +19,15 @@ class StoreReads:
     def find_reads(
         self, plate: PlatePattern, start: datetime, end: datetime, limit: int, hits_only: bool
     ) -> list[dict[str, Any]]:
-        rows = self._store.db.query(
-            "SELECT * FROM (SELECT plate, state, seen_at, camera_id, confidence, id,"
-            " EXISTS (SELECT 1 FROM hits WHERE hits.read_id = reads.id) AS hotlist_hit"
-            " FROM reads WHERE plate GLOB ? AND seen_at >= ? AND seen_at <= ?)"
-            " WHERE hotlist_hit OR NOT ? ORDER BY seen_at, id LIMIT ?",
-            [plate.text, start.isoformat(), end.isoformat(), hits_only, limit],
-        )
+        found = self._store.find_reads(plate.text, start, end, limit, hits_only)
         return [
-            {key: value for key, value in row.items() if key != "id"}
-            | {"hotlist_hit": bool(row["hotlist_hit"])}
-            for row in rows
+            {
+                "plate": stored.read.plate,
+                "state": stored.read.state,
+                "seen_at": stored.read.seen_at.isoformat(),
+                "camera_id": stored.read.camera_id,
+                "confidence": stored.read.confidence,
+                "hotlist_hit": hit,
+            }
+            for stored, hit in found
         ]

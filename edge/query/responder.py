@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from edge.audit.events import Decision, Event
+from edge.audit.log import AuditEvent
+from edge.config.allowlist import AllowList
 from edge.query.ledger import QueryLedger
 from edge.query.policy import QueryContext, QueryPolicy, check_query
 from edge.query.schema import (
@@ -23,14 +26,11 @@ from edge.query.schema import (
     decode_message,
     parse_query,
 )
-from edge.share.allowlist import AllowList
-from edge.share.audit import AuditEvent
-from edge.share.gate import ALLOWED, REFUSED, EgressGate
+from edge.share.gate import EgressGate
 from edge.share.messages import QUERY_RESPONSE, Outgoing
 
 log = logging.getLogger(__name__)
 
-QUERY_EVENT = "query"
 ANSWERED = "answered"
 
 
@@ -106,8 +106,8 @@ class QueryDecision:
     def audit_event(self, allowlist_sha256: str | None) -> AuditEvent:
         """The row of a query that cannot be answered (it named no response topic)."""
         return AuditEvent(
-            event=QUERY_EVENT,
-            decision=ALLOWED if self.decision == ANSWERED else REFUSED,
+            event=Event.QUERY,
+            decision=Decision.ALLOWED if self.decision == ANSWERED else Decision.REFUSED,
             reason=self.reason_code or ANSWERED,
             destination=self.broker_agency,
             message_id=None,
@@ -220,7 +220,7 @@ class QueryResponder:
             fields = message.get("query") if isinstance(message, dict) else None
             return QueryDecision(
                 **base,
-                decision=REFUSED,
+                decision=Decision.REFUSED,
                 reason_code=str(refusal.reason),
                 detail=_storable(refusal.detail),
                 **{name: _best_effort(fields, wire) for name, wire in _AUDITED_FIELDS.items()},

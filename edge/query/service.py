@@ -1,16 +1,25 @@
-"""Plugging the query responder into a running unit's sharing side."""
+"""The running unit's sharing side, assembled: sharing, agency queries and allow-list reload.
+
+`alpr-edge run` asks for it with `unit_sharing(config)`; without a [sharing] table there is
+none, and nothing leaves the device.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
+from edge.config import EdgeConfig
 from edge.query.ledger import QueryLedger
 from edge.query.policy import load_policy
 from edge.query.reads import StoreReads
 from edge.query.responder import QueryResponder
-from edge.share.sharing import Sharing
-from edge.share.transport import IncomingQuery
+from edge.share.mqtt.link import IncomingQuery
+from edge.share.reload import AllowListWatcher
+from edge.share.service import Sharing
 from edge.store import ReadStore
 
 log = logging.getLogger(__name__)
@@ -45,3 +54,24 @@ def attach_queries(sharing: Sharing, store: ReadStore) -> QueryResponder | None:
     sharing.set_query_handler(on_query)
     log.info("answering agency queries under policy %s (%s)", policy.version, policy_path)
     return responder
+
+
+@contextlib.contextmanager
+def unit_sharing(config: EdgeConfig, store_dir: Path) -> Iterator[Sharing | None]:
+    """Sharing from the [sharing] table, started with query answering and allow-list reload;
+    stopped (queue drained for a moment, links closed) on leaving. None without the table."""
+    if config.sharing is None:
+        yield None
+        return
+    sharing = Sharing(config.sharing, store_dir)
+    with contextlib.ExitStack() as stack:
+        store = ReadStore(store_dir)
+        stack.callback(store.close)
+        attach_queries(sharing, store)  # before start: links subscribe as they connect
+        sharing.start()
+        stack.callback(sharing.close)
+        # Allow-list edits apply within seconds; every agency gets a drift alert.
+        watcher = AllowListWatcher(sharing)
+        watcher.start()
+        stack.callback(watcher.stop)
+        yield sharing

@@ -18,19 +18,13 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 
-from edge.share.allowlist import EMPTY_ALLOWLIST, Agency, AllowList
-from edge.share.audit import AuditEvent, AuditLog, ChainHead, utc_now
+from edge.audit.events import SYSTEM_USER, Decision, Event
+from edge.audit.log import AuditEvent, AuditLog, ChainHead, utc_now
+from edge.config.allowlist import EMPTY_ALLOWLIST, Agency, AllowList
 from edge.share.messages import REQUIRED_OPTION, Outgoing, topic
 from edge.share.outbox import Outbox, QueuedMessage
 
 log = logging.getLogger(__name__)
-
-SYSTEM_USER = "alpr-edge"
-ALLOWED = "allowed"
-REFUSED = "refused"
-DROPPED = "dropped"
-DONE = "done"
-FAILED = "failed"
 
 
 def utc_today() -> date:
@@ -68,8 +62,8 @@ class EgressGate:
 
     def system_event(
         self,
-        event: str,
-        decision: str,
+        event: Event,
+        decision: Decision,
         reason: str,
         *,
         username: str = SYSTEM_USER,
@@ -105,8 +99,8 @@ class EgressGate:
         with self._lock:
             previous = self._allowlist
             self.system_event(
-                "config_load",
-                DONE,
+                Event.CONFIG_LOAD,
+                Decision.DONE,
                 f"allow-list {allowlist.source} in force: "
                 f"{len(allowlist.active(today))} active, {len(allowlist.expired(today))} expired",
                 username=changed_by,
@@ -131,7 +125,9 @@ class EgressGate:
     def refuse_allowlist(self, source: str, reason: str) -> None:
         """An allow-list file that cannot be used: audited; the one in force stays."""
         log.error("allow-list %s refused: %s", source, reason)
-        self.system_event("config_refused", REFUSED, reason, details={"source": source})
+        self.system_event(
+            Event.CONFIG_REFUSED, Decision.REFUSED, reason, details={"source": source}
+        )
 
     def active_agency(self, agency_id: str) -> Agency | None:
         """The agency if it may receive anything now; otherwise drops what it has queued."""
@@ -166,7 +162,7 @@ class EgressGate:
         agency = self._allowlist.get(agency_id)
         refusal = self._refusal(agency, agency_id, message)
         if refusal or agency is None:
-            event = self._event(agency, message, REFUSED, refusal or "not allow-listed")
+            event = self._event(agency, message, Decision.REFUSED, refusal or "not allow-listed")
             self.audit.append(conn, replace(event, destination=agency_id))
             log.warning("refused %s to %s: %s", message.kind, agency_id, refusal)
             return None
@@ -180,7 +176,10 @@ class EgressGate:
             **message.body,
         }
         head = self.audit.append(
-            conn, self._event(agency, message, ALLOWED, self._allowed_reason(agency), message_id)
+            conn,
+            self._event(
+                agency, message, Decision.ALLOWED, self._allowed_reason(agency), message_id
+            ),
         )
         Outbox.enqueue(
             conn,
@@ -227,14 +226,14 @@ class EgressGate:
         self,
         agency: Agency | None,
         message: Outgoing,
-        decision: str,
+        decision: Decision,
         reason: str,
         message_id: str | None = None,
     ) -> AuditEvent:
         details = dict(message.details or {})
         details["kind"] = message.kind
         return AuditEvent(
-            event="share",
+            event=Event.SHARE,
             decision=decision,
             reason=reason,
             username=message.username or (f"agency:{agency.id}" if agency else SYSTEM_USER),
@@ -263,8 +262,8 @@ class EgressGate:
                 self.audit.append(
                     conn,
                     AuditEvent(
-                        event="drop",
-                        decision=DROPPED,
+                        event=Event.DROP,
+                        decision=Decision.DROPPED,
                         reason=f"queued message dropped: {reason}",
                         username=SYSTEM_USER,
                         user_agency=self.operator_agency,

@@ -13,7 +13,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge.share.audit import AuditLog
+from edge.audit.log import AuditLog, connect
 
 SCHEMA = "outbox"
 _DDL = """
@@ -127,3 +127,16 @@ class Outbox:
     def remove(conn: sqlite3.Connection, seq: int) -> None:
         """Remove a message inside an open transaction (a drop, audited by the caller)."""
         conn.execute("DELETE FROM outbox.outbox WHERE seq = ?", (seq,))
+
+
+def queued_per_agency(path: Path) -> dict[str, int]:
+    """Messages waiting per agency in an outbox file, read without opening it for writing
+    (`alpr-edge sharing status` beside a running unit). An absent file holds none."""
+    if not path.is_file():
+        return {}
+    conn = connect(path, readonly=True)
+    try:
+        rows = conn.execute("SELECT agency_id, COUNT(*) FROM outbox GROUP BY agency_id")
+        return {agency: count for agency, count in rows}
+    finally:
+        conn.close()

@@ -1,9 +1,9 @@
 """`alpr-edge agencies list|show|add|remove|check`: the operator's allow-list tools.
 
 `add` and `remove` edit config/agencies.toml in place, keeping its comments and layout; the
-result must pass the allow-list rules (edge.share.allowlist) or the file is left as it was.
+result must pass the allow-list rules (edge.config.allowlist) or the file is left as it was.
 Each change is written to the audit log (who, when, the diff) before the file is replaced. A
-running unit notices the new file within seconds (edge.operators.reload).
+running unit notices the new file within seconds (edge.share.reload).
 """
 
 from __future__ import annotations
@@ -13,13 +13,12 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from edge.cli.common import DEFAULT_CONFIG, load, sharing_of
 from edge.errors import EXIT_BAD_INPUT, EXIT_OK, InputError
 
 if TYPE_CHECKING:
-    from edge.operators.allowlist_edit import AllowListChange
-    from edge.share.sharing import SharingSettings
-
-DEFAULT_CONFIG = Path("config/edge.toml")
+    from edge.config import SharingConfig
+    from edge.share.allowlist_edit import AllowListChange
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -83,14 +82,8 @@ def _file_arguments(parser: argparse.ArgumentParser, *, audited: bool = False) -
         parser.add_argument("--audit-log", type=Path, help="audit log (default: from --config)")
 
 
-def _sharing_settings(config: Path) -> SharingSettings:
-    from edge.config import load_config
-    from edge.share.sharing import parse_sharing_settings
-
-    edge_config = load_config(config)
-    if not edge_config.sharing:
-        raise InputError(f"{config}: no [sharing] table; pass --agencies and --audit-log")
-    return parse_sharing_settings(edge_config.sharing, config)
+def _sharing_settings(config: Path) -> SharingConfig:
+    return sharing_of(load(config), "; pass --agencies and --audit-log")
 
 
 def _allowlist_path(args: argparse.Namespace) -> Path:
@@ -98,13 +91,11 @@ def _allowlist_path(args: argparse.Namespace) -> Path:
 
 
 def _audit_path(args: argparse.Namespace) -> Path:
-    from edge.share.sharing import AUDIT_FILE
-
-    return args.audit_log or _sharing_settings(args.config).data_dir / AUDIT_FILE
+    return args.audit_log or _sharing_settings(args.config).audit_file
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from edge.share.allowlist import load_allowlist
+    from edge.config.allowlist import load_allowlist
 
     path = _allowlist_path(args)
     allowlist = load_allowlist(path)
@@ -132,7 +123,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    from edge.share.allowlist import load_allowlist
+    from edge.config.allowlist import load_allowlist
 
     path = _allowlist_path(args)
     agency = load_allowlist(path).get(args.agency_id)
@@ -161,7 +152,7 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from edge.share.allowlist import check_allowlist
+    from edge.config.allowlist import check_allowlist
 
     path = _allowlist_path(args)
     problems = check_allowlist(path)
@@ -182,7 +173,7 @@ def _query_key(value: str) -> str:
 
 
 def run_add(args: argparse.Namespace) -> int:
-    from edge.operators.allowlist_edit import add_entry
+    from edge.share.allowlist_edit import add_entry
 
     fields: dict[str, object] = {
         "id": args.id,
@@ -205,15 +196,15 @@ def run_add(args: argparse.Namespace) -> int:
 
 
 def run_remove(args: argparse.Namespace) -> int:
-    from edge.operators.allowlist_edit import remove_entry
+    from edge.share.allowlist_edit import remove_entry
 
     path = _allowlist_path(args)
     return _apply(path, _audit_path(args), remove_entry(path, args.agency_id))
 
 
 def _apply(path: Path, audit_log: Path, change: AllowListChange) -> int:
-    from edge.operators.allowlist_edit import apply_change, operator_name
-    from edge.share.audit import AuditLog
+    from edge.audit.log import AuditLog
+    from edge.share.allowlist_edit import apply_change, operator_name
 
     audit = AuditLog(audit_log)
     try:

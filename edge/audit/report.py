@@ -1,4 +1,4 @@
-"""`alpr-edge audit report --month YYYY-MM`: the transparency report, Markdown or JSON.
+"""The monthly transparency report (`alpr-edge audit report`), as data, Markdown or JSON.
 
 What SB 34 usage policies, San Francisco's Chapter 19B annual surveillance report and
 vendors' transparency portals publish: which outside agencies have access and on what terms,
@@ -9,21 +9,19 @@ so that anyone holding a published head can check the log was not rewritten.
 
 from __future__ import annotations
 
-import argparse
 import json
-import sqlite3
-import sys
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from edge.errors import EXIT_OK, ConfigError, InputError
-from edge.query.terms import PROHIBITED_TERMS
-from edge.share.allowlist import AllowList, load_allowlist
-from edge.share.audit import export_rows, verify
-from edge.share.commands import record_access
+from edge.audit.export import export_rows
+from edge.audit.log import verify
+from edge.audit.terms import PROHIBITED_TERMS
+from edge.config.allowlist import AllowList, load_allowlist
+from edge.errors import ConfigError, InputError
+from edge.store import DB_NAME, ReadStore
 
 AUDIT_LOG_RETENTION = "at least 2 years (CJIS 5.4.7 sets one year; LASD and Marin keep two)"
 
@@ -45,26 +43,18 @@ def month_bounds(text: str) -> tuple[datetime, datetime]:
 class ReportSources:
     audit_log: Path
     allowlist_file: Path
-    reads_db: Path | None
+    store_dir: Path | None
     retention_days: int
 
 
-def _reads_and_hits(reads_db: Path | None, start: datetime, end: datetime) -> dict[str, Any]:
-    if reads_db is None or not reads_db.is_file():
+def _reads_and_hits(store_dir: Path | None, start: datetime, end: datetime) -> dict[str, Any]:
+    if store_dir is None or not (store_dir / DB_NAME).is_file():
         return {"reads": None, "hits": None, "note": "no read store on this unit"}
-    conn = sqlite3.connect(f"file:{reads_db}?mode=ro", uri=True)
+    store = ReadStore(store_dir, readonly=True)
     try:
-        (reads,) = conn.execute(
-            "SELECT count(*) FROM reads WHERE seen_at >= ? AND seen_at < ?",
-            (start.isoformat(), end.isoformat()),
-        ).fetchone()
-        (hits,) = conn.execute(
-            "SELECT count(DISTINCT reads.id) FROM reads JOIN hits ON hits.read_id = reads.id"
-            " WHERE seen_at >= ? AND seen_at < ?",
-            (start.isoformat(), end.isoformat()),
-        ).fetchone()
+        reads, hits = store.count_reads(start, end)
     finally:
-        conn.close()
+        store.close()
     return {
         "reads": reads,
         "hits": hits,
@@ -138,7 +128,7 @@ def build_report(month: str, sources: ReportSources) -> dict[str, Any]:
             if r["event"] == "config_load"
         ],
         "allowlist_refused": sum(r["event"] == "config_refused" for r in rows),
-        "activity": _reads_and_hits(sources.reads_db, start, end),
+        "activity": _reads_and_hits(sources.store_dir, start, end),
         "shared_messages": [
             {"agency": agency, "kind": kind, "messages": count}
             for (agency, kind), count in sorted(shared.items())
@@ -266,54 +256,3 @@ def to_markdown(report: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
-
-
-def register_audit(audit_commands: argparse._SubParsersAction) -> None:
-    report = audit_commands.add_parser(
-        "report", help="monthly transparency report (Markdown or JSON)"
-    )
-    report.add_argument("--month", required=True, help="YYYY-MM (UTC)")
-    report.add_argument(
-        "--config", type=Path, default=Path("config/edge.toml"), help="edge.toml with [sharing]"
-    )
-    report.add_argument("--format", choices=("markdown", "json"), default="markdown")
-    report.add_argument("--output", type=Path, help="file to write (default: standard output)")
-    report.set_defaults(handler=run_report)
-
-
-def _sources(config: Path) -> ReportSources:
-    from edge.config import load_config
-    from edge.share.sharing import AUDIT_FILE, parse_sharing_settings
-    from edge.store import DB_NAME
-
-    edge_config = load_config(config)
-    if not edge_config.sharing:
-        raise InputError(f"{config}: no [sharing] table")
-    settings = parse_sharing_settings(edge_config.sharing, config)
-    return ReportSources(
-        audit_log=settings.data_dir / AUDIT_FILE,
-        allowlist_file=settings.agencies_file,
-        reads_db=edge_config.store.data_dir / DB_NAME,
-        retention_days=settings.retention_days,
-    )
-
-
-def run_report(args: argparse.Namespace) -> int:
-    sources = _sources(args.config)
-    if not sources.audit_log.is_file():
-        raise InputError(f"audit log not found: {sources.audit_log}")
-    report = build_report(args.month, sources)
-    # Reading the audit log is itself an audited event (CJIS 5.4.1.1).
-    record_access(
-        sources.audit_log,
-        "audit_report",
-        f"transparency report for {args.month} ({args.format})",
-        output=str(args.output) if args.output else "stdout",
-    )
-    text = json.dumps(report, indent=2) + "\n" if args.format == "json" else to_markdown(report)
-    if args.output:
-        args.output.write_text(text, encoding="utf-8")
-        print(f"report for {args.month} written to {args.output}", file=sys.stderr)
-    else:
-        sys.stdout.write(text)
-    return EXIT_OK

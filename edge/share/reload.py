@@ -25,10 +25,10 @@ from typing import Any
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from edge.share.allowlist import AllowList
-from edge.share.audit import AuditLog
+from edge.audit.log import AuditLog
+from edge.config.allowlist import AllowList
 from edge.share.messages import CONFIG_CHANGE, Outgoing
-from edge.share.sharing import Sharing
+from edge.share.service import Sharing
 
 log = logging.getLogger(__name__)
 

@@ -13,13 +13,12 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
+from edge.cli.common import moment
 from edge.errors import EXIT_FAILURE, EXIT_OK, InputError
-from edge.share.commands import parse_moment
 
 if TYPE_CHECKING:
-    from edge.share.allowlist import Broker
+    from edge.config.allowlist import Broker
 
 DEFAULT_WINDOW = timedelta(days=7)
 
@@ -53,8 +52,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     what.add_argument("--purpose", required=True, help="a purpose code of the unit's policy")
     what.add_argument("--reason", required=True, help="why: a short narrative")
     what.add_argument("--on-behalf-of", help="the agency id you ask for, if not your own")
-    what.add_argument("--from", dest="start", type=parse_moment, help="default: 7 days before --to")
-    what.add_argument("--to", dest="end", type=parse_moment, help="default: now")
+    what.add_argument("--from", dest="start", type=moment, help="default: 7 days before --to")
+    what.add_argument("--to", dest="end", type=moment, help="default: now")
     query.add_argument("--timeout", type=float, default=15.0, help="seconds to wait for the answer")
     query.add_argument("--json", action="store_true", help="print the answer as JSON")
     query.set_defaults(handler=run_query)
@@ -72,24 +71,19 @@ def run_generate(args: argparse.Namespace) -> int:
 
 
 def _broker(url: str) -> Broker:
-    from edge.share.allowlist import DEFAULT_MQTT_PORT, DEFAULT_MQTTS_PORT, Broker
+    from edge.config.allowlist import parse_broker_url
 
     try:
-        parts = urlsplit(url)
-        port = parts.port
+        return parse_broker_url(url)
     except ValueError as exc:
-        raise InputError(f"--broker {url!r}: {exc}") from None
-    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-        raise InputError(f"--broker {url!r} must look like mqtts://host:port")
-    tls = parts.scheme == "mqtts"
-    return Broker(parts.hostname, port or (DEFAULT_MQTTS_PORT if tls else DEFAULT_MQTT_PORT), tls)
+        raise InputError(f"--broker: {exc}") from None
 
 
 def run_query(args: argparse.Namespace) -> int:
     from edge.query.client import QueryRequest, signed_message
     from edge.query.signing import load_private_key
     from edge.share.messages import query_topic
-    from edge.share.transport import request
+    from edge.share.mqtt.client import request
 
     end = args.end or datetime.now(UTC)
     start = args.start or end - DEFAULT_WINDOW

@@ -1,8 +1,10 @@
-"""`alpr-edge`: one entry point; each area of the unit registers its own subcommands.
+"""`alpr-edge`: one entry point, one module per command group.
 
-A command module exposes `register(subparsers)` and sets `handler=` on its parsers; a handler
-takes the parsed arguments and returns an exit code. Modules import heavy dependencies
-(torch, onnxruntime) inside handlers so that `alpr-edge --help` stays fast.
+The CLI only parses, calls and prints. A command module exposes `register(subparsers)` and sets
+`handler=` on its parsers; a handler takes the parsed arguments and returns an exit code.
+Handlers import what they run (onnxruntime, torch, paho) when they run, so `alpr-edge --help`
+loads none of it (a test checks). The lab's commands (train, eval, synth, demo, bench) are
+registered here too; their code is imported only by their handlers.
 """
 
 from __future__ import annotations
@@ -16,14 +18,22 @@ from edge import __version__
 from edge.errors import EdgeError
 from edge.logs import configure_logging
 
+# In the order `alpr-edge --help` lists them: the unit, its guardrails, then the lab.
 COMMAND_MODULES: tuple[str, ...] = (
+    "edge.cli.run",
+    "edge.cli.read",
+    "edge.cli.reads",
+    "edge.cli.hotlist",
+    "edge.cli.config",
+    "edge.cli.sharing",
+    "edge.cli.agencies",
+    "edge.cli.audit",
+    "edge.cli.retention",
+    "edge.cli.query",
+    "edge.cli.demo",
     "edge.train.commands",
     "edge.evaluation.commands",
-    "edge.share.commands",
-    "edge.operators.agencies",
-    "edge.query.commands",
     "edge.synth.commands",
-    "edge.pipeline.commands",
 )
 
 

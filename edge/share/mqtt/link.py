@@ -1,4 +1,4 @@
-"""MQTT transport: the only module that imports paho-mqtt (a test scans the imports).
+"""The unit's MQTT links to agency brokers: the transport the egress gate's outbox drains into.
 
 One connection per active agency, each on its own thread: MQTT 5, TLS 1.2+ with the agency's
 CA pinned, hostname checked and this unit's client certificate presented (mutual TLS); plain
@@ -19,10 +19,8 @@ import logging
 import ssl
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -30,10 +28,10 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from edge.errors import EdgeError
-from edge.share.allowlist import Agency, Broker
-from edge.share.gate import DONE, FAILED, EgressGate
-from edge.share.messages import TOPIC_ROOT, query_topic, status_topic
+from edge.audit.events import Decision, Event
+from edge.config.allowlist import Agency
+from edge.share.gate import EgressGate
+from edge.share.messages import query_topic, status_topic
 from edge.share.outbox import Outbox, QueuedMessage
 
 log = logging.getLogger(__name__)
@@ -189,8 +187,8 @@ class AgencyLink:
             return False
         self._last_failure = None
         self._gate.system_event(
-            "connect",
-            DONE,
+            Event.CONNECT,
+            Decision.DONE,
             f"connected to {broker.url} (TLS verified: {broker.tls}); status online",
             destination=self.agency.id,
             details={"status_topic": status_topic(self._unit_id)},
@@ -229,7 +227,7 @@ class AgencyLink:
             client.loop(timeout=0.2)
         else:
             self._gate.system_event(
-                "disconnect", FAILED, "connection lost", destination=self.agency.id
+                Event.DISCONNECT, Decision.FAILED, "connection lost", destination=self.agency.id
             )
             client.disconnect()
         self._inflight = None
@@ -256,8 +254,8 @@ class AgencyLink:
         # A broker that stays down would otherwise add an audit row per retry.
         if reason != self._last_failure:
             self._gate.system_event(
-                "connect_failed",
-                FAILED,
+                Event.CONNECT_FAILED,
+                Decision.FAILED,
                 reason,
                 destination=self.agency.id,
                 details={"broker": self.agency.broker.url},
@@ -365,66 +363,3 @@ class Transport:
             for link in self._links.values():
                 link.stop()
             self._links.clear()
-
-
-def request(
-    broker: Broker,
-    topic: str,
-    payload: bytes,
-    *,
-    ca_cert: Path | None = None,
-    client_cert: Path | None = None,
-    client_key: Path | None = None,
-    client_id: str = "",
-    timeout_s: float = 15.0,
-) -> bytes:
-    """The agency's side of an MQTT 5 request/response (`alpr-edge query`): publish `payload`
-    to `topic` on the agency's own broker and wait for the unit's answer.
-
-    The answer comes on a fresh response topic, matched by correlation data. Raises EdgeError
-    when the broker cannot be reached or no answer comes in time.
-    """
-    correlation = uuid.uuid4().bytes
-    response_topic = f"{TOPIC_ROOT}/responses/{uuid.uuid4().hex}"
-    answers: list[bytes] = []
-    subscribed = threading.Event()
-    client = mqtt.Client(
-        callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
-        client_id=client_id,
-        protocol=mqtt.MQTTv5,
-    )
-    if broker.tls:
-        context = ssl.create_default_context(cafile=str(ca_cert) if ca_cert else None)
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
-        if client_cert and client_key:
-            context.load_cert_chain(str(client_cert), str(client_key))
-        client.tls_set_context(context)
-
-    def on_message(client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        if getattr(message.properties, "CorrelationData", None) == correlation:
-            answers.append(bytes(message.payload))
-
-    client.on_message = on_message
-    client.on_subscribe = lambda *details: subscribed.set()
-    try:
-        client.connect(broker.host, broker.port, keepalive=KEEPALIVE_S)
-    except (OSError, ValueError) as exc:
-        raise EdgeError(f"cannot connect to {broker.url}: {exc}") from None
-    client.loop_start()
-    try:
-        client.subscribe(response_topic, qos=1)
-        if not subscribed.wait(timeout_s):
-            raise EdgeError(f"{broker.url} did not confirm the subscription")
-        properties = Properties(PacketTypes.PUBLISH)
-        properties.ResponseTopic = response_topic
-        properties.CorrelationData = correlation
-        client.publish(topic, payload, qos=1, properties=properties)
-        deadline = time.monotonic() + timeout_s
-        while not answers and time.monotonic() < deadline:
-            time.sleep(0.05)
-    finally:
-        client.loop_stop()
-        client.disconnect()
-    if not answers:
-        raise EdgeError(f"no answer on {broker.url} within {timeout_s:.0f} s")
-    return answers[0]

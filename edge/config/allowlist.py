@@ -329,25 +329,36 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def _parse_broker(url: str, demo: bool, problem: _Report) -> Broker | None:
+def parse_broker_url(url: str) -> Broker:
+    """`mqtts://host:port` (or `mqtt://`) as a Broker; the one reading of a broker URL, for the
+    allow-list and the agency-side query client. Raises ValueError naming what is wrong."""
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        problem("broker", f"'{url}' is not a valid URL: {exc}")
-        return None
+        raise ValueError(f"'{url}' is not a valid URL: {exc}") from None
     host = parts.hostname or ""
     if parts.scheme not in ("mqtts", "mqtt") or not host:
-        problem("broker", f"'{url}' must look like mqtts://host:port")
-        return None
+        raise ValueError(f"'{url}' must look like mqtts://host:port")
     if parts.path not in ("", "/") or parts.query or parts.username or parts.password:
-        problem("broker", f"'{url}': only scheme, host and port are allowed")
+        raise ValueError(f"'{url}': only scheme, host and port are allowed")
+    tls = parts.scheme == "mqtts"
+    return Broker(
+        host=host, port=port or (DEFAULT_MQTTS_PORT if tls else DEFAULT_MQTT_PORT), tls=tls
+    )
+
+
+def _parse_broker(url: str, demo: bool, problem: _Report) -> Broker | None:
+    try:
+        broker = parse_broker_url(url)
+    except ValueError as exc:
+        problem("broker", str(exc))
         return None
+    host, tls = broker.host, broker.tls
     federal = federal_domain_of(host)
     if federal:
         problem("broker", f"host '{host}' is under the federal domain '{federal}' ({_LAW})")
         return None
-    tls = parts.scheme == "mqtts"
     if not tls and not (demo and is_loopback(host)):
         problem(
             "broker",
@@ -355,9 +366,7 @@ def _parse_broker(url: str, demo: bool, problem: _Report) -> Broker | None:
             f"address when the file says demo = true (host '{host}', demo = {str(demo).lower()})",
         )
         return None
-    return Broker(
-        host=host, port=port or (DEFAULT_MQTTS_PORT if tls else DEFAULT_MQTT_PORT), tls=tls
-    )
+    return broker
 
 
 def _certificate_paths(

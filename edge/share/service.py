@@ -9,21 +9,21 @@ periodically, and runs the retention purge.
 from __future__ import annotations
 
 import logging
-import re
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
+from edge.audit.events import SYSTEM_USER, Decision, Event
+from edge.audit.log import AuditLog
+from edge.audit.retention import Retention
+from edge.config.allowlist import AllowList, load_allowlist
+from edge.config.schema import SharingConfig
 from edge.errors import ConfigError
-from edge.share.allowlist import AllowList, load_allowlist
-from edge.share.audit import AuditEvent, AuditLog
-from edge.share.gate import DONE, SYSTEM_USER, EgressGate, utc_today
-from edge.share.handoff import newest_read_id, reads_after
+from edge.share.gate import EgressGate, utc_today
 from edge.share.messages import (
     Outgoing,
     audit_head_message,
@@ -31,150 +31,12 @@ from edge.share.messages import (
     hit_message,
     read_message,
 )
+from edge.share.mqtt.link import QueryHandler, Transport
 from edge.share.outbox import Outbox
-from edge.share.retention import DEFAULT_RETENTION_DAYS, MAX_RETENTION_DAYS, Retention
-from edge.share.transport import QueryHandler, Transport
+from edge.store import ReadStore
 from edge.types import HotlistHit, VehicleRead
 
-if TYPE_CHECKING:
-    from edge.config.schema import EdgeConfig
-
 log = logging.getLogger(__name__)
-
-AUDIT_FILE = "audit.sqlite"
-OUTBOX_FILE = "outbox.sqlite"
-_UNIT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-
-
-@dataclass(frozen=True)
-class SharingSettings:
-    """The `[sharing]` table of edge.toml; relative paths are taken from that file's folder."""
-
-    agencies_file: Path
-    data_dir: Path
-    unit_id: str
-    operator_agency: str = ""
-    heartbeat_interval_s: float = 300.0
-    audit_head_interval_s: float = 900.0
-    retention_days: int = DEFAULT_RETENTION_DAYS
-    purge_interval_s: float = 3600.0
-    drain_on_exit_s: float = 5.0
-    query_policy: Path | None = None
-
-
-SETTING_HELP: dict[str, str] = {
-    "agencies_file": "the allow-list (config/agencies.toml); nothing is shared without it",
-    "query_policy": "the published query policy (config/query-policy.toml); without it the "
-    "unit answers no agency queries (docs/queries.md)",
-    "data_dir": "folder of the audit log (audit.sqlite) and the outbox (outbox.sqlite)",
-    "unit_id": "this unit's name in topics and messages (letters, digits, '-', '_')",
-    "operator_agency": "ORI of the agency operating this unit (recorded in the audit log)",
-    "heartbeat_interval_s": "seconds between heartbeats to agencies that receive them",
-    "audit_head_interval_s": "seconds between audit chain heads published to every agency",
-    "retention_days": f"days reads with no hotlist hit are kept (1-{MAX_RETENTION_DAYS})",
-    "purge_interval_s": "seconds between retention purges",
-    "drain_on_exit_s": "at exit, seconds to wait for connected agencies to receive the queue",
-}
-
-
-def parse_sharing_settings(table: Mapping[str, Any], file: str | Path) -> SharingSettings:
-    """Validate the `[sharing]` table; errors name the file and `sharing.<key>`."""
-    file = Path(file)
-    base = file.parent
-    for key in table:
-        if key not in SETTING_HELP:
-            raise ConfigError(
-                file, f"sharing.{key}", f"unknown key (known: {', '.join(SETTING_HELP)})"
-            )
-    values: dict[str, Any] = {}
-    for key in ("agencies_file", "data_dir", "unit_id"):
-        value = table.get(key)
-        if not isinstance(value, str) or not value.strip():
-            raise ConfigError(file, f"sharing.{key}", f"required: {SETTING_HELP[key]}")
-    if not _UNIT_ID.match(table["unit_id"]):
-        raise ConfigError(file, "sharing.unit_id", SETTING_HELP["unit_id"])
-    values["unit_id"] = table["unit_id"]
-    policy = table.get("query_policy")
-    if "query_policy" in table and (not isinstance(policy, str) or not policy.strip()):
-        raise ConfigError(file, "sharing.query_policy", SETTING_HELP["query_policy"])
-    for key in ("agencies_file", "data_dir", "query_policy"):
-        if key in table:
-            path = Path(table[key]).expanduser()
-            values[key] = path if path.is_absolute() else base / path
-    if "operator_agency" in table:
-        if not isinstance(table["operator_agency"], str):
-            raise ConfigError(file, "sharing.operator_agency", "must be a string (an ORI)")
-        values["operator_agency"] = table["operator_agency"]
-    for key in ("heartbeat_interval_s", "audit_head_interval_s", "purge_interval_s"):
-        if key in table:
-            values[key] = _seconds(table[key], file, key, allow_zero=False)
-    if "drain_on_exit_s" in table:
-        values["drain_on_exit_s"] = _seconds(table["drain_on_exit_s"], file, "drain_on_exit_s")
-    if "retention_days" in table:
-        days = table["retention_days"]
-        if (
-            isinstance(days, bool)
-            or not isinstance(days, int)
-            or not 1 <= days <= MAX_RETENTION_DAYS
-        ):
-            raise ConfigError(
-                file,
-                "sharing.retention_days",
-                f"must be a whole number of days from 1 to {MAX_RETENTION_DAYS}; reads needed "
-                "longer must be put under a legal hold (`alpr-edge retention hold`)",
-            )
-        values["retention_days"] = days
-    return SharingSettings(**values)
-
-
-def _seconds(value: Any, file: Path, key: str, allow_zero: bool = True) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or value < 0
-        or (value == 0 and not allow_zero)
-    ):
-        low = "zero or more" if allow_zero else "a positive number of"
-        raise ConfigError(file, f"sharing.{key}", f"must be {low} seconds")
-    return float(value)
-
-
-def audit_log_path(config: EdgeConfig) -> Path:
-    """The unit's audit log: in `[sharing] data_dir`, or beside the reads when nothing is
-    shared (local searches are audited either way)."""
-    if config.sharing:
-        return parse_sharing_settings(config.sharing, config.path).data_dir / AUDIT_FILE
-    return config.store.data_dir / AUDIT_FILE
-
-
-def record_local_search(
-    config: EdgeConfig,
-    *,
-    user: str,
-    purpose: str,
-    criteria: Mapping[str, Any],
-    plates: Sequence[str],
-) -> None:
-    """Audit one search of the stored reads on the unit itself (`alpr-edge reads ...`):
-    Civil Code 1798.90.52 asks for a record of every access, with its purpose."""
-    settings = parse_sharing_settings(config.sharing, config.path) if config.sharing else None
-    audit = AuditLog(audit_log_path(config))
-    try:
-        audit.record(
-            AuditEvent(
-                event="search",
-                decision="done",
-                reason=f"local search returned {len(plates)} reads",
-                username=user,
-                user_agency=settings.operator_agency if settings else "",
-                purpose=purpose,
-                data_elements=",".join(sorted(set(plates))),
-                record_count=len(plates),
-                details={"criteria": dict(criteria)},
-            )
-        )
-    finally:
-        audit.close()
 
 
 class Sharing:
@@ -182,23 +44,32 @@ class Sharing:
 
     def __init__(
         self,
-        settings: SharingSettings,
-        reads_db: Path | None = None,
+        settings: SharingConfig,
+        store_dir: Path | None = None,
         *,
         today: Callable[[], date] = utc_today,
     ) -> None:
+        """`store_dir`: the pipeline's read store, opened here on a connection of its own (the
+        periodic thread purges and hands over reads while the pipeline writes)."""
         self.settings = settings
         self._today = today
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self.audit = AuditLog(settings.data_dir / AUDIT_FILE)
-        self.outbox = Outbox(self.audit, settings.data_dir / OUTBOX_FILE)
+        self.audit = AuditLog(settings.audit_file)
+        self.outbox = Outbox(self.audit, settings.outbox_file)
         self.gate = EgressGate(
             self.audit, self.outbox, settings.unit_id, settings.operator_agency, today=today
         )
         self.transport = Transport(self.gate, self.outbox, settings.unit_id)
-        self.reads_db = reads_db
+        self.store = ReadStore(store_dir) if store_dir is not None else None
         self.retention = (
-            Retention(reads_db, self.gate, settings.retention_days) if reads_db else None
+            Retention(
+                self.store,
+                self.audit,
+                settings.retention_days,
+                operator_agency=settings.operator_agency,
+            )
+            if self.store is not None
+            else None
         )
         self._stop = threading.Event()
         self._started_at = time.monotonic()
@@ -214,28 +85,30 @@ class Sharing:
         # Retention and the other sharing settings are part of the record: a quiet change to
         # them is the kind of drift the audit log must show.
         self.gate.system_event(
-            "settings_load",
-            DONE,
+            Event.SETTINGS_LOAD,
+            Decision.DONE,
             f"sharing settings in force: retention {self.settings.retention_days} days",
             details={k: str(v) for k, v in asdict(self.settings).items()},
         )
         self.reload_allowlist()
-        if self.reads_db is not None:
-            self._catch_up(self.reads_db)
+        if self.store is not None:
+            self._catch_up(self.store)
         self._periodic = threading.Thread(
             target=self._run_periodic, name="share-periodic", daemon=True
         )
         self._periodic.start()
 
-    def _catch_up(self, reads_db: Path) -> None:
+    def _catch_up(self, store: ReadStore) -> None:
+        """Hand over reads stored but never handed to sharing (the unit died in between): the
+        outbox records the newest read handed over in the same transaction as its messages."""
         last = self.outbox.last_handled()
         if last is None:
             # Sharing switched on for the first time: what was read before is not sent.
-            self.gate.send_all([], read_id=newest_read_id(reads_db))
+            self.gate.send_all([], read_id=store.newest_read_id())
             return
         caught_up = 0
-        for read_id, read, hits in reads_after(reads_db, last):
-            self.on_read(read_id, read, hits)
+        for stored in store.reads_after(last):
+            self.on_read(stored.id, stored.read, [h.hit for h in stored.hits])
             caught_up += 1
         if caught_up:
             log.warning(
@@ -349,6 +222,8 @@ class Sharing:
             self.drain(self.settings.drain_on_exit_s)
         self.transport.close()
         self.audit.close()
+        if self.store is not None:
+            self.store.close()
 
     def __enter__(self) -> Sharing:
         self.start()

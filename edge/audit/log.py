@@ -6,12 +6,11 @@ how many records, and the SHA-256 of the allow-list in force. `row_hash` is the 
 previous row's hash and this row's content (its position included), so a changed, deleted,
 inserted or reordered row breaks the chain at that row; triggers refuse UPDATE and DELETE so
 that ordinary writes cannot rewrite history. Deleting the newest rows leaves a valid but shorter
-chain: the chain head published to every agency (see edge.share.sharing) exposes that.
+chain: the chain head published to every agency (see edge.share.service) exposes that.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import sqlite3
@@ -21,8 +20,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
+from edge.audit.events import Decision, Event
 from edge.errors import InputError
 
 GENESIS_HASH = "0" * 64
@@ -79,8 +79,8 @@ _TRIGGERS = ("audit_no_update", "audit_no_delete")
 class AuditEvent:
     """What happened. `username`/`user_agency` are who accessed or received the data."""
 
-    event: str  # share, drop, connect, connect_failed, config_load, purge, search, query, ...
-    decision: str  # allowed, refused, dropped, done, failed
+    event: Event
+    decision: Decision
     reason: str
     username: str
     user_agency: str
@@ -91,6 +91,12 @@ class AuditEvent:
     record_count: int = 0
     allowlist_sha256: str | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # A name that is not in the tables is a bug that would hide the row from auditors'
+        # counts: refuse it here (ValueError) rather than write it.
+        object.__setattr__(self, "event", Event(self.event))
+        object.__setattr__(self, "decision", Decision(self.decision))
 
 
 @dataclass(frozen=True)
@@ -196,8 +202,8 @@ class AuditLog:
         content: dict[str, Any] = {
             "seq": (last["seq"] + 1) if last else 1,
             "at": utc_now(),
-            "event": event.event,
-            "decision": event.decision,
+            "event": event.event.value,
+            "decision": event.decision.value,
             "reason": event.reason,
             "username": event.username,
             "user_agency": event.user_agency,
@@ -301,46 +307,25 @@ def _link_problem(row: sqlite3.Row, previous_seq: int, previous_hash: str) -> st
     return None
 
 
-EXPORT_COLUMNS = (*CONTENT_COLUMNS, "row_hash")
-
-
-def export_rows(
-    path: str | Path,
-    start: datetime | None = None,
-    end: datetime | None = None,
-    agency: str | None = None,
-) -> Iterator[dict[str, Any]]:
-    """Rows with start <= at < end, optionally only those to or from `agency`, in chain order."""
-    where, params = [], []
-    if start is not None:
-        where.append("at >= ?")
-        params.append(start.astimezone(UTC).isoformat(timespec="microseconds"))
-    if end is not None:
-        where.append("at < ?")
-        params.append(end.astimezone(UTC).isoformat(timespec="microseconds"))
-    if agency is not None:
-        where.append("(destination = ? OR user_agency = ?)")
-        params.extend([agency, agency])
-    sql = "SELECT * FROM audit" + (f" WHERE {' AND '.join(where)}" if where else "")
+def latest_events(path: Path, events: tuple[Event, ...]) -> dict[str, sqlite3.Row]:
+    """The newest row of any of `events` for each destination, read-only (for status)."""
     conn = connect(path, readonly=True)
     try:
-        for row in conn.execute(sql + " ORDER BY seq", params):
-            yield {c: row[c] for c in EXPORT_COLUMNS}
+        marks = ", ".join("?" * len(events))
+        rows = conn.execute(
+            f"SELECT destination, at, event, reason FROM audit WHERE event IN ({marks}) "
+            "ORDER BY seq",
+            [e.value for e in events],
+        ).fetchall()
     finally:
         conn.close()
+    return {row["destination"]: row for row in rows}
 
 
-def write_export(rows: Iterator[dict[str, Any]], out: IO[str], fmt: str) -> int:
-    """Write rows as CSV (with a header) or JSON lines; returns how many were written."""
-    count = 0
-    if fmt == "csv":
-        writer = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS)
-        writer.writeheader()
-        for row in rows:
-            writer.writerow(row)
-            count += 1
-    else:
-        for row in rows:
-            out.write(json.dumps(row, ensure_ascii=False) + "\n")
-            count += 1
-    return count
+def read_head(path: Path) -> ChainHead:
+    """The newest row's position and hash, read-only."""
+    conn = connect(path, readonly=True)
+    try:
+        return chain_head(conn)
+    finally:
+        conn.close()

@@ -3,7 +3,7 @@
 tomlkit keeps every comment and blank line. In TOML a comment block written just above an
 `[[agency]]` header belongs, for the parser, to the end of the entry before it; removing an entry
 therefore also removes the comment block directly above it and keeps the one that introduces
-the next entry. Every candidate file is validated by edge.share.allowlist (the one copy of the
+the next entry. Every candidate file is validated by edge.config.allowlist (the one copy of the
 rules) before it replaces the old one, and each change is audited first: no audit row, no change.
 """
 
@@ -24,11 +24,11 @@ from tomlkit.container import Container
 from tomlkit.items import AoT, Comment, Table, Whitespace
 from tomlkit.toml_document import TOMLDocument
 
+from edge.audit.events import Decision, Event
+from edge.audit.log import AuditEvent, AuditLog
+from edge.config.allowlist import AllowList, parse_allowlist
 from edge.errors import InputError
-from edge.share.allowlist import AllowList, parse_allowlist
-from edge.share.audit import AuditEvent, AuditLog
 
-ALLOWLIST_CHANGE = "allowlist_change"
 _NEW_FILE_HEADER = (
     "# Agencies this unit may share with: California public agencies only\n"
     "# (Civ. Code 1798.90.55(b)). Edit with `alpr-edge agencies add|remove`; see\n"
@@ -184,8 +184,8 @@ def apply_change(path: Path, change: AllowListChange, audit: AuditLog, who: str)
             os.fsync(out.fileno())
         audit.record(
             AuditEvent(
-                event=ALLOWLIST_CHANGE,
-                decision="done",
+                event=Event.ALLOWLIST_CHANGE,
+                decision=Decision.DONE,
                 reason=f"{change.action} agency {change.agency_id}",
                 username=who,
                 user_agency="operator",

@@ -1,0 +1,64 @@
+"""Argument types and arguments that several command groups share, defined once."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from edge.errors import InputError
+
+if TYPE_CHECKING:
+    from edge.config import EdgeConfig, SharingConfig
+
+DEFAULT_CONFIG = Path("config/edge.toml")
+
+_AGE = re.compile(r"^(\d+)([smhd])$")
+_AGE_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def moment(text: str) -> datetime:
+    """An ISO date or date-time (UTC unless it says otherwise), or an age such as 2h or 7d."""
+    age = _AGE.match(text)
+    if age:
+        return datetime.now(UTC) - timedelta(**{_AGE_UNITS[age.group(2)]: int(age.group(1))})
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO date/time or an age like 30m, 2h, 7d"
+        ) from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def add_config(parser: argparse.ArgumentParser, help: str = "edge.toml") -> None:
+    parser.add_argument(
+        "--config", type=Path, default=DEFAULT_CONFIG, help=f"{help} (default: %(default)s)"
+    )
+
+
+def add_access_reason(parser: argparse.ArgumentParser) -> None:
+    """Who is looking at stored reads and why: Civil Code 1798.90.52 asks for both on every
+    access, so both go to the audit log."""
+    parser.add_argument(
+        "--purpose", required=True, help="why you are searching (written to the audit log)"
+    )
+    parser.add_argument(
+        "--user", default=getpass.getuser(), help="who is searching (default: login name)"
+    )
+
+
+def load(path: Path) -> EdgeConfig:
+    from edge.config import load_config
+
+    return load_config(path)
+
+
+def sharing_of(config: EdgeConfig, hint: str = "") -> SharingConfig:
+    """The [sharing] table of a config that must have one."""
+    if config.sharing is None:
+        raise InputError(f"{config.path}: no [sharing] table{hint}")
+    return config.sharing

@@ -1,1 +1,0 @@
-"""What operators, not developers, use: allow-list editing, hot reload, transparency reports."""

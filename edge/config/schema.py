@@ -303,19 +303,29 @@ def _positive(value: float) -> str | None:
 class SharingConfig:
     """Present only when the unit shares: without a [sharing] table nothing leaves the device."""
 
-    agencies_file: Path = option(
-        "the allow-list (config/agencies.toml): who may receive data; nothing is shared "
-        "without a valid one"
+    agencies_file: Path = field(
+        metadata={
+            "help": "the allow-list (config/agencies.toml): who may receive data; nothing is "
+            "shared without a valid one",
+            "required": True,
+        }
     )
-    data_dir: Path = option("folder of the audit log (audit.sqlite) and the outbox (outbox.sqlite)")
+    data_dir: Path = field(
+        metadata={
+            "help": "folder of the audit log (audit.sqlite) and the outbox (outbox.sqlite)",
+            "required": True,
+        }
+    )
     unit_id: str = option(
         "this unit's name in topics and messages (letters, digits, '-', '_')",
         check=_unit_id_check,
     )
-    query_policy: Path | None = option(
-        "the published query policy (config/query-policy.toml); without it the unit answers "
-        "no agency queries (docs/queries.md)",
-        None,
+    query_policy: Path | None = field(
+        default=None,
+        metadata={
+            "help": "the published query policy (config/query-policy.toml); without it the "
+            "unit answers no agency queries (docs/queries.md)"
+        },
     )
     operator_agency: str = option(
         "ORI of the agency operating this unit (recorded in the audit log)", ""

@@ -10,7 +10,7 @@ import pytest
 
 from edge.cli import main
 from edge.pipeline.demo import TruthVehicle, compare
-from edge.pipeline.regions import merge_overlapping, window_around
+from edge.pipeline.search_areas import merge_overlapping, window_around
 from edge.share.sharing import AUDIT_FILE
 from edge.store import ReadStore
 from edge.types import Box, HotlistHit, VehicleRead

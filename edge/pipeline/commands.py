@@ -23,7 +23,7 @@ from edge.errors import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, InputError
 
 if TYPE_CHECKING:
     from edge.pipeline.orchestrator import RunStats
-    from edge.pipeline.regions import RegionDetector
+    from edge.pipeline.search_areas import AreaDetector
     from edge.recognise import PlateReader
     from edge.store import ReadStore
 
@@ -318,12 +318,12 @@ def _replay(config: EdgeConfig, hotlist_csv: Path) -> tuple[RunStats, ReadStore]
     return stats, store
 
 
-def _models(config: EdgeConfig) -> tuple[RegionDetector, PlateReader]:
+def _models(config: EdgeConfig) -> tuple[AreaDetector, PlateReader]:
     """Both models, loaded before anything is written, so a bad model file changes nothing."""
     from edge.pipeline.components import open_detector, open_reader
-    from edge.pipeline.regions import RegionDetector
+    from edge.pipeline.search_areas import AreaDetector
 
-    return RegionDetector(open_detector(config)), open_reader(config)
+    return AreaDetector(open_detector(config)), open_reader(config)
 
 
 def _sample_files(folder: Path) -> dict[str, Path]:

@@ -19,7 +19,7 @@ def test_us_states_are_the_fifty_states_and_dc():
 
 def test_us_states_are_the_regions_whose_country_is_the_us():
     assert set(US_STATES) == {code for code, r in REGIONS.items() if r.country == US}
-    # The other regions are their own country, so one added later is no US state by default.
+    # Only a region whose country is the US is a state: UK, EU and BR are their own country.
     others = [r for r in REGIONS.values() if r.code not in US_STATES]
     assert {r.code for r in others} == {"UK", "EU", "BR"}
     assert all(r.country == r.code for r in others)

@@ -3,7 +3,7 @@ from datetime import UTC, datetime
 import pytest
 
 from edge.errors import InputError
-from edge.hotlist import Hotlist, confusion_distance, import_csv
+from edge.hotlist import Hotlist, import_csv
 from edge.store import ReadStore
 from edge.types import Box, VehicleRead
 
@@ -17,21 +17,6 @@ def read(plate, state="CA", seen_at=NOW):
 def write_csv(path, rows):
     path.write_text("plate,state,reason,source,expiry\n" + "\n".join(rows) + "\n")
     return path
-
-
-@pytest.mark.parametrize(
-    ("read_text", "listed", "expected"),
-    [
-        ("7ABC123", "7ABC123", 0),
-        ("7AB0123", "7ABD123", 1),  # 0/D
-        ("7A8C123", "7ABC123", 1),  # 8/B
-        ("75BC1Z3", "7SBC123", 2),  # 5/S and Z/2
-        ("7ABC124", "7ABC123", None),  # 4/3 is no OCR confusion
-        ("7ABC12", "7ABC123", None),
-    ],
-)
-def test_confusion_distance_counts_only_confusable_differences(read_text, listed, expected):
-    assert confusion_distance(read_text, listed) == expected
 
 
 def test_import_then_match_exact_and_near_within_configured_distance(tmp_path):

@@ -11,7 +11,7 @@ import pytest
 from edge.cli import main
 from edge.config.schema import AUDIT_FILE
 from edge.pipeline.demo import TruthVehicle, compare
-from edge.pipeline.regions import merge_overlapping, window_around
+from edge.pipeline.search_areas import merge_overlapping, window_around
 from edge.store import ReadStore, StoredHit, StoredRead
 from edge.types import Box, HotlistHit, VehicleRead
 

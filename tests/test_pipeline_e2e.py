@@ -17,7 +17,7 @@ from edge.detect import plate_crop
 from edge.hotlist import import_csv
 from edge.pipeline import Pipeline
 from edge.pipeline.components import open_detector, open_reader
-from edge.pipeline.regions import RegionDetector
+from edge.pipeline.search_areas import AreaDetector
 from edge.store import ReadStore
 from edge.types import Box
 
@@ -171,7 +171,7 @@ def test_each_read_and_its_hits_are_committed_before_sharing_sees_them(tmp_path)
     import_csv(store, SAMPLE / "hotlist.csv")
     sink = CommittedCheckingSink(store.path)
     pipeline = Pipeline(
-        config, RegionDetector(open_detector(config)), open_reader(config), store, sink
+        config, AreaDetector(open_detector(config)), open_reader(config), store, sink
     )
     frames = VideoFileSource(SAMPLE / "sample.mp4").frames()
     pass_frames = itertools.takewhile(lambda f: f.index <= 360, frames)
@@ -189,7 +189,7 @@ def test_reads_wait_in_memory_while_the_database_is_locked_and_none_is_lost(tmp_
     store = ReadStore(tmp_path / "data", retry_attempts=1)
     sink = CommittedCheckingSink(store.path)
     pipeline = Pipeline(
-        config, RegionDetector(open_detector(config)), open_reader(config), store, sink
+        config, AreaDetector(open_detector(config)), open_reader(config), store, sink
     )
     locker = sqlite3.connect(store.path, isolation_level=None)
     locker.execute("BEGIN EXCLUSIVE")  # another process holds the database

@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 from edge.errors import InputError, ModelError
-from edge.evaluation.ocr import edit_distance, evaluate_us_crops, normalise_plate
+from edge.evaluation.ocr import edit_distance, evaluate_us_crops
+from edge.plates.text import normalise_plate
 from edge.recognise import PlateReader
 from edge.recognise.decoding import decode, greedy
 from edge.recognise.margins import agreed_reading, crop_view, read_boxes, read_plate_crops
@@ -38,7 +39,7 @@ def test_reader_reads_synthetic_plates_and_names_their_state(reader, plates):
     reads = reader.read([p.image for p in plates])
     assert len(reads) == len(plates)
     exact = sum(
-        normalise_plate(r.text) == normalise_plate(p.text)
+        normalise_plate(r.text, pool_o_zero=True) == normalise_plate(p.text, pool_o_zero=True)
         for r, p in zip(reads, plates, strict=True)
     )
     states = sum(r.state == p.state for r, p in zip(reads, plates, strict=True))
@@ -173,8 +174,7 @@ def test_a_vanity_plate_keeps_its_greedy_reading():
     assert len(decoded.char_confidences) == 5
 
 
-def test_plate_text_is_compared_without_separators_and_with_o_as_zero():
-    assert normalise_plate("ab-c 0O1") == "ABC001"
+def test_edit_distance_counts_inserted_deleted_and_changed_characters():
     assert edit_distance("ABC123", "ABC123") == 0
     assert edit_distance("ABC123", "AB123") == 1
     assert edit_distance("", "AB") == 2

@@ -4,9 +4,10 @@ import cv2
 import numpy as np
 import pytest
 
+from edge.plates.masks import fits_region_format
+from edge.plates.regions import REGION_CODES
 from edge.synth.designs import DESIGNS
 from edge.synth.fonts import all_font_files, fonts, text_mask
-from edge.synth.formats import STATES, fits_state_format
 from edge.synth.glyphs import (
     box_eight,
     box_o,
@@ -43,11 +44,11 @@ def test_crops_are_labelled_with_a_valid_serial_of_their_state():
         sample = renderer.render()
         assert sample.image.dtype == np.uint8 and sample.image.ndim == 3
         assert sample.image.shape[1] >= 40 and sample.image.shape[0] >= 8
-        assert fits_state_format(sample.text, sample.state), sample
+        assert fits_region_format(sample.text, sample.state), sample
         seen[sample.state] += 1
     # California dominates; most states and the UK, EU and Brazil turn up.
     assert seen.most_common(1)[0][0] == "CA"
-    assert len(seen) >= 0.8 * len(STATES) and {"UK", "EU", "BR"} <= set(seen)
+    assert len(seen) >= 0.8 * len(REGION_CODES) and {"UK", "EU", "BR"} <= set(seen)
 
 
 def test_the_label_is_the_serial_alone_whatever_else_the_plate_prints():
@@ -55,7 +56,7 @@ def test_the_label_is_the_serial_alone_whatever_else_the_plate_prints():
     for design in DESIGNS:
         flat = renderer.draw_plate(state=design.state)
         assert flat.text.isalnum() and flat.text.upper() == flat.text
-        assert fits_state_format(flat.text, flat.state)
+        assert fits_region_format(flat.text, flat.state)
 
 
 def test_a_given_text_is_printed_and_labelled_as_given():

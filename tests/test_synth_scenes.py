@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
+from edge.plates.masks import fits_region_format
 from edge.synth import scenes
-from edge.synth.formats import fits_state_format
 from edge.synth.plates import FlatPlate
 from edge.synth.preview import plate_grid, scene_with_boxes
 from edge.synth.scenes import SceneRenderer, yolo_line
@@ -36,7 +36,7 @@ def test_scene_plates_carry_valid_labels_inside_the_frame():
         assert scene.image.shape == (360, 640, 3)
         for plate in scene.plates:
             count += 1
-            assert fits_state_format(plate.text, plate.state)
+            assert fits_region_format(plate.text, plate.state)
             assert plate.box.x >= 0 and plate.box.y >= 0 and plate.box.w > 0 and plate.box.h > 0
             assert plate.box.x + plate.box.w <= 640 and plate.box.y + plate.box.h <= 360
             assert len(plate.corners) == 4

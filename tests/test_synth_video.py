@@ -7,8 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
+from edge.plates.masks import fits_region_format
 from edge.synth import plates as plates_module
-from edge.synth.formats import fits_state_format
 from edge.synth.plates import FlatPlate
 from edge.synth.video import HOTLIST_NAME, TRUTH_NAME, VIDEO_NAME, SampleClip
 
@@ -36,7 +36,7 @@ def test_committed_clip_is_what_the_demo_needs(truth):
     assert states.count("CA") > len(states) / 2 and len(set(states)) >= 3
     night_start, night_end = truth["infrared_frames"]
     for vehicle in vehicles:
-        assert fits_state_format(vehicle["plate"], vehicle["state"])
+        assert fits_region_format(vehicle["plate"], vehicle["state"])
         readable = [f["plate_width_px"] for f in vehicle["frames"] if f["readable"]]
         assert len(readable) >= 8, vehicle["plate"]
         assert 95 <= max(readable) <= 240

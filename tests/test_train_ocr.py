@@ -12,8 +12,8 @@ pytest.importorskip("torch", reason="training needs the train extra (make setup-
 
 from edge.cli import main
 from edge.errors import ConfigError
+from edge.plates.masks import fits_region_format
 from edge.recognise import PlateReader
-from edge.synth import formats
 from edge.train.ocr_data import encode_text, rare_letter_text
 from edge.train.ocr_model import ALPHABET, OcrModelShape
 from edge.train.ocr_real import (
@@ -140,7 +140,7 @@ def test_rare_letter_vanity_texts_are_legal_and_print_i_and_q_often():
     rng = random.Random(0)
     texts = [t for t in (rare_letter_text("CA", rng) for _ in range(400)) if t]
     assert len(texts) > 300
-    assert all(formats.fits_state_format(t, "CA") for t in texts)
+    assert all(fits_region_format(t, "CA") for t in texts)
     chars = "".join(texts)
     assert chars.count("I") / len(chars) > 0.02
     assert chars.count("Q") / len(chars) > 0.01

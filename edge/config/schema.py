@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edge.synth.formats import expand_region_codes
+from edge.plates.regions import expand_region_codes
 
 # Crop margins (width added on each side, as a share of the box's width) the OCR reads a plate
 # at; several readings vote (`edge.recognise.margins`). A video pass already votes over the

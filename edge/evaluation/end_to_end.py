@@ -1,7 +1,8 @@
 """End-to-end figure: detect, crop, read; exact whole-plate reads on `real/eu` and `real/br`.
 
 A labelled plate is read when the detection matched to it (IoU >= 0.3, see `detection.match`)
-reads exactly its label after `normalise_plate` (upper case, spaces and dashes dropped, O as 0).
+reads exactly its label after `edge.plates.text.normalise_plate` (upper case, spaces and
+dashes dropped, O pooled with 0).
 Plates are found and read as `alpr-edge read` does: found at every size
 (`detection.find_plates`, whose detections the recall figure shares), cut at each of the crop
 margins, the readings voting (`edge.recognise.margins`).
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from edge.config.schema import STILL_CROP_MARGINS
 from edge.evaluation import Figures
 from edge.evaluation.detection import PlatePhoto, match
-from edge.evaluation.ocr import normalise_plate
+from edge.plates.text import normalise_plate
 from edge.recognise import PlateReader
 from edge.recognise.margins import read_boxes
 from edge.types import Detection
@@ -42,7 +43,8 @@ def evaluate_end_to_end(
         for plate, index in zip(photo.plates, match(detections, photo.plates), strict=True):
             plates += 1
             text = reads[index].text if index is not None else ""
-            if normalise_plate(text) == normalise_plate(plate.text):
+            label = normalise_plate(plate.text, pool_o_zero=True)
+            if normalise_plate(text, pool_o_zero=True) == label:
                 correct += 1
             else:
                 misreads.append((photo.file, plate.text, text))

@@ -6,10 +6,11 @@ Each crop is read as `alpr-edge read --plate-crops` reads it: in the views of
 Latency is given per OCR run, and per plate with the views (median and mean, as doubtful
 crops cost more runs than sure ones).
 
-Plate text is compared after `normalise_plate`: upper case, spaces and dashes removed, and the
-letter O written as the digit 0 on both sides, because the labels of this set write O as 0 (as
-many US plates print them alike). Character accuracy is 1 - edit distance / label length, summed
-over the set. State accuracy counts every crop: a crop whose state the model cannot name is wrong.
+Plate text is compared after `edge.plates.text.normalise_plate`: upper case, spaces and dashes
+removed, and the letter O written as the digit 0 on both sides (`pool_o_zero`), because the
+labels of this set write O as 0 (as many US plates print them alike). Character accuracy is
+1 - edit distance / label length, summed over the set. State accuracy counts every crop: a crop
+whose state the model cannot name is wrong.
 """
 
 from __future__ import annotations
@@ -27,15 +28,12 @@ import numpy as np
 from edge.config.schema import PLATE_CROP_SURE_CONFIDENCE, PLATE_CROP_VIEWS
 from edge.errors import InputError
 from edge.evaluation import Figures
+from edge.plates.text import normalise_plate
 from edge.recognise import PlateReader
 from edge.recognise.margins import CropView, read_plate_crops
 from edge.types import PlateText
 
 LATENCY_RUNS = 200
-
-
-def normalise_plate(text: str) -> str:
-    return text.upper().replace(" ", "").replace("-", "").replace("O", "0")
 
 
 def edit_distance(a: str, b: str) -> int:
@@ -125,9 +123,10 @@ def evaluate_us_crops(
     exact = exact_as_given = state_right = chars_right = chars_total = 0
     misreads = []
     for (file, state, label, _), read, once in zip(rows, reads, as_given, strict=True):
-        truth, text = normalise_plate(label), normalise_plate(read.text)
+        truth = normalise_plate(label, pool_o_zero=True)
+        text = normalise_plate(read.text, pool_o_zero=True)
         exact += truth == text
-        exact_as_given += truth == normalise_plate(once.text)
+        exact_as_given += truth == normalise_plate(once.text, pool_o_zero=True)
         chars_right += max(0, len(truth) - edit_distance(truth, text))
         chars_total += len(truth)
         state_right += read.state == state

@@ -1,17 +1,10 @@
 """Hotlists: import CSV files of wanted plates, then check each read against active entries.
 
 OCR confuses some characters more than any others, so a read may differ from a listed plate in
-up to `max_confusions` positions provided each differing pair is in one group of this table:
-
-| group | characters |
-|---|---|
-| round | 0 O D Q |
-| stroke | 1 I L |
-| eight | 8 B |
-| five | 5 S |
-| two | 2 Z |
-
-Any other difference, or a different length, is no match. Expired entries never match.
+up to `max_confusions` positions provided each differing pair is in one confusion group
+(`edge.plates.confusions`). Any other difference, or a different length, is no match. Expired
+entries never match. Plates are stored and compared as `edge.plates.text.normalise_plate`
+writes them.
 """
 
 from __future__ import annotations
@@ -22,33 +15,14 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 from edge.errors import InputError
+from edge.plates.confusions import confusion_distance, confusion_key
+from edge.plates.text import normalise_plate
 from edge.store import ReadStore
 from edge.types import HotlistEntry, HotlistHit, VehicleRead
 
 log = logging.getLogger(__name__)
 
-CONFUSION_GROUPS: tuple[str, ...] = ("0ODQ", "1IL", "8B", "5S", "2Z")
-_CANONICAL = {char: group[0] for group in CONFUSION_GROUPS for char in group}
 CSV_COLUMNS = ("plate", "state", "reason", "source", "expiry")
-
-
-def normalise_plate(text: str) -> str:
-    """Upper case without spaces or dashes: how plates are stored and compared."""
-    return "".join(ch for ch in text.upper() if ch.isalnum())
-
-
-def confusion_distance(read: str, listed: str) -> int | None:
-    """Positions that differ, each within one confusion group; None if any other difference."""
-    if len(read) != len(listed):
-        return None
-    distance = 0
-    for a, b in zip(read, listed, strict=True):
-        if a == b:
-            continue
-        if _CANONICAL.get(a, a) != _CANONICAL.get(b, b):
-            return None
-        distance += 1
-    return distance
 
 
 def import_csv(store: ReadStore, path: Path, *, now: datetime | None = None) -> int:
@@ -73,7 +47,7 @@ class Hotlist:
         self._reload_if_changed()
         plate = normalise_plate(read.plate)
         hits = []
-        for entry in self._by_key.get(_key(plate), ()):
+        for entry in self._by_key.get(confusion_key(plate), ()):
             if not entry.active_at(read.seen_at):
                 continue
             if entry.state and read.state and entry.state != read.state:
@@ -99,13 +73,9 @@ class Hotlist:
         self._loaded_version = version
         by_key: dict[str, list[HotlistEntry]] = {}
         for entry in self.store.hotlist_entries():
-            by_key.setdefault(_key(entry.plate), []).append(entry)
+            by_key.setdefault(confusion_key(entry.plate), []).append(entry)
         self._by_key = by_key
         log.info("hotlist loaded: %d entries", sum(len(v) for v in by_key.values()))
-
-
-def _key(plate: str) -> str:
-    return "".join(_CANONICAL.get(ch, ch) for ch in plate)
 
 
 def _parse_csv(path: Path) -> list[HotlistEntry]:

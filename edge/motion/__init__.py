@@ -2,7 +2,8 @@
 
 Frames are shrunk to a small grey image and compared with the previous one; only pixels inside
 the zone polygons count. Skipped frames are counted so the benchmark can show what it saved.
-For moving frames the gate also says where the motion was, so the detector can look there only.
+For moving frames the gate also says where the motion was (the moving area), so the detector can
+look there only.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from edge.config import MotionConfig
 from edge.types import Box
 
 # Margin around the changed pixels, as a share of the frame width.
-REGION_MARGIN = 0.05
+MOVING_AREA_MARGIN = 0.05
 
 
 @dataclass
@@ -35,7 +36,7 @@ class MotionGate:
         self._step = 1
         self._frame_shape: tuple[int, int] | None = None
 
-    def moving_region(self, image: np.ndarray) -> Box | None:
+    def moving_area(self, image: np.ndarray) -> Box | None:
         """The part of the frame (full-frame pixels, with a margin) that changed since the last
         frame, or None when nothing in the zones moved. The first frame is wholly moving."""
         height, width = image.shape[:2]
@@ -58,7 +59,7 @@ class MotionGate:
             return None
         x, y, w, h = cv2.boundingRect(changed.astype(np.uint8))
         # Frame-to-frame differences outline a moving vehicle; the margin keeps its plate whole.
-        margin = REGION_MARGIN * width * self._scale
+        margin = MOVING_AREA_MARGIN * width * self._scale
         x1 = max(0, int((x - margin) / self._scale))
         y1 = max(0, int((y - margin) / self._scale))
         x2 = min(width, int((x + w + margin) / self._scale) + 1)

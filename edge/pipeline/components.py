@@ -9,7 +9,7 @@ from edge.store import ReadStore
 
 if TYPE_CHECKING:
     from edge.detect import PlateDetector
-    from edge.pipeline.regions import RegionDetector
+    from edge.pipeline.search_areas import AreaDetector
     from edge.recognise import PlateReader
 
 
@@ -48,8 +48,8 @@ def open_store(config: EdgeConfig) -> ReadStore:
     )
 
 
-def open_models(config: EdgeConfig) -> tuple[RegionDetector, PlateReader]:
+def open_models(config: EdgeConfig) -> tuple[AreaDetector, PlateReader]:
     """Both models, loaded before anything is written, so a bad model file changes nothing."""
-    from edge.pipeline.regions import RegionDetector
+    from edge.pipeline.search_areas import AreaDetector
 
-    return RegionDetector(open_detector(config)), open_reader(config)
+    return AreaDetector(open_detector(config)), open_reader(config)

@@ -19,7 +19,7 @@ from edge.config import EdgeConfig
 from edge.detect import plate_crop
 from edge.hotlist import Hotlist
 from edge.motion import MotionGate
-from edge.pipeline.regions import merge_overlapping, window_around
+from edge.pipeline.search_areas import merge_overlapping, window_around
 from edge.recognise.margins import CropReader, read_boxes
 from edge.store import ReadStore, StoreUnavailable
 from edge.track import PlatePass, PlateTracker, Sighting
@@ -41,10 +41,10 @@ STAGES = ("decode", "motion", "detect", "ocr", "track", "store")
 
 
 class Detector(Protocol):
-    """Finds plates in regions of a frame (see edge.pipeline.regions.RegionDetector)."""
+    """Finds plates in search areas of a frame (see edge.pipeline.search_areas.AreaDetector)."""
 
     def detect(
-        self, image_bgr: np.ndarray, regions: list[Box], scale: float = 1.0
+        self, image_bgr: np.ndarray, areas: list[Box], scale: float = 1.0
     ) -> list[Detection]: ...
 
 
@@ -117,18 +117,18 @@ class Pipeline:
         stats = self.stats
         stats.frames += 1
         with stats.timing("motion"):
-            region = self.motion.moving_region(frame.image)
-        if region is None:
+            moving = self.motion.moving_area(frame.image)
+        if moving is None:
             stats.motion_skipped += 1
             self._commit(self.tracker.expire(frame.index))
             return
         self._moving_frames += 1
-        regions, scale = self._search_regions(frame, region)
-        if not regions:
+        areas, scale = self._search_areas(frame, moving)
+        if not areas:
             self._commit(self.tracker.expire(frame.index))
             return
         with stats.timing("detect"):
-            detections = self.detector.detect(frame.image, regions, scale)
+            detections = self.detector.detect(frame.image, areas, scale)
         stats.detector_runs += 1
         sightings = [Sighting(d) for d in detections]
         legible = [s for s in sightings if self._worth_reading(s.detection.box, frame.index)]
@@ -152,8 +152,8 @@ class Pipeline:
         settled = (t.predicted(frame_index) for t in self.tracker.tracks if t.settled(enough))
         return not any(box.iou(known) >= SAME_PLATE_IOU for known in settled)
 
-    def _search_regions(self, frame: Frame, moved: Box) -> tuple[list[Box], float]:
-        """Where to run the detector on this moving frame: the whole moving region every
+    def _search_areas(self, frame: Frame, moved: Box) -> tuple[list[Box], float]:
+        """Where to run the detector on this moving frame: the whole moving area every
         `discover_every_n_frames` (new plates), windows around the legible tracked plates not
         yet read enough every `every_n_frames` (following them costs a fraction), or nowhere."""
         step = self._moving_frames - 1

@@ -17,7 +17,7 @@ from edge.capture import DecodeThread, FrameSource, open_source
 from edge.config import EdgeConfig
 from edge.pipeline.components import open_models
 from edge.pipeline.orchestrator import Pipeline, ReadSink, RunStats
-from edge.pipeline.regions import RegionDetector
+from edge.pipeline.search_areas import AreaDetector
 from edge.recognise import PlateReader
 from edge.store import ReadStore
 
@@ -38,7 +38,7 @@ class Inputs:
 
     config: EdgeConfig
     source: FrameSource
-    detector: RegionDetector
+    detector: AreaDetector
     reader: PlateReader
 
     @property

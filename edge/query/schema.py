@@ -23,6 +23,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from edge.plates.text import strip_separators
+
 QUERY_VERSION = 1
 MAX_MESSAGE_BYTES = 8192
 WILDCARD_ONE = "?"
@@ -31,7 +33,6 @@ WILDCARD_ANY = "*"
 _REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{7,63}")
 _AGENCY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _PLATE_PATTERN = re.compile(r"[A-Z0-9?*]{1,10}")
-_PLATE_SEPARATORS = re.compile(r"[\s-]+")
 _TEXT_LIMITS = {"user": 128, "case_number": 64, "purpose": 64, "reason": 1000}
 FIELDS = (
     "version",
@@ -184,7 +185,7 @@ def _plate(fields: dict[str, Any]) -> PlatePattern:
     value = fields.get("plate")
     if not isinstance(value, str) or len(value) > 20:
         raise _malformed("plate must be a string of at most 20 characters")
-    text = _PLATE_SEPARATORS.sub("", value).upper()
+    text = strip_separators(value)
     if not _PLATE_PATTERN.fullmatch(text):
         raise _malformed("plate must be 1-10 letters, digits, ? (one character) or * (any run)")
     return PlatePattern(text)

@@ -23,7 +23,8 @@ from functools import cache
 
 import numpy as np
 
-from edge.synth import formats
+from edge.plates.masks import structured_masks
+from edge.plates.regions import REGIONS, region
 
 # A format-fitting reading wins while its probability is at least this share of the greedy one.
 FORMAT_PRIOR = 0.05
@@ -56,10 +57,11 @@ def greedy(probabilities: np.ndarray, alphabet: str, pad_char: str) -> DecodedTe
 
 @cache
 def _structured_masks(state: str) -> tuple[str, ...]:
-    """A state's letter/digit masks, leaving out the all-'A' ones (vanity: anything goes)."""
-    if state not in formats.REGIONS:
+    """A state's letter/digit masks but the vanity ones; none for a region we hold no
+    formats for."""
+    if state not in REGIONS:
         return ()
-    return tuple(m for m in formats.format_masks(state) if set(m) != {"A"})
+    return structured_masks(state)
 
 
 @cache
@@ -133,13 +135,13 @@ def decode(
     pad_index = alphabet.index(pad_char)
     greedy_score = _log_sum(probabilities.max(axis=-1))
     columns = _class_columns(alphabet, pad_char)
-    region = formats.region(state)
-    by_class = _class_probabilities(probabilities, alphabet, not region.o_as_zero)
+    issuer = region(state)
+    by_class = _class_probabilities(probabilities, alphabet, not issuer.o_as_zero)
     reading = max(
         (_best_for_mask(by_class, mask, columns, pad_index) for mask in masks),
         key=lambda r: (r.score, r.own_score),
     )
-    prior = MANDATORY_FORMAT_PRIOR if region.formats_only else FORMAT_PRIOR
+    prior = MANDATORY_FORMAT_PRIOR if issuer.formats_only else FORMAT_PRIOR
     if reading.score < greedy_score + np.log(prior):
         return best
     return _decode_indices(reading.indices, reading.confidences, alphabet, pad_index)

@@ -24,9 +24,9 @@ from fast_plate_ocr.inference import hub
 from fast_plate_ocr.inference.config import PlateConfig
 
 from edge.errors import InputError, ModelError
+from edge.plates.regions import expand_region_codes
 from edge.recognise.decoding import decode
 from edge.recognise.preprocess import to_model_input
-from edge.synth import formats
 from edge.types import PlateText
 
 log = logging.getLogger(__name__)
@@ -137,7 +137,7 @@ class PlateReader:
         if not expected or not self.regions:
             return None
         try:
-            codes = formats.expand_region_codes(expected)
+            codes = expand_region_codes(expected)
         except ValueError as exc:
             raise InputError(f"expected regions: {exc}") from None
         mask = np.array([region in codes for region in self.regions])

@@ -12,7 +12,7 @@ import logging
 from pathlib import Path
 
 from edge.errors import InputError
-from edge.synth.formats import STATES
+from edge.plates.regions import REGION_CODES
 
 log = logging.getLogger(__name__)
 
@@ -29,10 +29,10 @@ def positive_int(text: str) -> int:
 
 def state_list(text: str) -> tuple[str, ...]:
     codes = tuple(code.strip().upper() for code in text.split(",") if code.strip())
-    unknown = [code for code in codes if code not in STATES]
+    unknown = [code for code in codes if code not in REGION_CODES]
     if unknown or not codes:
         raise argparse.ArgumentTypeError(
-            f"unknown state {', '.join(unknown) or text!r}; known: {', '.join(STATES)}"
+            f"unknown state {', '.join(unknown) or text!r}; known: {', '.join(REGION_CODES)}"
         )
     return codes
 

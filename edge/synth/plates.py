@@ -16,10 +16,12 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from edge.plates.regions import REGION_CODES as STATES
+from edge.plates.regions import region
 from edge.synth import effects
 from edge.synth.designs import DESIGNS, MONTHS, SIDE_LETTERS, SLOGAN_FRAMES, Colour, Design
 from edge.synth.fonts import fonts, text_mask
-from edge.synth.formats import STATES, random_groups, region
+from edge.synth.formats import random_groups
 from edge.synth.glyphs import die_shapes, glyph_mask
 
 # Plate face sizes in pixels, by layout: US 12x6 in, UK/EU 520x111 mm, Brazil 400x130 mm.

@@ -3,9 +3,9 @@
 Detections join the track whose predicted box (last box moved by its velocity) they overlap
 most. When a track has not been seen for `max_gap_frames`, its OCR reads are voted: the
 most-supported length wins, then per position the character with the most summed confidence.
-The result is checked against the state's serial formats (from `edge.synth.formats`); if it
+The result is checked against the state's serial formats (from `edge.plates`); if it
 fits none but vanity, the runner-up character at one position, an observed read, or the text
-with one or two OCR-confusable characters swapped (edge.hotlist's table), that fits a regular
+with one or two OCR-confusable characters swapped (`edge.plates.confusions`), that fits a regular
 format is taken (a vanity plate that nothing else fits stays as read).
 A plate read again within `repeat_window_s` is a repeat, not a new read; so is a plate one
 character away from one read in that window (the same pass, split in two and misread once).
@@ -22,8 +22,9 @@ from datetime import datetime, timedelta
 import numpy as np
 
 from edge.config import TrackConfig
-from edge.hotlist import CONFUSION_GROUPS
-from edge.synth.formats import REGIONS, letter_digit_mask
+from edge.plates.confusions import confusable_with
+from edge.plates.masks import fits_issued_format
+from edge.plates.regions import REGIONS
 from edge.types import Box, Detection, PlateText, VehicleRead
 
 FormatCheck = Callable[[str, str], bool]
@@ -34,10 +35,7 @@ SETTLED_CONFIDENCE = 0.8
 def fits_known_format(text: str, state: str) -> bool:
     """Whether the text fits one of the state's serial formats other than vanity plates (which
     take almost anything); states we hold no formats for always fit."""
-    if state not in REGIONS:
-        return True
-    mask = letter_digit_mask(text, state)
-    return mask is not None and set(mask) != {"A"}
+    return state not in REGIONS or fits_issued_format(text, state)
 
 
 @dataclass
@@ -277,10 +275,7 @@ def _fitting(
 def _confusion_variants(text: str) -> list[str]:
     """The text with one, then two, characters swapped for an OCR-confusable one (1 for I,
     0 for O, ...), e.g. LSI5EBC -> LS15EBC where the format wants a digit."""
-    options = [
-        [c for group in CONFUSION_GROUPS if char in group for c in group if c != char]
-        for char in text
-    ]
+    options = [confusable_with(char) for char in text]
     singles = [text[:i] + c + text[i + 1 :] for i in range(len(text)) for c in options[i]]
     doubles = [
         text[:i] + a + text[i + 1 : j] + b + text[j + 1 :]

@@ -24,12 +24,13 @@ import yaml
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from edge.errors import ModelError
-from edge.evaluation.ocr import evaluate_us_crops, normalise_plate
+from edge.evaluation.ocr import evaluate_us_crops
+from edge.plates.regions import REGION_CODES
+from edge.plates.text import normalise_plate
 from edge.recognise import PlateReader
 from edge.recognise.decoding import greedy
 from edge.recognise.preprocess import to_model_input
 from edge.shared_data import shared_data_dir, shared_data_path
-from edge.synth import formats
 from edge.synth.plates import PlateRenderer
 from edge.train import FINE_TUNE_LEARNING_RATE, FINE_TUNE_REAL_SHARE
 from edge.train.ocr_data import (
@@ -306,7 +307,7 @@ def verify_export(net: PlateOcrNet, model_path: Path, images: np.ndarray) -> flo
 def _synthetic_exact(reader: PlateReader, validation: list[LabelledCrop]) -> float:
     reads = reader.read([crop.image for crop in validation])
     right = sum(
-        normalise_plate(r.text) == normalise_plate(c.text)
+        normalise_plate(r.text, pool_o_zero=True) == normalise_plate(c.text, pool_o_zero=True)
         for r, c in zip(reads, validation, strict=True)
     )
     return right / len(validation)
@@ -318,7 +319,7 @@ def train_ocr(config: OcrTrainConfig) -> dict[str, object]:
     torch.manual_seed(config.seed)
     started = time.monotonic()
     deadline = started + config.minutes * 60 * 0.95
-    shape = OcrModelShape(regions=formats.STATES)
+    shape = OcrModelShape(regions=REGION_CODES)
     renderer = LetterBalancedRenderer(
         PlateRenderer(config.seed, negative_rate=config.negative_rate), config.rare_letter_rate
     )

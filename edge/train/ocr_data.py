@@ -17,8 +17,10 @@ import torch
 import torch.nn.functional as F
 from fast_plate_ocr.inference.config import PlateConfig
 
+from edge.plates.masks import fits_region_format
+from edge.plates.regions import US_STATES, region
 from edge.recognise.preprocess import to_model_input
-from edge.synth import formats
+from edge.synth.formats import random_groups
 from edge.synth.plates import PlateRenderer, PlateSample
 from edge.synth.plates import _camera_crop as camera_crop  # the renderer's own crop step
 from edge.train.ocr_model import OcrModelShape
@@ -183,9 +185,7 @@ RARE_LETTER_WEIGHTS = {"I": 6.0, "Q": 4.5, "W": 2.5} | dict.fromkeys("JUVXZ", 1.
 
 
 def _vanity_states() -> frozenset[str]:
-    return frozenset(
-        s for s in formats.US_STATES if any(f.kind == "vanity" for f in formats.region(s).formats)
-    )
+    return frozenset(s for s in US_STATES if any(f.kind == "vanity" for f in region(s).formats))
 
 
 def rare_letter_text(state: str, rng: random.Random) -> str | None:
@@ -194,13 +194,13 @@ def rare_letter_text(state: str, rng: random.Random) -> str | None:
     would not be a legal vanity plate there."""
     if state not in _vanity_states():
         return None
-    letters = [c for c in formats.region(state).charset("X") if c.isalpha()]
+    letters = [c for c in region(state).charset("X") if c.isalpha()]
     weights = [RARE_LETTER_WEIGHTS.get(c, 1.0) for c in letters]
-    reg = formats.region(state)
+    reg = region(state)
     kinds = {f.kind for f in reg.formats if f.kind != "vanity"}
-    serial = "".join(formats.random_groups(state, rng, kinds))
+    serial = "".join(random_groups(state, rng, kinds))
     text = "".join(rng.choices(letters, weights)[0] if c.isalpha() else c for c in serial)
-    return text if formats.fits_state_format(text, state) else None
+    return text if fits_region_format(text, state) else None
 
 
 class LetterBalancedRenderer:

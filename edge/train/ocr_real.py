@@ -23,7 +23,8 @@ import cv2
 import numpy as np
 
 from edge.errors import ConfigError
-from edge.synth import formats
+from edge.plates.masks import fits_issued_format, fits_region_format
+from edge.plates.regions import US_STATES
 from edge.train.ocr_data import LabelledCrop
 from edge.train.ocr_teacher import PaddleTeacher, TeacherRead
 
@@ -163,7 +164,7 @@ def _one_edit_apart(a: str, b: str) -> bool:
 def plausible_serial(text: str, crop: RealCrop) -> bool:
     if crop.source == DASHCAM:
         return bool(_ROMANIAN.fullmatch(text))
-    return any(formats.fits_state_format(text, state) for state in formats.US_STATES)
+    return any(fits_region_format(text, state) for state in US_STATES)
 
 
 def issued_serial(text: str, crop: RealCrop) -> bool:
@@ -171,11 +172,7 @@ def issued_serial(text: str, crop: RealCrop) -> bool:
     anything-goes vanity pattern (a vanity layout is all 'A' positions)."""
     if crop.source == DASHCAM:
         return bool(_ROMANIAN.fullmatch(text))
-    for state in formats.US_STATES:
-        mask = formats.letter_digit_mask(text, state)
-        if mask is not None and set(mask) != {"A"}:
-            return True
-    return False
+    return any(fits_issued_format(text, state) for state in US_STATES)
 
 
 def agreed_label(

@@ -1,9 +1,11 @@
-"""Run the detector on parts of a frame, at the scale it sees whole frames.
+"""Run the detector on search areas of a frame, at the scale it sees whole frames.
 
-The detector letterboxes its input to `max_side`; a region cut from the frame gets a
-proportionally smaller side, so plates keep the size the model was trained on and a region a
-third of the frame costs about a third of the work. The pipeline looks for new plates where the
-frame moved, and follows known ones in small windows around where their tracks predict them.
+A search area is a part of the frame the detector looks at: the moving area the motion gate
+reports, or a window around a tracked plate. The detector letterboxes its input to `max_side`;
+an area cut from the frame gets a proportionally smaller side, so plates keep the size the model
+was trained on and an area a third of the frame costs about a third of the work. The pipeline
+looks for new plates where the frame moved, and follows known ones in small windows around where
+their tracks predict them.
 """
 
 from __future__ import annotations
@@ -51,22 +53,24 @@ def merge_overlapping(boxes: list[Box]) -> list[Box]:
     return merged
 
 
-class RegionDetector:
+class AreaDetector:
+    """A plate detector run on search areas instead of whole frames."""
+
     def __init__(self, detector: PlateDetector) -> None:
         self.detector = detector
 
-    def detect(self, image: np.ndarray, regions: list[Box], scale: float = 1.0) -> list[Detection]:
-        """Plates in the given regions of the frame (which must not overlap), at `scale` times
-        the resolution the model sees whole frames at."""
-        found = [d for region in regions for d in self._detect_region(image, region, scale)]
+    def detect(self, image: np.ndarray, areas: list[Box], scale: float = 1.0) -> list[Detection]:
+        """Plates in the given search areas of the frame (which must not overlap), at `scale`
+        times the resolution the model sees whole frames at."""
+        found = [d for area in areas for d in self._detect_area(image, area, scale)]
         return suppress_nested(found)
 
-    def _detect_region(self, image: np.ndarray, region: Box, scale: float) -> list[Detection]:
+    def _detect_area(self, image: np.ndarray, area: Box, scale: float) -> list[Detection]:
         height, width = image.shape[:2]
         factor = scale * self.detector.max_side / max(height, width)
-        crop = image[region.y : region.y + region.h, region.x : region.x + region.w]
-        found = self.detector.detect_at(crop, max(32, round(max(region.w, region.h) * factor)))
-        return [_shifted(d, region.x, region.y) for d in found]
+        crop = image[area.y : area.y + area.h, area.x : area.x + area.w]
+        found = self.detector.detect_at(crop, max(32, round(max(area.w, area.h) * factor)))
+        return [_shifted(d, area.x, area.y) for d in found]
 
 
 def _shifted(detection: Detection, dx: int, dy: int) -> Detection:

@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.synth.designs import DESIGNS
+from edge.synth.designs import DESIGNS, PALETTE, load_designs
 from edge.synth.fonts import all_font_files, fonts, text_mask
 from edge.synth.formats import STATES, fits_state_format
 from edge.synth.glyphs import (
@@ -20,6 +20,7 @@ from edge.synth.glyphs import (
     shallow_m,
     short_middle_w,
 )
+from edge.synth.layouts import LAYOUTS
 from edge.synth.plates import PlateRenderer
 
 
@@ -62,6 +63,43 @@ def test_a_given_text_is_printed_and_labelled_as_given():
     flat = PlateRenderer(3).draw_plate(state="CA", text="7XUP882")
     assert (flat.text, flat.state) == ("7XUP882", "CA")
     assert flat.image.shape == (128, 256, 3)
+
+
+@pytest.mark.parametrize(
+    ("state", "size"),
+    [("CA", (256, 128)), ("UK", (420, 92)), ("EU", (420, 92)), ("BR", (312, 100))],
+)
+def test_each_plate_family_draws_faces_in_its_proportions(state, size):
+    renderer = PlateRenderer(12)
+    for _ in range(4):
+        flat = renderer.draw_plate(state=state)
+        assert flat.image.shape == (size[1], size[0], 3)
+
+
+def test_every_design_belongs_to_a_plate_family_the_renderer_draws():
+    assert {design.layout for design in DESIGNS} == set(LAYOUTS)
+
+
+def test_designs_read_colours_by_palette_name_or_as_bgr():
+    (design,) = load_designs(
+        '[[design]]\nname = "x"\nstate = "CA"\nink = "navy"\nkinds = ["standard"]\n'
+        'background = ["white", [1, 2, 3]]\nscenery = [["sun", [4, 5, 6]]]\n'
+    )
+    assert design.ink == PALETTE["navy"] and design.kinds == ("standard",)
+    assert design.background == (PALETTE["white"], (1, 2, 3))
+    assert design.scenery == (("sun", (4, 5, 6)),)
+
+
+@pytest.mark.parametrize(
+    ("table", "reason"),
+    [
+        ('headr = "X"', r"design 'x': unknown keys \['headr'\]"),
+        ('ink = "mauve"', r"design 'x': unknown colour 'mauve'"),
+    ],
+)
+def test_a_design_with_a_mistake_is_rejected_naming_the_design(table, reason):
+    with pytest.raises(ValueError, match=reason):
+        load_designs(f'[[design]]\nname = "x"\nstate = "CA"\n{table}\n')
 
 
 def test_states_restrict_what_is_drawn():

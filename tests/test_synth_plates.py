@@ -4,6 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
+from edge.synth import paint
 from edge.synth.designs import DESIGNS, PALETTE, load_designs
 from edge.synth.fonts import all_font_files, fonts, text_mask
 from edge.synth.formats import STATES, fits_state_format
@@ -21,7 +22,7 @@ from edge.synth.glyphs import (
     short_middle_w,
 )
 from edge.synth.layouts import LAYOUTS
-from edge.synth.plates import PlateRenderer
+from edge.synth.plates import SEPARATOR_WIDTH, PlateRenderer
 
 
 def test_same_seed_draws_the_same_plates():
@@ -76,8 +77,13 @@ def test_each_plate_family_draws_faces_in_its_proportions(state, size):
         assert flat.image.shape == (size[1], size[0], 3)
 
 
-def test_every_design_belongs_to_a_plate_family_the_renderer_draws():
+def test_every_design_names_only_families_and_marks_the_renderer_draws():
+    # A typo in designs.toml would otherwise surface only when a seed first draws that design.
     assert {design.layout for design in DESIGNS} == set(LAYOUTS)
+    for design in DESIGNS:
+        assert {name for name, _ in design.scenery} <= set(paint.SCENERY), design.name
+        assert set(design.separators) <= set(SEPARATOR_WIDTH), design.name
+        assert design.logo in paint.LOGOS, design.name
 
 
 def test_designs_read_colours_by_palette_name_or_as_bgr():

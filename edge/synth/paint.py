@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -89,47 +90,163 @@ def _polygon(canvas: np.ndarray, points: np.ndarray, colour: np.ndarray, alpha: 
     roi += (colour - roi) * mask[..., None]
 
 
-def paint_scenery(canvas: np.ndarray, name: str, colour: np.ndarray, rng: random.Random) -> None:
+# Scenery painters: each paints its motif over the whole canvas in `colour`.
+def _mountains(canvas: np.ndarray, colour: np.ndarray, rng: random.Random) -> None:
     h, w = canvas.shape[:2]
-    if name == "mountains":
-        xs = np.linspace(0, w, rng.randint(4, 8))
-        ys = [rng.uniform(0.35, 0.75) * h for _ in xs]
-        pts = np.array([[0, h], *zip(xs, ys, strict=True), [w, h]])
-        _polygon(canvas, pts, colour, 0.55)
-    elif name == "sun":
-        cx, cy, r = rng.uniform(0.55, 0.9) * w, rng.uniform(0.3, 0.5) * h, rng.uniform(0.1, 0.2)
-        mask = np.zeros((h, w), np.float32)
-        cv2.circle(mask, (int(cx), int(cy)), int(r * h), 0.5, -1)
-        canvas += (colour - canvas) * mask[..., None]
-    elif name == "trees":
-        for _ in range(rng.randint(3, 7)):
-            cx, base = rng.uniform(0, w), rng.uniform(0.85, 1.0) * h
-            size = rng.uniform(0.2, 0.4) * h
-            pts = np.array([[cx - size / 3, base], [cx, base - size], [cx + size / 3, base]])
-            _polygon(canvas, pts, colour, 0.45)
-    elif name == "desert":
-        top = rng.uniform(0.72, 0.85) * h
-        _polygon(canvas, np.array([[0, h], [0, top], [w, top + 4], [w, h]]), colour, 0.8)
-        cx = rng.uniform(0.05, 0.2) * w
-        cactus = np.array([[cx, top], [cx, top - 0.3 * h], [cx + 6, top - 0.3 * h], [cx + 6, top]])
-        _polygon(canvas, cactus, np.array([40, 90, 40], np.float32), 0.8)
-    elif name == "skyline":
-        x = 0.0
-        while x < w:
-            bw, bh = rng.uniform(6, 18), rng.uniform(0.06, 0.16) * h
-            _polygon(
-                canvas,
-                np.array([[x, 0.26 * h], [x, 0.26 * h - bh], [x + bw, 0.26 * h - bh]]),
-                colour,
-                0.4,
-            )
-            x += bw
-    elif name == "band":
-        _polygon(canvas, np.array([[0, 0.25 * h], [w, 0.25 * h], [w, h], [0, h]]), colour, 1.0)
-    elif name == "wave":
-        xs = np.linspace(0, w, 24)
-        ys = 0.78 * h + np.sin(xs / w * 6.28 * rng.uniform(1, 2)) * 4
-        _polygon(canvas, np.array([[0, h], *zip(xs, ys, strict=True), [w, h]]), colour, 0.6)
+    xs = np.linspace(0, w, rng.randint(4, 8))
+    ys = [rng.uniform(0.35, 0.75) * h for _ in xs]
+    _polygon(canvas, np.array([[0, h], *zip(xs, ys, strict=True), [w, h]]), colour, 0.55)
+
+
+def _sun(canvas: np.ndarray, colour: np.ndarray, rng: random.Random) -> None:
+    h, w = canvas.shape[:2]
+    cx, cy, r = rng.uniform(0.55, 0.9) * w, rng.uniform(0.3, 0.5) * h, rng.uniform(0.1, 0.2)
+    mask = np.zeros((h, w), np.float32)
+    cv2.circle(mask, (int(cx), int(cy)), int(r * h), 0.5, -1)
+    canvas += (colour - canvas) * mask[..., None]
+
+
+def _trees(canvas: np.ndarray, colour: np.ndarray, rng: random.Random) -> None:
+    h, w = canvas.shape[:2]
+    for _ in range(rng.randint(3, 7)):
+        cx, base = rng.uniform(0, w), rng.uniform(0.85, 1.0) * h
+        size = rng.uniform(0.2, 0.4) * h
+        pts = np.array([[cx - size / 3, base], [cx, base - size], [cx + size / 3, base]])
+        _polygon(canvas, pts, colour, 0.45)
+
+
+def _desert(canvas: np.ndarray, colour: np.ndarray, rng: random.Random) -> None:
+    h, w = canvas.shape[:2]
+    top = rng.uniform(0.72, 0.85) * h
+    _polygon(canvas, np.array([[0, h], [0, top], [w, top + 4], [w, h]]), colour, 0.8)
+    cx = rng.uniform(0.05, 0.2) * w
+    cactus = np.array([[cx, top], [cx, top - 0.3 * h], [cx + 6, top - 0.3 * h], [cx + 6, top]])
+    _polygon(canvas, cactus, np.array([40, 90, 40], np.float32), 0.8)
+
+
+def _skyline(canvas: np.ndarray, colour: np.ndarray, rng: random.Random) -> None:
+    h, w = canvas.shape[:2]
+    x = 0.0
+    while x < w:
+        bw, bh = rng.uniform(6, 18), rng.uniform(0.06, 0.16) * h
+        roof = 0.26 * h - bh
+        _polygon(canvas, np.array([[x, 0.26 * h], [x, roof], [x + bw, roof]]), colour, 0.4)
+        x += bw
+
+
+def _band(canvas: np.ndarray, colour: np.ndarray, rng: random.Random) -> None:
+    h, w = canvas.shape[:2]
+    _polygon(canvas, np.array([[0, 0.25 * h], [w, 0.25 * h], [w, h], [0, h]]), colour, 1.0)
+
+
+def _wave(canvas: np.ndarray, colour: np.ndarray, rng: random.Random) -> None:
+    h, w = canvas.shape[:2]
+    xs = np.linspace(0, w, 24)
+    ys = 0.78 * h + np.sin(xs / w * 6.28 * rng.uniform(1, 2)) * 4
+    _polygon(canvas, np.array([[0, h], *zip(xs, ys, strict=True), [w, h]]), colour, 0.6)
+
+
+SCENERY: dict[str, Callable[[np.ndarray, np.ndarray, random.Random], None]] = {
+    "mountains": _mountains,
+    "sun": _sun,
+    "trees": _trees,
+    "desert": _desert,
+    "skyline": _skyline,
+    "band": _band,
+    "wave": _wave,
+}
+
+
+def paint_scenery(canvas: np.ndarray, name: str, colour: np.ndarray, rng: random.Random) -> None:
+    """Paint the scenery motif `name` (a key of SCENERY) behind the text."""
+    SCENERY[name](canvas, colour, rng)
+
+
+# Logo shapes: each fills its symbol of radius r around (cx, cy) into a mask.
+def _silhouette(mask: np.ndarray, cx: float, cy: float, r: float, rng: random.Random) -> None:
+    """A state outline: a random blob, taller than wide."""
+    angles = np.linspace(0, 2 * math.pi, 9, endpoint=False)
+    radii = [r * rng.uniform(0.55, 1.0) for _ in angles]
+    pts = np.array(
+        [
+            [cx + rr * math.cos(a), cy + rr * 1.3 * math.sin(a)]
+            for a, rr in zip(angles, radii, strict=True)
+        ]
+    )
+    cv2.fillPoly(mask, [pts.astype(np.int32)], 1.0)
+
+
+def _heart(mask: np.ndarray, cx: float, cy: float, r: float, rng: random.Random) -> None:
+    cv2.circle(mask, (int(cx - r * 0.45), int(cy - r * 0.2)), int(r * 0.5), 1.0, -1)
+    cv2.circle(mask, (int(cx + r * 0.45), int(cy - r * 0.2)), int(r * 0.5), 1.0, -1)
+    tri = np.array([[cx - r * 0.93, cy - r * 0.05], [cx + r * 0.93, cy - r * 0.05], [cx, cy + r]])
+    cv2.fillPoly(mask, [tri.astype(np.int32)], 1.0)
+
+
+def _zia(mask: np.ndarray, cx: float, cy: float, r: float, rng: random.Random) -> None:
+    """New Mexico's sun symbol: a disc with four rays of four lines each."""
+    cv2.circle(mask, (int(cx), int(cy)), int(r * 0.4), 1.0, -1)
+    for dx, dy in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+        for offset in (-0.3, -0.1, 0.1, 0.3):
+            ox, oy = dy * offset * r, dx * offset * r
+            start = (int(cx + dx * r * 0.5 + ox), int(cy + dy * r * 0.5 + oy))
+            end = (int(cx + dx * r + ox), int(cy + dy * r + oy))
+            cv2.line(mask, start, end, 1.0, max(1, int(r * 0.08)))
+
+
+def _tree(mask: np.ndarray, cx: float, cy: float, r: float, rng: random.Random) -> None:
+    for level in range(3):
+        top = cy - r + level * r * 0.5
+        spread = r * (0.4 + level * 0.15)
+        tri = np.array([[cx, top], [cx - spread, top + r * 0.8], [cx + spread, top + r * 0.8]])
+        cv2.fillPoly(mask, [tri.astype(np.int32)], 1.0)
+
+
+def _shield(mask: np.ndarray, cx: float, cy: float, r: float, rng: random.Random) -> None:
+    top = cy - r
+    shield = np.array(
+        [[cx - r * 0.7, top], [cx + r * 0.7, top], [cx + r * 0.7, cy + r * 0.2], [cx, cy + r],
+         [cx - r * 0.7, cy + r * 0.2]]
+    )  # fmt: skip
+    cv2.fillPoly(mask, [shield.astype(np.int32)], 1.0)
+
+
+def _double_cross(mask: np.ndarray, cx: float, cy: float, r: float, rng: random.Random) -> None:
+    top = cy - r
+    stroke = max(1, int(r * 0.14))
+    cv2.line(mask, (int(cx), int(top + r * 0.2)), (int(cx), int(cy + r * 0.5)), 1.0, stroke)
+    for level in (0.25, 0.65):
+        y = int(top + r * level)
+        cv2.line(mask, (int(cx - r * 0.35), y), (int(cx + r * 0.35), y), 1.0, stroke)
+
+
+def _orange(mask: np.ndarray, cx: float, cy: float, r: float, rng: random.Random) -> None:
+    cv2.circle(mask, (int(cx), int(cy)), int(r * 0.75), 1.0, -1)
+
+
+def _star(mask: np.ndarray, cx: float, cy: float, r: float, rng: random.Random) -> None:
+    pts = [
+        (
+            cx + r * (1.0 if i % 2 == 0 else 0.45) * math.sin(i * math.pi / 5),
+            cy - r * (1.0 if i % 2 == 0 else 0.45) * math.cos(i * math.pi / 5),
+        )
+        for i in range(10)
+    ]
+    cv2.fillPoly(mask, [np.array(pts, np.int32)], 1.0)
+
+
+_Shape = Callable[[np.ndarray, float, float, float, random.Random], None]
+# A logo is one or more shapes, each in the logo's colour unless it has its own.
+LOGOS: dict[str, tuple[tuple[_Shape, np.ndarray | None], ...]] = {
+    "silhouette": ((_silhouette, None),),
+    "heart": ((_heart, None),),
+    "zia": ((_zia, None),),
+    "tree": ((_tree, None),),
+    # Slovakia's coat of arms: a red shield carrying a white double cross.
+    "shield": ((_shield, None), (_double_cross, np.full(3, 245, np.float32))),
+    "orange": ((_orange, None),),
+    "star": ((_star, None),),
+}
 
 
 def draw_logo(
@@ -139,74 +256,13 @@ def draw_logo(
     box: Rect,
     rng: random.Random,
 ) -> None:
-    """A symbol between character groups: state outline, heart, Zia, tree, orange, star, seals."""
+    """A symbol between character groups (a key of LOGOS), centred in `box`."""
     x, y, w, h = box
     cx, cy, r = x + w / 2, y + h / 2, min(w, h) / 2
-    mask = np.zeros(canvas.shape[:2], np.float32)
-    if kind == "silhouette":
-        angles = np.linspace(0, 2 * math.pi, 9, endpoint=False)
-        radii = [r * rng.uniform(0.55, 1.0) for _ in angles]
-        pts = np.array(
-            [
-                [cx + rr * math.cos(a), cy + rr * 1.3 * math.sin(a)]
-                for a, rr in zip(angles, radii, strict=True)
-            ]
-        )
-        cv2.fillPoly(mask, [pts.astype(np.int32)], 1.0)
-    elif kind == "heart":
-        cv2.circle(mask, (int(cx - r * 0.45), int(cy - r * 0.2)), int(r * 0.5), 1.0, -1)
-        cv2.circle(mask, (int(cx + r * 0.45), int(cy - r * 0.2)), int(r * 0.5), 1.0, -1)
-        tri = np.array(
-            [[cx - r * 0.93, cy - r * 0.05], [cx + r * 0.93, cy - r * 0.05], [cx, cy + r]]
-        )
-        cv2.fillPoly(mask, [tri.astype(np.int32)], 1.0)
-    elif kind == "zia":
-        cv2.circle(mask, (int(cx), int(cy)), int(r * 0.4), 1.0, -1)
-        for dx, dy in ((1, 0), (-1, 0), (0, 1), (0, -1)):
-            for offset in (-0.3, -0.1, 0.1, 0.3):
-                ox, oy = dy * offset * r, dx * offset * r
-                start = (int(cx + dx * r * 0.5 + ox), int(cy + dy * r * 0.5 + oy))
-                end = (int(cx + dx * r + ox), int(cy + dy * r + oy))
-                cv2.line(mask, start, end, 1.0, max(1, int(r * 0.08)))
-    elif kind == "tree":
-        for level in range(3):
-            top = cy - r + level * r * 0.5
-            tri = np.array(
-                [
-                    [cx, top],
-                    [cx - r * (0.4 + level * 0.15), top + r * 0.8],
-                    [cx + r * (0.4 + level * 0.15), top + r * 0.8],
-                ]
-            )
-            cv2.fillPoly(mask, [tri.astype(np.int32)], 1.0)
-    elif kind == "shield":
-        # A coat of arms: a red shield carrying a white double cross.
-        top = cy - r
-        shield = np.array(
-            [[cx - r * 0.7, top], [cx + r * 0.7, top], [cx + r * 0.7, cy + r * 0.2], [cx, cy + r],
-             [cx - r * 0.7, cy + r * 0.2]]
-        )  # fmt: skip
-        cv2.fillPoly(mask, [shield.astype(np.int32)], 1.0)
-        _paste_around(canvas, mask, colour, cx, cy, r)
-        mask[:] = 0
-        stroke = max(1, int(r * 0.14))
-        cv2.line(mask, (int(cx), int(top + r * 0.2)), (int(cx), int(cy + r * 0.5)), 1.0, stroke)
-        for level in (0.25, 0.65):
-            y = int(top + r * level)
-            cv2.line(mask, (int(cx - r * 0.35), y), (int(cx + r * 0.35), y), 1.0, stroke)
-        colour = np.full(3, 245, np.float32)
-    elif kind == "orange":
-        cv2.circle(mask, (int(cx), int(cy)), int(r * 0.75), 1.0, -1)
-    elif kind == "star":
-        pts = [
-            (
-                cx + r * (1.0 if i % 2 == 0 else 0.45) * math.sin(i * math.pi / 5),
-                cy - r * (1.0 if i % 2 == 0 else 0.45) * math.cos(i * math.pi / 5),
-            )
-            for i in range(10)
-        ]
-        cv2.fillPoly(mask, [np.array(pts, np.int32)], 1.0)
-    _paste_around(canvas, mask, colour, cx, cy, r)
+    for shape, own_colour in LOGOS[kind]:
+        mask = np.zeros(canvas.shape[:2], np.float32)
+        shape(mask, cx, cy, r, rng)
+        _paste_around(canvas, mask, colour if own_colour is None else own_colour, cx, cy, r)
 
 
 def _paste_around(

@@ -35,6 +35,8 @@ _camera_crop = camera_crop
 STATE_FREQUENCY = {"CA": 8.0} | dict.fromkeys(
     ("NV", "AZ", "OR", "WA", "TX", "FL", "NY", "UT", "ID", "CO", "IL", "NM"), 2.0
 )
+# What may sit between character groups, and its width as a share of the serial's height.
+SEPARATOR_WIDTH = {"none": 0.0, "gap": 0.35, "dash": 0.45, "dot": 0.35, "logo": 0.7, "sticker": 0.6}
 _NEGATIVE_TEXT = (
     "STOP",
     "SPEED LIMIT 25",
@@ -97,8 +99,7 @@ def _serial(
     specialty = layout.specialty_logo(rng) if len(groups) > 1 else None
     if specialty is not None:
         separator, (logo, logo_colour) = "logo", specialty
-    sep_width = {"none": 0.0, "gap": 0.35, "dash": 0.45, "dot": 0.35, "logo": 0.7, "sticker": 0.6}
-    sep = h * sep_width[separator]
+    sep = h * SEPARATOR_WIDTH[separator]
     # Within a group glyphs are `spacing` apart; between groups: spacing, separator, spacing.
     total = sum(sum(c) + spacing * (len(c) - 1) for c in cells) + (sep + 2 * spacing) * (
         len(groups) - 1
@@ -146,6 +147,8 @@ def _separator(
     rng: random.Random,
     logo: tuple[str, Colour],
 ) -> None:
+    """Draw a separator in `box`: dashes and dots into the ink layer (embossed with the serial),
+    logos and stickers onto the face."""
     x, y, w, h = box
     if kind == "dash":
         cv2.rectangle(

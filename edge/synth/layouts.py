@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import random
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 import cv2
@@ -43,16 +44,17 @@ BRAZILIAN_CITIES = (
 
 
 @dataclass(frozen=True)
-class Layout:
+class Layout(ABC):
     """One plate family. `name` is also the family's key for die shapes (`glyphs.die_shapes`)."""
 
     name: str
     size: tuple[int, int]  # face width and height in pixels
     margin: float = 0.04  # share of the width kept clear at either side of the serial
+    bolts: tuple[float, ...] = ()  # where bolts show on the face, as shares of its width
 
+    @abstractmethod
     def decorate(self, canvas: np.ndarray, design: Design, rng: random.Random) -> Rect:
         """Draw what the family prints besides the serial; return the box the serial fills."""
-        raise NotImplementedError
 
     def specialty_logo(self, rng: random.Random) -> tuple[str, Colour] | None:
         """A symbol that replaces the design's separator (specialty plates), or None."""
@@ -63,8 +65,13 @@ class Layout:
         x, y, w, h = box
         paint.sticker(canvas, (x, y + h * 0.2, w, h * 0.6), rng)
 
-    def bolts(self, canvas: np.ndarray) -> None:
-        """Mounting bolts printed on the face (none unless the family shows them)."""
+    def draw_bolts(self, canvas: np.ndarray) -> None:
+        """The mounting bolts, in the holes near the top edge."""
+        h, w = canvas.shape[:2]
+        for bx in self.bolts:
+            centre = (int(w * bx), int(h * 0.11))
+            cv2.circle(canvas, centre, int(h * 0.045), (150, 150, 150), -1)
+            cv2.circle(canvas, centre, int(h * 0.02), (60, 60, 60), -1)
 
     def _span(self) -> tuple[float, float]:
         width = self.size[0]
@@ -122,13 +129,6 @@ class UsLayout(Layout):
         if rng.random() < SPECIALTY_LOGO:
             return rng.choice(SPECIALTY_LOGO_KINDS), paint.vivid(rng)
         return None
-
-    def bolts(self, canvas: np.ndarray) -> None:
-        h, w = canvas.shape[:2]
-        for bx in (0.18, 0.82):
-            centre = (int(w * bx), int(h * 0.11))
-            cv2.circle(canvas, centre, int(h * 0.045), (150, 150, 150), -1)
-            cv2.circle(canvas, centre, int(h * 0.02), (60, 60, 60), -1)
 
 
 def _band(canvas: np.ndarray, code: str, stars: bool, rng: random.Random) -> float:
@@ -235,7 +235,7 @@ class BrazilGreyLayout(Layout):
 LAYOUTS: dict[str, Layout] = {
     layout.name: layout
     for layout in (
-        UsLayout("us", (256, 128), margin=0.07),
+        UsLayout("us", (256, 128), margin=0.07, bolts=(0.18, 0.82)),
         UkLayout("uk", (420, 92)),
         EuLayout("eu", (420, 92)),
         MercosulLayout("mercosul", (312, 100)),

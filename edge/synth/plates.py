@@ -251,7 +251,7 @@ def _draw_face(design: Design, groups: list[str], rng: random.Random) -> np.ndar
 def _finish(canvas: np.ndarray, design: Design, layout: Layout, rng: random.Random) -> None:
     """Bolts, border, fading and dirt."""
     h, w = canvas.shape[:2]
-    layout.bolts(canvas)
+    layout.draw_bolts(canvas)
     cv2.rectangle(
         canvas,
         (0, 0),

@@ -6,7 +6,8 @@ import pytest
 
 from edge.plates.masks import fits_region_format
 from edge.plates.regions import REGION_CODES
-from edge.synth.designs import DESIGNS
+from edge.synth import paint
+from edge.synth.designs import DESIGNS, PALETTE, load_designs
 from edge.synth.fonts import all_font_files, fonts, text_mask
 from edge.synth.glyphs import (
     box_eight,
@@ -21,7 +22,8 @@ from edge.synth.glyphs import (
     shallow_m,
     short_middle_w,
 )
-from edge.synth.plates import PlateRenderer
+from edge.synth.layouts import LAYOUTS
+from edge.synth.plates import SEPARATOR_WIDTH, PlateRenderer
 
 
 def test_same_seed_draws_the_same_plates():
@@ -63,6 +65,48 @@ def test_a_given_text_is_printed_and_labelled_as_given():
     flat = PlateRenderer(3).draw_plate(state="CA", text="7XUP882")
     assert (flat.text, flat.state) == ("7XUP882", "CA")
     assert flat.image.shape == (128, 256, 3)
+
+
+@pytest.mark.parametrize(
+    ("state", "size"),
+    [("CA", (256, 128)), ("UK", (420, 92)), ("EU", (420, 92)), ("BR", (312, 100))],
+)
+def test_each_plate_family_draws_faces_in_its_proportions(state, size):
+    renderer = PlateRenderer(12)
+    for _ in range(4):
+        flat = renderer.draw_plate(state=state)
+        assert flat.image.shape == (size[1], size[0], 3)
+
+
+def test_every_design_names_only_families_and_marks_the_renderer_draws():
+    # A typo in designs.toml would otherwise surface only when a seed first draws that design.
+    assert {design.layout for design in DESIGNS} == set(LAYOUTS)
+    for design in DESIGNS:
+        assert {name for name, _ in design.scenery} <= set(paint.SCENERY), design.name
+        assert set(design.separators) <= set(SEPARATOR_WIDTH), design.name
+        assert design.logo in paint.LOGOS, design.name
+
+
+def test_designs_read_colours_by_palette_name_or_as_bgr():
+    (design,) = load_designs(
+        '[[design]]\nname = "x"\nstate = "CA"\nink = "navy"\nkinds = ["standard"]\n'
+        'background = ["white", [1, 2, 3]]\nscenery = [["sun", [4, 5, 6]]]\n'
+    )
+    assert design.ink == PALETTE["navy"] and design.kinds == ("standard",)
+    assert design.background == (PALETTE["white"], (1, 2, 3))
+    assert design.scenery == (("sun", (4, 5, 6)),)
+
+
+@pytest.mark.parametrize(
+    ("table", "reason"),
+    [
+        ('headr = "X"', r"design 'x': unknown keys \['headr'\]"),
+        ('ink = "mauve"', r"design 'x': unknown colour 'mauve'"),
+    ],
+)
+def test_a_design_with_a_mistake_is_rejected_naming_the_design(table, reason):
+    with pytest.raises(ValueError, match=reason):
+        load_designs(f'[[design]]\nname = "x"\nstate = "CA"\n{table}\n')
 
 
 def test_states_restrict_what_is_drawn():

@@ -1,36 +1,48 @@
 """The plate designs the renderer draws: colours, headers, slogans and what sits between groups.
 
-Colours are BGR. A design names the serial kinds (see `formats.SerialFormat.kind`) that are
-printed on it; `None` means any kind its state issues.
+The designs themselves are data, in `designs.toml` beside this module (one table per design,
+commented where a value encodes a fact about real plates); this module gives them their type
+and the word lists the renderer prints on plates and frames. Colours are BGR. A design names the
+serial kinds (see `formats.SerialFormat.kind`) that are printed on it; `None` means any kind
+its state issues.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from importlib import resources
+from typing import Any
+
+import tomllib
 
 Colour = tuple[int, int, int]
 
 WHITE: Colour = (245, 245, 242)
-BLACK: Colour = (25, 25, 25)
 NAVY: Colour = (100, 40, 25)
 RED: Colour = (40, 30, 190)
-DARK_RED: Colour = (40, 30, 140)
-GREEN: Colour = (60, 110, 30)
-YELLOW: Colour = (40, 205, 245)
-GOLD: Colour = (60, 170, 225)
-BLUE: Colour = (160, 70, 20)
-GREY: Colour = (165, 165, 160)
+# The colours designs.toml may name instead of writing [b, g, r].
+PALETTE: dict[str, Colour] = {
+    "white": WHITE,
+    "black": (25, 25, 25),
+    "navy": NAVY,
+    "red": RED,
+    "dark-red": (40, 30, 140),
+    "green": (60, 110, 30),
+    "yellow": (40, 205, 245),
+    "gold": (60, 170, 225),
+    "grey": (165, 165, 160),
+}
 
 
 @dataclass(frozen=True)
 class Design:
+    """One plate design; the head of designs.toml explains each field."""
+
     name: str
     state: str
-    layout: str = "us"  # us | uk | eu | mercosul | br-grey
+    layout: str = "us"
     kinds: tuple[str, ...] | None = None
-    background: tuple[Colour, Colour] = (WHITE, WHITE)  # top and bottom of a gradient
-    # (painter, colour) pairs drawn behind the text: mountains, sun, trees, desert, skyline,
-    # band, wave.
+    background: tuple[Colour, Colour] = (WHITE, WHITE)
     scenery: tuple[tuple[str, Colour], ...] = ()
     header: str = ""
     header_font: str = "caps"
@@ -39,682 +51,58 @@ class Design:
     footer_colour: Colour = NAVY
     ink: Colour = NAVY
     font_role: str = "serial"
-    # Between character groups: none | gap | dash | dot | logo | sticker.
     separators: tuple[str, ...] = ("gap",)
-    logo: str = "silhouette"  # silhouette | heart | zia | tree | orange | star | shield
+    logo: str = "silhouette"
     logo_colour: Colour = RED
-    side_letters: float = 0.0  # chance of stacked side letters (DLR, RTR, HC ...)
-    band_code: str = ""  # the country code in an EU band (random when empty)
+    side_letters: float = 0.0
+    band_code: str = ""
     weight: float = 1.0
 
 
-DESIGNS: tuple[Design, ...] = (
-    # California: the current white plate, the 1982-2011 white plate, the blue and black
-    # plates still on the road, the sunset special plate, commercial.
-    Design(
-        "ca-current",
-        "CA",
-        kinds=("standard", "next", "vanity"),
-        header="California",
-        header_font="script",
-        header_colour=RED,
-        footer="DMV.CA.GOV",
-        footer_colour=RED,
-        separators=("none",),
-        weight=5.0,
-    ),
-    Design(
-        "ca-1982",
-        "CA",
-        kinds=("standard", "vanity"),
-        header="California",
-        header_font="script",
-        header_colour=RED,
-        separators=("none",),
-        weight=3.0,
-    ),
-    Design(
-        "ca-blue",
-        "CA",
-        kinds=("legacy", "standard"),
-        background=((110, 50, 20), (95, 40, 15)),
-        header="CALIFORNIA",
-        header_colour=YELLOW,
-        ink=YELLOW,
-        separators=("none", "gap"),
-        weight=0.6,
-    ),
-    Design(
-        "ca-black",
-        "CA",
-        kinds=("legacy", "vanity"),
-        background=(BLACK, BLACK),
-        header="CALIFORNIA",
-        header_colour=GOLD,
-        ink=GOLD,
-        separators=("gap",),
-        weight=0.4,
-    ),
-    Design(
-        "ca-sunset",
-        "CA",
-        kinds=("standard", "vanity"),
-        background=((90, 170, 250), (230, 215, 200)),
-        scenery=(("sun", (70, 140, 250)), ("mountains", (150, 120, 110))),
-        header="California",
-        header_font="script",
-        header_colour=NAVY,
-        footer="Lake Tahoe",
-        separators=("none", "logo"),
-        logo="heart",
-        weight=0.5,
-    ),
-    Design(
-        "ca-commercial",
-        "CA",
-        kinds=("commercial",),
-        header="California",
-        header_font="script",
-        header_colour=RED,
-        footer="COMMERCIAL",
-        footer_colour=NAVY,
-        separators=("none",),
-        side_letters=0.2,
-        weight=1.0,
-    ),
-    Design(
-        "nv",
-        "NV",
-        background=((235, 225, 215), (200, 170, 140)),
-        scenery=(("mountains", (170, 130, 90)), ("sun", (120, 200, 240))),
-        header="NEVADA",
-        header_colour=NAVY,
-        footer="THE SILVER STATE",
-        separators=("gap", "dash"),
-    ),
-    Design(
-        "az",
-        "AZ",
-        background=((200, 225, 245), (170, 200, 235)),
-        scenery=(("desert", (70, 90, 160)), ("sun", (90, 180, 250))),
-        header="ARIZONA",
-        header_colour=DARK_RED,
-        footer="GRAND CANYON STATE",
-        footer_colour=BLACK,
-        ink=(60, 70, 40),
-        separators=("dot",),
-    ),
-    Design(
-        "or",
-        "OR",
-        background=((240, 230, 220), (235, 235, 230)),
-        scenery=(("trees", (110, 150, 90)),),
-        header="OREGON",
-        header_colour=(140, 60, 40),
-        separators=("logo", "gap"),
-        logo="tree",
-        logo_colour=(70, 110, 40),
-        side_letters=0.2,
-    ),
-    Design(
-        "wa",
-        "WA",
-        scenery=(("mountains", (225, 215, 205)),),
-        header="Washington",
-        header_font="script",
-        header_colour=NAVY,
-        separators=("gap", "none"),
-    ),
-    Design(
-        "tx",
-        "TX",
-        background=(WHITE, (220, 220, 215)),
-        header="TEXAS",
-        header_colour=BLACK,
-        footer="THE LONE STAR STATE",
-        footer_colour=BLACK,
-        ink=BLACK,
-        separators=("dash", "logo"),
-        logo="star",
-        logo_colour=BLACK,
-    ),
-    Design(
-        "fl",
-        "FL",
-        header="MYFLORIDA.COM",
-        header_colour=GREEN,
-        footer="Sunshine State",
-        footer_colour=GREEN,
-        ink=GREEN,
-        separators=("logo",),
-        logo="orange",
-        logo_colour=(30, 140, 250),
-    ),
-    Design(
-        "ny",
-        "NY",
-        background=((200, 120, 40), (90, 200, 240)),
-        scenery=(("band", (95, 210, 245)), ("skyline", (140, 80, 40))),
-        header="NEW YORK",
-        header_colour=WHITE,
-        footer="THE EMPIRE STATE",
-        ink=NAVY,
-        separators=("logo", "dash"),
-        logo="silhouette",
-        logo_colour=NAVY,
-    ),
-    Design(
-        "ut",
-        "UT",
-        scenery=(("desert", (90, 120, 200)),),
-        header="UTAH",
-        header_colour=NAVY,
-        footer="LIFE ELEVATED",
-        ink=BLACK,
-        separators=("gap",),
-    ),
-    Design(
-        "id",
-        "ID",
-        background=((90, 60, 200), (230, 225, 225)),
-        scenery=(("mountains", (200, 150, 120)),),
-        header="Scenic IDAHO",
-        header_font="script",
-        header_colour=WHITE,
-        footer="FAMOUS POTATOES",
-        ink=NAVY,
-        separators=("dot", "gap"),
-        side_letters=0.35,
-    ),
-    Design(
-        "co",
-        "CO",
-        background=(WHITE, (120, 160, 80)),
-        scenery=(("mountains", (80, 120, 40)),),
-        header="COLORADO",
-        header_colour=GREEN,
-        ink=(30, 60, 20),
-        separators=("dash",),
-    ),
-    Design(
-        "il",
-        "IL",
-        background=(WHITE, (235, 220, 200)),
-        header="Illinois",
-        header_font="script",
-        header_colour=RED,
-        footer="Land of Lincoln",
-        footer_colour=NAVY,
-        ink=DARK_RED,
-        separators=("gap",),
-    ),
-    Design(
-        "nm",
-        "NM",
-        background=(YELLOW, YELLOW),
-        header="NEW MEXICO",
-        header_colour=RED,
-        footer="Land of Enchantment",
-        footer_colour=RED,
-        ink=RED,
-        separators=("logo",),
-        logo="zia",
-        logo_colour=RED,
-    ),
-    Design(
-        "md",
-        "MD",
-        header="Maryland",
-        header_font="script",
-        header_colour=BLACK,
-        ink=BLACK,
-        separators=("none", "gap"),
-        side_letters=0.35,
-    ),
-    Design(
-        "mn",
-        "MN",
-        background=(WHITE, (230, 200, 170)),
-        scenery=(("wave", (200, 160, 110)),),
-        header="Minnesota",
-        header_colour=NAVY,
-        footer="10,000 lakes",
-        separators=("dash", "gap"),
-        side_letters=0.35,
-    ),
-    Design(
-        "nj",
-        "NJ",
-        background=((150, 225, 245), (90, 200, 240)),
-        header="New Jersey",
-        header_colour=BLACK,
-        footer="Garden State",
-        footer_colour=BLACK,
-        ink=BLACK,
-        separators=("logo",),
-        logo="silhouette",
-        logo_colour=BLACK,
-    ),
-    Design(
-        "va",
-        "VA",
-        header="VIRGINIA",
-        header_colour=NAVY,
-        footer="Virginia is for Lovers",
-        separators=("dash", "gap"),
-    ),
-    Design(
-        "nc",
-        "NC",
-        background=(WHITE, (240, 225, 210)),
-        header="First in Flight",
-        header_font="script",
-        header_colour=RED,
-        footer="NORTH CAROLINA",
-        footer_colour=RED,
-        separators=("dash",),
-        side_letters=0.3,
-    ),
-    # The other states and DC, one design each in their usual colours and slogans.
-    Design(
-        "al",
-        "AL",
-        header="Alabama",
-        header_font="script",
-        header_colour=NAVY,
-        footer="Stars fell on Alabama",
-        ink=NAVY,
-        background=(WHITE, (235, 215, 190)),
-        scenery=(("band", (225, 200, 170)),),
-        separators=("none", "gap"),
-        side_letters=0.1,
-    ),
-    Design(
-        "ak",
-        "AK",
-        header="ALASKA",
-        header_colour=NAVY,
-        background=(YELLOW, YELLOW),
-        ink=NAVY,
-        footer="THE LAST FRONTIER",
-        scenery=(("mountains", (60, 170, 220)),),
-        separators=("logo",),
-        logo="silhouette",
-        logo_colour=NAVY,
-    ),
-    Design(
-        "ar",
-        "AR",
-        header="ARKANSAS",
-        header_colour=RED,
-        footer="The Natural State",
-        ink=NAVY,
-        scenery=(("trees", (120, 170, 120)),),
-        separators=("gap", "logo"),
-        logo="silhouette",
-        logo_colour=RED,
-    ),
-    Design(
-        "ct",
-        "CT",
-        header="Connecticut",
-        header_font="script",
-        header_colour=NAVY,
-        footer="Constitution State",
-        background=((235, 210, 170), WHITE),
-        ink=NAVY,
-        separators=("dot",),
-    ),
-    Design(
-        "de",
-        "DE",
-        header="DELAWARE",
-        header_colour=GOLD,
-        background=(NAVY, NAVY),
-        ink=GOLD,
-        footer="THE FIRST STATE",
-        footer_colour=GOLD,
-        separators=("none",),
-    ),
-    Design(
-        "dc",
-        "DC",
-        header="WASHINGTON, DC",
-        header_colour=RED,
-        footer="END TAXATION WITHOUT REPRESENTATION",
-        footer_colour=RED,
-        ink=NAVY,
-        separators=("logo",),
-        logo="star",
-        logo_colour=RED,
-    ),
-    Design(
-        "ga",
-        "GA",
-        header="GEORGIA",
-        header_colour=NAVY,
-        footer="IN GOD WE TRUST",
-        ink=BLACK,
-        scenery=(("sun", (120, 190, 250)),),
-        separators=("gap",),
-        side_letters=0.1,
-    ),
-    Design(
-        "hi",
-        "HI",
-        header="HAWAII",
-        header_colour=NAVY,
-        footer="Aloha State",
-        scenery=(("band", (80, 170, 240)), ("sun", (90, 140, 250))),
-        ink=BLACK,
-        separators=("gap",),
-    ),
-    Design(
-        "in",
-        "IN",
-        header="INDIANA",
-        header_colour=WHITE,
-        background=((150, 60, 20), WHITE),
-        scenery=(("band", WHITE),),
-        ink=NAVY,
-        separators=("none", "gap"),
-        side_letters=0.15,
-    ),
-    Design(
-        "ia",
-        "IA",
-        header="IOWA",
-        header_colour=NAVY,
-        ink=NAVY,
-        scenery=(("wave", (120, 160, 90)),),
-        separators=("gap",),
-    ),
-    Design(
-        "ks",
-        "KS",
-        header="KANSAS",
-        header_colour=NAVY,
-        ink=NAVY,
-        scenery=(("band", (150, 200, 230)),),
-        separators=("gap",),
-    ),
-    Design(
-        "ky",
-        "KY",
-        header="Kentucky",
-        header_font="script",
-        header_colour=NAVY,
-        footer="UNBRIDLED SPIRIT",
-        ink=NAVY,
-        separators=("logo", "gap"),
-        logo="silhouette",
-        logo_colour=(200, 160, 110),
-    ),
-    Design(
-        "la",
-        "LA",
-        header="LOUISIANA",
-        header_colour=RED,
-        footer="Sportsman's Paradise",
-        ink=NAVY,
-        background=(WHITE, (230, 210, 190)),
-        separators=("logo",),
-        logo="star",
-        logo_colour=RED,
-    ),
-    Design(
-        "me",
-        "ME",
-        header="MAINE",
-        header_font="caps",
-        header_colour=BLACK,
-        footer="Vacationland",
-        ink=BLACK,
-        scenery=(("trees", (90, 130, 70)),),
-        separators=("gap",),
-    ),
-    Design(
-        "ma",
-        "MA",
-        header="Massachusetts",
-        header_colour=RED,
-        footer="The Spirit of America",
-        ink=RED,
-        separators=("none", "gap"),
-    ),
-    Design(
-        "mi",
-        "MI",
-        header="Michigan",
-        header_font="script",
-        header_colour=NAVY,
-        footer="Pure Michigan",
-        ink=BLACK,
-        background=(WHITE, (200, 160, 100)),
-        separators=("gap",),
-    ),
-    Design(
-        "ms",
-        "MS",
-        header="MISSISSIPPI",
-        header_colour=BLACK,
-        footer="RANKIN",
-        ink=NAVY,
-        separators=("logo", "gap"),
-        logo="orange",
-        logo_colour=WHITE,
-        side_letters=0.2,
-    ),
-    Design(
-        "mo",
-        "MO",
-        header="Missouri",
-        header_font="script",
-        header_colour=NAVY,
-        footer="SHOW ME STATE",
-        ink=NAVY,
-        separators=("sticker",),
-        side_letters=0.1,
-    ),
-    Design(
-        "mt",
-        "MT",
-        header="MONTANA",
-        header_colour=WHITE,
-        background=((110, 60, 30), WHITE),
-        scenery=(("mountains", (120, 90, 60)),),
-        ink=NAVY,
-        separators=("dash",),
-    ),
-    Design(
-        "ne",
-        "NE",
-        header="NEBRASKA",
-        header_colour=NAVY,
-        ink=NAVY,
-        scenery=(("band", (160, 200, 230)),),
-        separators=("gap", "dash"),
-    ),
-    Design(
-        "nh",
-        "NH",
-        header="NEW HAMPSHIRE",
-        header_colour=GREEN,
-        footer="LIVE FREE OR DIE",
-        footer_colour=GREEN,
-        ink=GREEN,
-        separators=("logo",),
-        logo="silhouette",
-        logo_colour=GREEN,
-    ),
-    Design(
-        "nd",
-        "ND",
-        header="North Dakota",
-        header_colour=NAVY,
-        footer="LEGENDARY",
-        ink=NAVY,
-        scenery=(("desert", (120, 170, 210)),),
-        separators=("gap",),
-    ),
-    Design(
-        "oh",
-        "OH",
-        header="OHIO",
-        header_colour=RED,
-        footer="BIRTHPLACE OF AVIATION",
-        ink=NAVY,
-        background=(WHITE, (210, 225, 235)),
-        separators=("gap", "dash"),
-    ),
-    Design(
-        "ok",
-        "OK",
-        header="OKLAHOMA",
-        header_colour=NAVY,
-        footer="NATIVE AMERICA",
-        ink=DARK_RED,
-        separators=("none", "gap"),
-        side_letters=0.1,
-    ),
-    Design(
-        "pa",
-        "PA",
-        header="PENNSYLVANIA",
-        header_colour=WHITE,
-        background=((130, 60, 20), (70, 210, 245)),
-        scenery=(("band", WHITE),),
-        footer="visitPA.com",
-        ink=NAVY,
-        separators=("logo", "dash"),
-        logo="silhouette",
-        logo_colour=NAVY,
-    ),
-    Design(
-        "ri",
-        "RI",
-        header="Rhode Island",
-        header_font="script",
-        header_colour=NAVY,
-        footer="Ocean State",
-        ink=NAVY,
-        scenery=(("wave", (200, 170, 140)),),
-        separators=("dash",),
-    ),
-    Design(
-        "sc",
-        "SC",
-        header="SOUTH CAROLINA",
-        header_colour=NAVY,
-        footer="WHILE I BREATHE I HOPE",
-        ink=BLACK,
-        scenery=(("sun", (90, 150, 240)),),
-        separators=("gap",),
-    ),
-    Design(
-        "sd",
-        "SD",
-        header="South Dakota",
-        header_font="script",
-        header_colour=RED,
-        footer="GREAT FACES. GREAT PLACES.",
-        ink=NAVY,
-        scenery=(("mountains", (200, 190, 170)),),
-        separators=("gap",),
-    ),
-    Design(
-        "tn",
-        "TN",
-        header="Tennessee",
-        header_font="script",
-        header_colour=BLACK,
-        footer="DAVIDSON",
-        ink=BLACK,
-        separators=("logo", "dash"),
-        logo="silhouette",
-        logo_colour=BLACK,
-    ),
-    Design(
-        "vt",
-        "VT",
-        header="Vermont",
-        header_colour=WHITE,
-        background=(GREEN, GREEN),
-        footer="Green Mountain State",
-        footer_colour=WHITE,
-        ink=WHITE,
-        separators=("gap",),
-    ),
-    Design(
-        "wv",
-        "WV",
-        header="West Virginia",
-        header_colour=NAVY,
-        footer="Wild, Wonderful",
-        ink=NAVY,
-        scenery=(("band", (60, 170, 230)),),
-        separators=("gap",),
-    ),
-    Design(
-        "wi",
-        "WI",
-        header="WISCONSIN",
-        header_colour=RED,
-        footer="America's Dairyland",
-        ink=BLACK,
-        separators=("dash",),
-        side_letters=0.1,
-    ),
-    Design(
-        "wy",
-        "WY",
-        header="WYOMING",
-        header_colour=NAVY,
-        ink=BLACK,
-        scenery=(("mountains", (170, 170, 140)),),
-        separators=("logo",),
-        logo="silhouette",
-        logo_colour=BLACK,
-    ),
-    # UK: white front, yellow rear; black characters; sometimes the UK identifier band.
-    Design("uk-front", "UK", layout="uk", ink=BLACK, font_role="wide"),
-    Design(
-        "uk-rear",
-        "UK",
-        layout="uk",
-        background=(YELLOW, YELLOW),
-        ink=BLACK,
-        font_role="wide",
-        weight=1.2,
-    ),
-    # EU: white with the blue band; German plates carry two round seals between groups.
-    Design("eu", "EU", layout="eu", ink=BLACK, separators=("gap", "dash")),
-    Design("eu-seal", "EU", layout="eu", kinds=("de",), ink=BLACK, separators=("sticker",)),
-    # Slovak plates: the coat of arms (or a dash) after the district code.
-    Design(
-        "eu-sk",
-        "EU",
-        layout="eu",
-        kinds=("sk",),
-        ink=BLACK,
-        separators=("logo", "dash"),
-        logo="shield",
-        band_code="SK",
-        weight=1.5,
-    ),
-    # Brazil: Mercosul with the blue "BRASIL" band; the older grey plate.
-    Design("br-mercosul", "BR", layout="mercosul", kinds=("mercosul",), ink=BLACK),
-    Design(
-        "br-grey",
-        "BR",
-        layout="br-grey",
-        kinds=("grey",),
-        background=(GREY, (150, 150, 148)),
-        ink=BLACK,
-        separators=("dash", "dot"),
-    ),
+def _colour(value: Any) -> Colour:
+    """A colour from its PALETTE name or its [b, g, r]."""
+    if isinstance(value, str):
+        if value not in PALETTE:
+            raise ValueError(f"unknown colour {value!r} (one of {', '.join(PALETTE)})")
+        return PALETTE[value]
+    b, g, r = value
+    return (int(b), int(g), int(r))
+
+
+def _design(table: dict[str, Any]) -> Design:
+    """A design from its TOML table: colours resolved, arrays made tuples (designs are frozen)."""
+    values = dict(table)
+    unknown = set(values) - {f.name for f in fields(Design)}
+    try:
+        if unknown:
+            raise ValueError(f"unknown keys {sorted(unknown)}")
+        for key in ("header_colour", "footer_colour", "ink", "logo_colour"):
+            if key in values:
+                values[key] = _colour(values[key])
+        if "background" in values:
+            top, bottom = values["background"]
+            values["background"] = (_colour(top), _colour(bottom))
+        if "scenery" in values:
+            values["scenery"] = tuple((name, _colour(c)) for name, c in values["scenery"])
+        for key in ("kinds", "separators"):
+            if key in values:
+                values[key] = tuple(values[key])
+        return Design(**values)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"design {table.get('name')!r}: {exc}") from None
+
+
+def load_designs(text: str) -> tuple[Design, ...]:
+    """Designs from the text of a designs TOML file, in the file's order."""
+    return tuple(_design(table) for table in tomllib.loads(text)["design"])
+
+
+DESIGNS: tuple[Design, ...] = load_designs(
+    resources.files(__package__).joinpath("designs.toml").read_text(encoding="utf-8")
 )
 
+# Text printed on plates and their frames that is not the serial, which a reader must ignore:
+# stacked side letters, dealers' frames and UK slogans, registration sticker months.
 SIDE_LETTERS = ("DLR", "RTR", "HC", "LR", "DV", "MC", "TR", "PH", "VET", "DST", "FIN", "CL")
 SLOGAN_FRAMES = (
     "HONDA OF OAKLAND",

@@ -15,13 +15,8 @@ import cv2
 import numpy as np
 
 from edge.synth import effects
-from edge.synth.plates import (
-    FlatPlate,
-    PlateRenderer,
-    camera_effects,
-    negative_face,
-    perspective_quad,
-)
+from edge.synth.camera import camera_effects, perspective_quad
+from edge.synth.plates import FlatPlate, PlateRenderer, negative_face
 from edge.types import Box
 
 # Physical plate widths (m) by layout: a plate's share of the vehicle's width follows.

@@ -22,7 +22,8 @@ import numpy as np
 
 from edge.errors import InputError
 from edge.synth import effects
-from edge.synth.plates import FlatPlate, PlateRenderer, perspective_quad
+from edge.synth.camera import perspective_quad
+from edge.synth.plates import FlatPlate, PlateRenderer
 from edge.synth.scenes import Patch, Sprite, draw_street, draw_vehicle, visible_box, warp_into
 from edge.types import Box
 

@@ -20,9 +20,9 @@ from fast_plate_ocr.inference.config import PlateConfig
 from edge.plates.masks import fits_region_format
 from edge.plates.regions import US_STATES, region
 from edge.recognise.preprocess import to_model_input
+from edge.synth.camera import camera_crop  # the renderer's own crop step
 from edge.synth.formats import random_groups
 from edge.synth.plates import PlateRenderer, PlateSample
-from edge.synth.plates import _camera_crop as camera_crop  # the renderer's own crop step
 from edge.train.ocr_model import OcrModelShape
 
 # Region target for real crops whose state is unknown: the loss skips them.

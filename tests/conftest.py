@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.shared_data import shared_data_dir
+from edge.lab.shared_data import shared_data_dir
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

@@ -20,10 +20,10 @@ from edge.query.policy import QueryPolicy
 from edge.query.reads import StoreReads
 from edge.query.responder import QueryResponder
 from edge.query.signing import public_key_text
+from edge.runtime.store import ReadStore
+from edge.runtime.types import Box, HotlistHit, VehicleRead
 from edge.share.gate import EgressGate
 from edge.share.outbox import Outbox
-from edge.store import ReadStore
-from edge.types import Box, HotlistHit, VehicleRead
 
 NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
 POLICY = QueryPolicy(

@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from edge.config import SharingConfig
+from edge.runtime.types import Box, HotlistHit, VehicleRead
 from edge.share.service import Sharing
-from edge.types import Box, HotlistHit, VehicleRead
 
 START = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 

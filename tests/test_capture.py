@@ -9,9 +9,9 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.capture import DecodeThread, LiveSource, open_source
 from edge.config import CameraConfig
 from edge.errors import InputError
+from edge.runtime.capture import DecodeThread, LiveSource, open_source
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):

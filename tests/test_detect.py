@@ -4,12 +4,12 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.detect import PlateDetector, plate_crop
-from edge.detect.detector import PAD_MULTIPLE, STRIDE, decode, letterbox
-from edge.detect.overlap import merge_large, suppress_nested
 from edge.errors import ModelError
-from edge.evaluation.detection import load_plate_photos
-from edge.types import Box, Detection
+from edge.lab.evaluation.detection import load_plate_photos
+from edge.runtime.detect import PlateDetector, plate_crop
+from edge.runtime.detect.detector import PAD_MULTIPLE, STRIDE, decode, letterbox
+from edge.runtime.detect.overlap import merge_large, suppress_nested
+from edge.runtime.types import Box, Detection
 
 SHIPPED_MODEL = Path(__file__).resolve().parent.parent / "models" / "detector.onnx"
 
@@ -115,7 +115,7 @@ def test_shipped_detector_finds_nothing_in_a_blank_frame():
 
 
 def test_shipped_detector_finds_the_plates_of_synthetic_street_scenes():
-    from edge.synth.scenes import SceneRenderer
+    from edge.lab.synth.scenes import SceneRenderer
 
     detector = PlateDetector(SHIPPED_MODEL)
     renderer = SceneRenderer(11)
@@ -165,7 +165,7 @@ def test_a_large_plate_the_full_pass_missed_is_added_unless_it_overlaps_one_part
 
 @pytest.mark.parametrize("state", ["BR", "CA", "EU"])
 def test_a_plate_filling_most_of_a_still_photo_is_found_once_and_whole(state):
-    from edge.synth.plates import PlateRenderer
+    from edge.lab.synth.plates import PlateRenderer
 
     face = PlateRenderer(3).draw_plate(state).image
     noise = np.random.default_rng(0).integers(60, 200, (500, 800, 3), dtype=np.uint8)

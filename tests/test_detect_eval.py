@@ -6,8 +6,8 @@ import pytest
 
 from edge.cli import main
 from edge.errors import InputError
-from edge.evaluation.detection import LabelledPlate, load_plate_photos, match
-from edge.types import Box, Detection
+from edge.lab.evaluation.detection import LabelledPlate, load_plate_photos, match
+from edge.runtime.types import Box, Detection
 
 MODELS = Path(__file__).resolve().parent.parent / "models"
 

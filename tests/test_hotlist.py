@@ -3,9 +3,9 @@ from datetime import UTC, datetime
 import pytest
 
 from edge.errors import InputError
-from edge.hotlist import Hotlist, import_csv
-from edge.store import ReadStore
-from edge.types import Box, VehicleRead
+from edge.runtime.hotlist import Hotlist, import_csv
+from edge.runtime.store import ReadStore
+from edge.runtime.types import Box, VehicleRead
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 

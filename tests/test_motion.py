@@ -1,8 +1,8 @@
 import numpy as np
 
 from edge.config import MotionConfig
-from edge.motion import MotionGate
-from edge.types import Box
+from edge.runtime.motion import MotionGate
+from edge.runtime.types import Box
 
 
 def scene(car_x=None):

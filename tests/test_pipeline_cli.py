@@ -10,10 +10,10 @@ import pytest
 
 from edge.cli import main
 from edge.config.schema import AUDIT_FILE
-from edge.pipeline.demo import TruthVehicle, compare
-from edge.pipeline.search_areas import merge_overlapping, window_around
-from edge.store import ReadStore, StoredHit, StoredRead
-from edge.types import Box, HotlistHit, VehicleRead
+from edge.lab.demo import TruthVehicle, compare
+from edge.runtime.pipeline.search_areas import merge_overlapping, window_around
+from edge.runtime.store import ReadStore, StoredHit, StoredRead
+from edge.runtime.types import Box, HotlistHit, VehicleRead
 
 
 def alpr(*args):

@@ -10,16 +10,16 @@ import cv2
 import pytest
 from brokers import agency_toml
 
-from edge.capture import VideoFileSource
 from edge.cli import main
 from edge.config import load_config
-from edge.detect import plate_crop
-from edge.hotlist import import_csv
-from edge.pipeline import Pipeline
-from edge.pipeline.components import open_detector, open_reader
-from edge.pipeline.search_areas import AreaDetector
-from edge.store import ReadStore
-from edge.types import Box
+from edge.runtime.capture import VideoFileSource
+from edge.runtime.detect import plate_crop
+from edge.runtime.hotlist import import_csv
+from edge.runtime.pipeline import Pipeline
+from edge.runtime.pipeline.components import open_detector, open_reader
+from edge.runtime.pipeline.search_areas import AreaDetector
+from edge.runtime.store import ReadStore
+from edge.runtime.types import Box
 
 REPO = Path(__file__).resolve().parent.parent
 MODELS = [REPO / "models" / name for name in ("detector.onnx", "ocr.onnx", "ocr_plate_config.yaml")]

@@ -36,6 +36,9 @@ def test_plates_imports_only_the_standard_library():
 
 
 def test_the_tracker_loads_neither_the_store_nor_opencv():
-    loaded = _loaded_after("import edge.track")
-    assert "edge.track" in loaded
-    assert not {"sqlite_utils", "cv2", "edge.store", "edge.hotlist", "edge.synth"} & loaded
+    loaded = _loaded_after("import edge.runtime.track")
+    assert "edge.runtime.track" in loaded
+    assert (
+        not {"sqlite_utils", "cv2", "edge.runtime.store", "edge.runtime.hotlist", "edge.lab.synth"}
+        & loaded
+    )

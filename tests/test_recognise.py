@@ -10,13 +10,13 @@ import pytest
 import yaml
 
 from edge.errors import InputError, ModelError
-from edge.evaluation.ocr import edit_distance, evaluate_us_crops
+from edge.lab.evaluation.ocr import edit_distance, evaluate_us_crops
+from edge.lab.synth.plates import PlateRenderer
 from edge.plates.text import normalise_plate
-from edge.recognise import PlateReader
-from edge.recognise.decoding import decode, greedy
-from edge.recognise.margins import agreed_reading, crop_view, read_boxes, read_plate_crops
-from edge.synth.plates import PlateRenderer
-from edge.types import Box, PlateText
+from edge.runtime.recognise import PlateReader
+from edge.runtime.recognise.decoding import decode, greedy
+from edge.runtime.recognise.margins import agreed_reading, crop_view, read_boxes, read_plate_crops
+from edge.runtime.types import Box, PlateText
 from tests.conftest import REPO_ROOT
 
 MODEL = REPO_ROOT / "models" / "ocr.onnx"

@@ -12,9 +12,9 @@ from query_support import NOW, VALID_REQUEST, Agencies, responder
 from edge.audit.log import verify
 from edge.audit.report import month_bounds
 from edge.cli import main
+from edge.runtime.store import ReadStore
+from edge.runtime.types import Box, HotlistHit, VehicleRead
 from edge.share.messages import HIT, Outgoing
-from edge.store import ReadStore
-from edge.types import Box, HotlistHit, VehicleRead
 
 EDGE_TOML = """[store]
 data_dir = "store"

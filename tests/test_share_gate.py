@@ -13,11 +13,11 @@ from edge.audit.export import export_rows
 from edge.audit.log import AuditLog, verify
 from edge.config import SharingConfig
 from edge.config.allowlist import Agency, AllowList, Broker
+from edge.runtime.types import Box, VehicleRead
 from edge.share.gate import EgressGate
 from edge.share.messages import HEARTBEAT, QUERY_RESPONSE, Outgoing, read_message
 from edge.share.outbox import Outbox
 from edge.share.service import Sharing
-from edge.types import Box, VehicleRead
 
 TODAY = date(2026, 11, 25)
 READ = VehicleRead(

@@ -11,8 +11,8 @@ from test_share_retention import store_read
 
 from edge.audit.export import export_rows
 from edge.config import SharingConfig, load_config
+from edge.runtime.store import ReadStore
 from edge.share.service import Sharing
-from edge.store import ReadStore
 
 AGENCIES = (
     "demo = true\n[[agency]]\n"

@@ -14,8 +14,8 @@ from conftest import REPO_ROOT
 
 from edge.audit.export import export_rows
 from edge.audit.log import verify
-from edge.store import DB_NAME, ReadStore
-from edge.synth.video import HOTLIST_NAME, VIDEO_NAME
+from edge.lab.synth.video import HOTLIST_NAME, VIDEO_NAME
+from edge.runtime.store import DB_NAME, ReadStore
 
 MODELS = REPO_ROOT / "models"
 MODEL_FILES = ("detector.onnx", "ocr.onnx", "ocr_plate_config.yaml")

@@ -11,9 +11,9 @@ from edge.audit.log import verify
 from edge.audit.retention import Retention, held_read_ids, record_hold
 from edge.config import SharingConfig, parse_section
 from edge.errors import ConfigError
+from edge.runtime.store import ReadStore
+from edge.runtime.types import Box, HotlistHit, VehicleRead
 from edge.share.service import Sharing
-from edge.store import ReadStore
-from edge.types import Box, HotlistHit, VehicleRead
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 

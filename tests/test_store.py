@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from edge.errors import InputError
-from edge.store import DB_NAME, ReadStore, StoreUnavailable
-from edge.store.schema import SCHEMA_VERSION
-from edge.types import Box, HotlistHit, VehicleRead
+from edge.runtime.store import DB_NAME, ReadStore, StoreUnavailable
+from edge.runtime.store.schema import SCHEMA_VERSION
+from edge.runtime.types import Box, HotlistHit, VehicleRead
 
 
 def make_read(plate="7ABC123", seen_at=None):

@@ -2,9 +2,9 @@ import random
 
 import pytest
 
+from edge.lab.synth.formats import random_groups, random_serial
 from edge.plates.masks import fits_region_format, letter_digit_mask
 from edge.plates.regions import REGION_CODES, REGIONS, US_STATES, region
-from edge.synth.formats import random_groups, random_serial
 
 
 @pytest.mark.parametrize("code", REGION_CODES)

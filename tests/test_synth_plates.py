@@ -4,12 +4,10 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.plates.masks import fits_region_format
-from edge.plates.regions import REGION_CODES
-from edge.synth import paint
-from edge.synth.designs import DESIGNS, PALETTE, load_designs
-from edge.synth.fonts import all_font_files, fonts, text_mask
-from edge.synth.glyphs import (
+from edge.lab.synth import paint
+from edge.lab.synth.designs import DESIGNS, PALETTE, load_designs
+from edge.lab.synth.fonts import all_font_files, fonts, text_mask
+from edge.lab.synth.glyphs import (
     box_eight,
     box_o,
     box_q,
@@ -22,8 +20,10 @@ from edge.synth.glyphs import (
     shallow_m,
     short_middle_w,
 )
-from edge.synth.layouts import LAYOUTS
-from edge.synth.plates import SEPARATOR_WIDTH, PlateRenderer
+from edge.lab.synth.layouts import LAYOUTS
+from edge.lab.synth.plates import SEPARATOR_WIDTH, PlateRenderer
+from edge.plates.masks import fits_region_format
+from edge.plates.regions import REGION_CODES
 
 
 def test_same_seed_draws_the_same_plates():

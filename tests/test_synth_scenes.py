@@ -1,12 +1,12 @@
 import numpy as np
 import pytest
 
+from edge.lab.synth import scenes
+from edge.lab.synth.plates import FlatPlate
+from edge.lab.synth.preview import plate_grid, scene_with_boxes
+from edge.lab.synth.scenes import SceneRenderer, yolo_line
 from edge.plates.masks import fits_region_format
-from edge.synth import scenes
-from edge.synth.plates import FlatPlate
-from edge.synth.preview import plate_grid, scene_with_boxes
-from edge.synth.scenes import SceneRenderer, yolo_line
-from edge.types import Box
+from edge.runtime.types import Box
 
 MAGENTA = (255, 0, 255)
 

@@ -7,10 +7,10 @@ import cv2
 import numpy as np
 import pytest
 
+from edge.lab.synth import plates as plates_module
+from edge.lab.synth.plates import FlatPlate
+from edge.lab.synth.video import HOTLIST_NAME, TRUTH_NAME, VIDEO_NAME, SampleClip
 from edge.plates.masks import fits_region_format
-from edge.synth import plates as plates_module
-from edge.synth.plates import FlatPlate
-from edge.synth.video import HOTLIST_NAME, TRUTH_NAME, VIDEO_NAME, SampleClip
 
 SAMPLE = Path(__file__).resolve().parent.parent / "sample_video"
 

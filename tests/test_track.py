@@ -1,8 +1,8 @@
 from datetime import UTC, datetime, timedelta
 
 from edge.config import TrackConfig
-from edge.track import PlateTracker, Sighting, vote_text
-from edge.types import Box, Detection, PlateText
+from edge.runtime.track import PlateTracker, Sighting, vote_text
+from edge.runtime.types import Box, Detection, PlateText
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 

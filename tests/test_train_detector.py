@@ -7,15 +7,15 @@ import numpy as np
 import pytest
 
 from edge.cli import main
-from edge.detect import PlateDetector
-from edge.detect.detector import STRIDE
-from edge.train.detector_data import (
+from edge.lab.train.detector_data import (
     AugmentConfig,
     Labelled,
     augment,
     load_yolo_image,
     make_targets,
 )
+from edge.runtime.detect import PlateDetector
+from edge.runtime.detect.detector import STRIDE
 
 
 def _white_plate_on_black() -> Labelled:

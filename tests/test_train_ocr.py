@@ -12,11 +12,9 @@ pytest.importorskip("torch", reason="training needs the train extra (make setup-
 
 from edge.cli import main
 from edge.errors import ConfigError
-from edge.plates.masks import fits_region_format
-from edge.recognise import PlateReader
-from edge.train.ocr_data import encode_text, rare_letter_text
-from edge.train.ocr_model import ALPHABET, OcrModelShape
-from edge.train.ocr_real import (
+from edge.lab.train.ocr_data import encode_text, rare_letter_text
+from edge.lab.train.ocr_model import ALPHABET, OcrModelShape
+from edge.lab.train.ocr_real import (
     DASHCAM,
     ROBOFLOW,
     PseudoLabeller,
@@ -24,7 +22,9 @@ from edge.train.ocr_real import (
     agreed_label,
     load_checked_labels,
 )
-from edge.train.ocr_teacher import TeacherRead
+from edge.lab.train.ocr_teacher import TeacherRead
+from edge.plates.masks import fits_region_format
+from edge.runtime.recognise import PlateReader
 from tests.conftest import REPO_ROOT
 
 CROP = np.zeros((20, 40, 3), np.uint8)

@@ -21,7 +21,7 @@ from edge.audit.log import verify
 from edge.audit.terms import PROHIBITED_TERMS
 from edge.config.allowlist import AllowList, load_allowlist
 from edge.errors import ConfigError, InputError
-from edge.store import DB_NAME, ReadStore
+from edge.runtime.store import DB_NAME, ReadStore
 
 AUDIT_LOG_RETENTION = "at least 2 years (CJIS 5.4.7 sets one year; LASD and Marin keep two)"
 

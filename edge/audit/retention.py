@@ -6,7 +6,7 @@ outlives it. Holds are recorded in the audit log itself (events `legal_hold` /
 `legal_hold_release`), so a hold cannot be placed or lifted without a trace. Each purge is
 audited before anything is deleted, so no read ever disappears without a record; a purge
 interrupted half-way is simply repeated by the next one. The reads and their SQL belong to the
-store (`edge.store.ReadStore`).
+store (`edge.runtime.store.ReadStore`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from edge.audit.events import SYSTEM_USER, Decision, Event
 from edge.audit.log import AuditEvent, AuditLog
 from edge.config.schema import DEFAULT_RETENTION_DAYS, MAX_RETENTION_DAYS
-from edge.store import ReadStore
+from edge.runtime.store import ReadStore
 
 log = logging.getLogger(__name__)
 

@@ -31,9 +31,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "edge.cli.retention",
     "edge.cli.query",
     "edge.cli.demo",
-    "edge.train.commands",
-    "edge.evaluation.commands",
-    "edge.synth.commands",
+    "edge.cli.train",
+    "edge.cli.eval",
+    "edge.cli.synth",
 )
 
 

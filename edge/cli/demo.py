@@ -29,8 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def demo_command(args: argparse.Namespace) -> int:
     from edge.cli.progress import Progress
-    from edge.pipeline.demo import compare, load_truth, print_report
-    from edge.pipeline.replay import replay, replay_config, sample_files
+    from edge.lab.demo import compare, load_truth, print_report
+    from edge.lab.replay import replay, replay_config, sample_files
 
     sample = sample_files(args.sample_dir)
     truth = load_truth(sample["truth"])
@@ -53,9 +53,9 @@ def demo_command(args: argparse.Namespace) -> int:
 
 
 def bench_command(args: argparse.Namespace) -> int:
-    from edge.capture import open_source
-    from edge.pipeline.bench import BenchResult, decode_only_fps, peak_rss_mb, print_bench
-    from edge.pipeline.replay import replay, replay_config, sample_files
+    from edge.lab.bench import BenchResult, decode_only_fps, peak_rss_mb, print_bench
+    from edge.lab.replay import replay, replay_config, sample_files
+    from edge.runtime.capture import open_source
 
     sample = sample_files(args.sample_dir)
     with tempfile.TemporaryDirectory(prefix="alpr-bench-") as data_dir:

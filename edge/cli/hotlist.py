@@ -19,8 +19,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def hotlist_import_command(args: argparse.Namespace) -> int:
-    from edge.hotlist import import_csv
-    from edge.pipeline.components import open_store
+    from edge.runtime.hotlist import import_csv
+    from edge.runtime.pipeline.components import open_store
 
     store = open_store(load(args.config))
     try:

@@ -6,7 +6,7 @@ import sys
 import time
 from typing import TextIO
 
-from edge.pipeline.orchestrator import RunStats
+from edge.runtime.pipeline.orchestrator import RunStats
 
 
 class Progress:

@@ -24,9 +24,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def read_command(args: argparse.Namespace) -> int:
-    from edge.capture import read_image
-    from edge.pipeline.components import open_detector, open_reader
-    from edge.pipeline.stills import read_photo, read_plate_crop
+    from edge.runtime.capture import read_image
+    from edge.runtime.pipeline.components import open_detector, open_reader
+    from edge.runtime.pipeline.stills import read_photo, read_plate_crop
 
     config = load(args.config)
     images, problems = _collect_images(args.paths)
@@ -61,7 +61,7 @@ def read_command(args: argparse.Namespace) -> int:
 
 
 def _collect_images(paths: list[Path]) -> tuple[list[Path], list[str]]:
-    from edge.capture import IMAGE_SUFFIXES
+    from edge.runtime.capture import IMAGE_SUFFIXES
 
     images, problems = [], []
     for path in paths:

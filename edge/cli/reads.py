@@ -27,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def reads_command(args: argparse.Namespace) -> int:
     from edge.audit.access import record_search
-    from edge.pipeline.components import open_store
+    from edge.runtime.pipeline.components import open_store
 
     config = load(args.config)
     plate = getattr(args, "plate", None)

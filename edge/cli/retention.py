@@ -53,7 +53,7 @@ def run_hold(args: argparse.Namespace) -> int:
 def run_purge(args: argparse.Namespace) -> int:
     from edge.audit.log import AuditLog
     from edge.audit.retention import Retention
-    from edge.store import DB_NAME, ReadStore
+    from edge.runtime.store import DB_NAME, ReadStore
 
     config = load(args.config)
     sharing = sharing_of(config)

@@ -20,9 +20,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_command(args: argparse.Namespace) -> int:
     from edge.cli.progress import Progress
-    from edge.pipeline.components import open_store
-    from edge.pipeline.runner import open_inputs, run_pipeline
     from edge.query.service import unit_sharing
+    from edge.runtime.pipeline.components import open_store
+    from edge.runtime.pipeline.runner import open_inputs, run_pipeline
 
     config = load(args.config)
     camera = dataclasses.replace(

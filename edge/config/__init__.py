@@ -26,7 +26,7 @@ from edge.config.schema import (
 from edge.errors import ConfigError
 from edge.tomlfile import load_toml
 
-# Source prefixes that are not file paths (see edge.capture).
+# Source prefixes that are not file paths (see edge.runtime.capture).
 NON_PATH_SOURCES = (
     "rtsp://",
     "rtsps://",

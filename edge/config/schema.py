@@ -16,7 +16,7 @@ from typing import Any
 from edge.plates.regions import expand_region_codes
 
 # Crop margins (width added on each side, as a share of the box's width) the OCR reads a plate
-# at; several readings vote (`edge.recognise.margins`). A video pass already votes over the
+# at; several readings vote (`edge.runtime.recognise.margins`). A video pass already votes over the
 # frames a plate is tracked in, so video reads once per frame; a still photo is all there is.
 VIDEO_CROP_MARGINS = (0.06,)
 STILL_CROP_MARGINS = (0.0, 0.03, 0.06, 0.1, 0.15)

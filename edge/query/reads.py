@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from edge.query.schema import PlatePattern
-from edge.store import ReadStore
+from edge.runtime.store import ReadStore
 
 
 class StoreReads:

@@ -17,10 +17,10 @@ from edge.query.ledger import QueryLedger
 from edge.query.policy import load_policy
 from edge.query.reads import StoreReads
 from edge.query.responder import QueryResponder
+from edge.runtime.store import ReadStore
 from edge.share.mqtt.link import IncomingQuery
 from edge.share.reload import AllowListWatcher
 from edge.share.service import Sharing
-from edge.store import ReadStore
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from edge.types import HotlistHit, VehicleRead
+from edge.runtime.types import HotlistHit, VehicleRead
 
 TOPIC_VERSION = "v1"
 TOPIC_ROOT = f"alpr/{TOPIC_VERSION}"

@@ -23,6 +23,8 @@ from edge.audit.retention import Retention
 from edge.config.allowlist import AllowList, load_allowlist
 from edge.config.schema import SharingConfig
 from edge.errors import ConfigError
+from edge.runtime.store import ReadStore
+from edge.runtime.types import HotlistHit, VehicleRead
 from edge.share.gate import EgressGate, utc_today
 from edge.share.messages import (
     Outgoing,
@@ -33,8 +35,6 @@ from edge.share.messages import (
 )
 from edge.share.mqtt.link import QueryHandler, Transport
 from edge.share.outbox import Outbox
-from edge.store import ReadStore
-from edge.types import HotlistHit, VehicleRead
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,137 @@
+"""`alpr-edge eval`: every model figure of the project on the development data, in one table.
+
+Runs on `../shared/data` (or `ALPR_SHARED_DATA`); when that folder is absent it says so and exits
+cleanly, because the data is not part of the product.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+from edge.config.schema import STILL_CROP_MARGINS
+from edge.errors import EXIT_OK
+from edge.lab.shared_data import shared_data_dir, shared_data_path
+
+log = logging.getLogger(__name__)
+
+PHOTO_SETS = ("eu", "br")
+# With --told-regions, each set is read again as a unit told where it stands would read it.
+TOLD_REGIONS = {"eu": ("EU", "UK"), "br": ("BR",), "us-crops": ("US",)}
+# The figures model issue #4 sets, shown beside the measured values.
+TARGETS = {
+    "detection recall": ">= 0.95",
+    "end_to_end read_rate": ">= 0.85",
+    "ocr exact": ">= 0.90",
+    "ocr latency_ms_median": "<= 3",
+    "ocr latency_ms_per_plate_median": "<= 3",
+    "detector_latency ms_per_1280x720_frame_median": "<= 25",
+}
+
+
+def _run(args: argparse.Namespace) -> int:
+    from edge.lab.evaluation.detection import (
+        detector_latency_ms,
+        evaluate_detection,
+        find_plates,
+        load_plate_photos,
+    )
+    from edge.lab.evaluation.end_to_end import evaluate_end_to_end
+    from edge.lab.evaluation.ocr import evaluate_us_crops
+    from edge.runtime.detect import PlateDetector
+    from edge.runtime.recognise import PlateReader
+
+    if shared_data_path("real") is None:
+        print(
+            f"eval skipped: development data not found at {shared_data_dir()} "
+            "(set ALPR_SHARED_DATA)"
+        )
+        return EXIT_OK
+    detector = PlateDetector(args.detector) if _present(args.detector) else None
+    reader = PlateReader(args.ocr_model, args.ocr_config) if _present(args.ocr_model) else None
+    figures: dict[str, dict] = {}
+    for name in PHOTO_SETS:
+        folder = shared_data_path("real", name)
+        if folder is None or detector is None:
+            print(f"real/{name} figures skipped: data or detector missing")
+            continue
+        photos = load_plate_photos(folder)
+        found_plates = find_plates(detector, photos)
+        detection = evaluate_detection(photos, found_plates)
+        figures[f"detection/{name}"] = detection.summary()
+        log.debug("real/%s missed detections: %s", name, detection.missed)
+        if reader is not None:
+            end_to_end = evaluate_end_to_end(reader, photos, found_plates, args.crop_margins)
+            figures[f"end_to_end/{name}"] = end_to_end.summary()
+            log.debug("real/%s misreads (file, label, read): %s", name, end_to_end.misreads)
+            if args.told_regions:
+                told = reader.expecting(TOLD_REGIONS[name])
+                end_to_end = evaluate_end_to_end(told, photos, found_plates, args.crop_margins)
+                figures[f"end_to_end/{name} told {'+'.join(TOLD_REGIONS[name])}"] = (
+                    end_to_end.summary()
+                )
+        if "detector_latency" not in figures:
+            latency = detector_latency_ms(detector, photos[0].image, args.latency_runs)
+            figures["detector_latency"] = {"ms_per_1280x720_frame_median": latency}
+    crops = shared_data_path("real", "us-crops")
+    if crops is not None and reader is not None:
+        figures["ocr/us-crops"] = evaluate_us_crops(reader, crops, args.latency_runs).summary()
+        if args.told_regions:
+            told = reader.expecting(TOLD_REGIONS["us-crops"])
+            figures["ocr/us-crops told US"] = evaluate_us_crops(told, crops, 1).summary()
+    if args.json:
+        print(json.dumps(figures, indent=2))
+    else:
+        _print_table(figures)
+    return EXIT_OK
+
+
+def _present(model: Path) -> bool:
+    """Whether a model file exists; a missing one skips its figures instead of failing them all."""
+    if model.is_file():
+        return True
+    print(f"{model} not found: its figures are skipped")
+    return False
+
+
+def _print_table(figures: dict[str, dict]) -> None:
+    print(f"{'figure':<48} {'value':>10}  target")
+    for group, values in figures.items():
+        for key, value in values.items():
+            shown = f"{value:.3f}" if isinstance(value, float) else str(value)
+            target = TARGETS.get(f"{group.split('/')[0]} {key}", "")
+            print(f"{group + ' ' + key:<48} {shown:>10}  {target}")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "eval",
+        help="measure the shipped models on ../shared/data (recall, reads, latency)",
+        description="Detection recall (IoU >= 0.3) and end-to-end exact reads on real/eu and "
+        "real/br, OCR accuracy on real/us-crops, and single-thread latency.",
+    )
+    parser.add_argument("--detector", type=Path, default=Path("models/detector.onnx"))
+    parser.add_argument("--ocr-model", type=Path, default=Path("models/ocr.onnx"))
+    parser.add_argument("--ocr-config", type=Path, default=Path("models/ocr_plate_config.yaml"))
+    parser.add_argument(
+        "--latency-runs", type=int, default=200, help="timed runs for each latency median"
+    )
+    parser.add_argument(
+        "--crop-margins",
+        type=float,
+        nargs="+",
+        default=STILL_CROP_MARGINS,
+        help="end to end, read each plate cut at these margins (share of the box width added "
+        "on each side) and let the readings vote, as `alpr-edge read` does "
+        "(ocr.still_crop_margins)",
+    )
+    parser.add_argument(
+        "--told-regions",
+        action="store_true",
+        help="also read each set as a unit configured with ocr.expected_regions would: "
+        + ", ".join(f"{name} {'+'.join(codes)}" for name, codes in TOLD_REGIONS.items()),
+    )
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.set_defaults(handler=_run)

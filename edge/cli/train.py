@@ -1,0 +1,163 @@
+"""`alpr-edge train detector|ocr|all`: build the shipped ONNX models from the project's own code.
+
+Training needs the optional `train` extra (`make setup-train`); torch is imported only when a
+training command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from edge.errors import EXIT_OK
+from edge.lab.train import FINE_TUNE_LEARNING_RATE, FINE_TUNE_REAL_SHARE
+
+DEFAULT_MODELS_DIR = Path("models")
+
+
+def _train(
+    args: argparse.Namespace,
+    smoke_config: Callable[[Path], Any],
+    full_config: Callable[[Path], Any],
+    train: Callable[[Any], dict],
+) -> int:
+    """Run one trainer: a smoke run into a temporary folder, or a full run into --out."""
+    if args.smoke:
+        with tempfile.TemporaryDirectory(prefix="train-smoke-") as out:
+            metrics = train(smoke_config(Path(args.out or out)))
+    else:
+        metrics = train(full_config(Path(args.out) if args.out else DEFAULT_MODELS_DIR))
+    print(json.dumps(metrics, indent=2))
+    return EXIT_OK
+
+
+def _train_detector(args: argparse.Namespace) -> int:
+    from edge.lab.train.detector import DetectorTrainConfig, train_detector
+
+    return _train(
+        args,
+        DetectorTrainConfig.smoke,
+        lambda out: DetectorTrainConfig(out_dir=out, minutes=args.minutes),
+        train_detector,
+    )
+
+
+def _train_ocr(args: argparse.Namespace) -> int:
+    from edge.lab.train.ocr import OcrTrainConfig, train_ocr
+
+    init = getattr(args, "init", None)
+    if init is None:
+        return _train(
+            args,
+            OcrTrainConfig.smoke,
+            lambda out: OcrTrainConfig(out_dir=out, minutes=args.minutes),
+            train_ocr,
+        )
+    # A fine-tune smoke run takes the tiny schedule but loads and checks the given weights.
+    return _train(
+        args,
+        lambda out: replace(
+            OcrTrainConfig.smoke(out),
+            init=Path(init),
+            learning_rate=args.learning_rate,
+            real_share=args.real_share,
+        ),
+        lambda out: OcrTrainConfig.fine_tune(
+            out, args.minutes, Path(init), args.threads, args.learning_rate, args.real_share
+        ),
+        train_ocr,
+    )
+
+
+def _train_all(args: argparse.Namespace) -> int:
+    """Both trainers at once, each in its own process on one torch thread: on a 2-core
+    machine the whole run then takes as long as one trainer's budget, not the sum."""
+    common = ["--log-format", args.log_format, "--log-level", args.log_level, "train"]
+    options = ["--minutes", str(args.minutes)]
+    options += ["--smoke"] if args.smoke else []
+    options += ["--out", args.out] if args.out else []
+    trainers = [
+        subprocess.Popen([sys.executable, "-m", "edge", *common, model, *options])
+        for model in ("detector", "ocr")
+    ]
+    # A trainer that fails stops the other: a half-trained pair is no use, and the error is
+    # worth seeing now rather than after the other's budget.
+    while None in (codes := [trainer.poll() for trainer in trainers]):
+        if any(code not in (None, EXIT_OK) for code in codes):
+            for trainer, code in zip(trainers, codes, strict=True):
+                if code is None:
+                    trainer.terminate()
+        time.sleep(1)
+    # A trainer's own exit code says what went wrong; one ended by a signal (stopped above, or
+    # killed) counts as a plain failure.
+    failures = [code if code > 0 else 1 for code in codes if code != EXIT_OK]
+    return max(failures, default=EXIT_OK)
+
+
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {value:g}")
+    return value
+
+
+def _add_common(parser: argparse.ArgumentParser, default_minutes: float) -> None:
+    parser.add_argument(
+        "--minutes",
+        type=float,
+        default=default_minutes,
+        help=f"wall-clock training budget per model (default {default_minutes:g})",
+    )
+    parser.add_argument(
+        "--smoke", action="store_true", help="a few tiny steps into a temporary folder"
+    )
+    parser.add_argument(
+        "--out", default=None, help=f"output folder (default {DEFAULT_MODELS_DIR}/)"
+    )
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    train = subparsers.add_parser("train", help="train the shipped models (needs the train extra)")
+    models = train.add_subparsers(dest="model", metavar="MODEL", required=True)
+    detector = models.add_parser("detector", help="train and export models/detector.onnx")
+    _add_common(detector, 60.0)
+    detector.set_defaults(handler=_train_detector)
+    ocr = models.add_parser(
+        "ocr", help="train and export models/ocr.onnx and models/ocr_plate_config.yaml"
+    )
+    _add_common(ocr, 70.0)
+    ocr.add_argument(
+        "--init",
+        default=None,
+        metavar="ONNX",
+        help="fine-tune from this exported ocr.onnx (lower learning rate, looser "
+        "format-checked pseudo-labels, rare-letter vanity plates) instead of training afresh",
+    )
+    ocr.add_argument(
+        "--threads", type=int, default=1, help="torch threads for a fine-tune (default 1)"
+    )
+    ocr.add_argument(
+        "--learning-rate",
+        type=float,
+        default=FINE_TUNE_LEARNING_RATE,
+        help=f"peak learning rate of a fine-tune (default {FINE_TUNE_LEARNING_RATE:g})",
+    )
+    ocr.add_argument(
+        "--real-share",
+        type=_share,
+        default=FINE_TUNE_REAL_SHARE,
+        help=f"share of each fine-tune batch from labelled real crops "
+        f"(default {FINE_TUNE_REAL_SHARE:g})",
+    )
+    ocr.set_defaults(handler=_train_ocr)
+    everything = models.add_parser("all", help="train every shipped model, side by side")
+    _add_common(everything, 70.0)
+    everything.set_defaults(handler=_train_all)

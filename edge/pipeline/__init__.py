@@ -1,5 +1,0 @@
-"""The pipeline: the orchestrator that joins the stages, and the commands that run it."""
-
-from edge.pipeline.orchestrator import STAGES, Pipeline, RunStats
-
-__all__ = ["STAGES", "Pipeline", "RunStats"]

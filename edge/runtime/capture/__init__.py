@@ -1,0 +1,158 @@
+"""Capture: turn a source string into a stream of Frames, decoded on a background thread.
+
+Source strings (the `[camera] source` key or `--source`):
+
+- `clip.mp4` (any file FFmpeg reads): replayed flat out, or at its frame rate with `realtime`.
+- `folder/`: the images in it, in name order.
+- `rtsp://...`, `http(s)://...`: network streams.
+- `/dev/video0` or `v4l2:0`: a V4L2 camera (USB webcams, Raspberry Pi via the V4L2 bridge).
+- `gst:<pipeline>`: a GStreamer pipeline ending in `appsink`; needs an OpenCV built with
+  GStreamer (the pip wheel is not; on a Pi or Jetson use the distribution's python3-opencv).
+  Raspberry Pi camera through libcamera:
+  `gst:libcamerasrc ! video/x-raw,width=1280,height=720,framerate=30/1 ! videoconvert !
+  video/x-raw,format=BGR ! appsink drop=true max-buffers=2` (one line)
+  Jetson CSI camera:
+  `gst:nvarguscamerasrc sensor-id=0 ! video/x-raw(memory:NVMM),width=1280,height=720,
+  framerate=30/1 ! nvvidconv ! video/x-raw,format=BGRx ! videoconvert !
+  video/x-raw,format=BGR ! appsink drop=true max-buffers=2` (one line)
+
+Live sources reconnect with backoff; a missing file, folder or camera raises InputError.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Protocol
+
+import cv2
+
+from edge.config import NON_PATH_SOURCES, CameraConfig
+from edge.errors import InputError
+from edge.runtime.capture.sources import (
+    IMAGE_SUFFIXES,
+    CaptureStats,
+    ImageFolderSource,
+    LiveSource,
+    VideoFileSource,
+    read_image,
+)
+from edge.runtime.types import Frame
+
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "CaptureStats",
+    "DecodeThread",
+    "FrameSource",
+    "ImageFolderSource",
+    "LiveSource",
+    "VideoFileSource",
+    "open_source",
+    "read_image",
+]
+
+STREAM_SCHEMES = NON_PATH_SOURCES[:5]
+
+
+class FrameSource(Protocol):
+    name: str
+    stats: CaptureStats
+
+    def frames(self) -> Iterator[Frame]: ...
+
+
+def open_source(spec: str, camera: CameraConfig) -> FrameSource:
+    """Open what `spec` names; bad or unreachable sources raise InputError naming them."""
+    if not spec:
+        raise InputError("no source given: set [camera] source in the config or pass --source")
+    reconnect = {
+        "reconnect_initial_s": camera.reconnect_initial_s,
+        "reconnect_max_s": camera.reconnect_max_s,
+    }
+    if spec.startswith(STREAM_SCHEMES):
+        return LiveSource(
+            spec, spec, cv2.CAP_FFMPEG, decode_threads=camera.decode_threads, **reconnect
+        )
+    if spec.startswith("gst:"):
+        if "GStreamer:                   YES" not in cv2.getBuildInformation():
+            raise InputError(
+                f"source {spec!r} needs OpenCV built with GStreamer; this one is not "
+                "(install the system python3-opencv on the Pi or Jetson)"
+            )
+        return LiveSource(spec, spec[4:], cv2.CAP_GSTREAMER, **reconnect)
+    if spec.startswith("v4l2:"):
+        device = spec[5:]
+        target: str | int = int(device) if device.isdigit() else device
+        return LiveSource(spec, target, cv2.CAP_V4L2, **reconnect)
+    if spec.startswith("/dev/video"):
+        return LiveSource(spec, spec, cv2.CAP_V4L2, **reconnect)
+    path = Path(spec)
+    if path.is_dir():
+        return ImageFolderSource(path, loop=camera.loop)
+    if path.is_file():
+        return VideoFileSource(
+            path, realtime=camera.realtime, loop=camera.loop, decode_threads=camera.decode_threads
+        )
+    raise InputError(f"source {spec}: no such file, folder, camera or URL scheme")
+
+
+class DecodeThread:
+    """Iterates a source's frames decoded on a background thread, so decoding overlaps the
+    pipeline's work (OpenCV releases the GIL while it decodes)."""
+
+    _END = object()
+
+    def __init__(self, source: FrameSource, queue_size: int = 8) -> None:
+        self.source = source
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=queue_size)
+        self._stop = threading.Event()
+        self._error: BaseException | None = None
+        # Time spent producing frames (decoding, and pacing for realtime replays).
+        self.decode_seconds = 0.0
+        self._thread = threading.Thread(target=self._run, name="decode", daemon=True)
+
+    def __iter__(self) -> Iterator[Frame]:
+        self._thread.start()
+        try:
+            while (item := self._queue.get()) is not self._END:
+                yield item  # type: ignore[misc]
+        finally:
+            self.close()
+        if self._error is not None:
+            raise self._error
+
+    def close(self) -> None:
+        self._stop.set()
+        stop = getattr(self.source, "stop", None)
+        if stop is not None:
+            stop()
+        while self._thread.is_alive():
+            with contextlib.suppress(queue.Empty):  # unblock a producer blocked on a full queue
+                self._queue.get(timeout=0.05)
+
+    def _run(self) -> None:
+        try:
+            frames = self.source.frames()
+            while not self._stop.is_set():
+                started = time.perf_counter()
+                frame = next(frames, None)
+                self.decode_seconds += time.perf_counter() - started
+                if frame is None:
+                    break
+                self._queue.put(frame)
+        except BaseException as exc:  # handed to the consumer's thread
+            self._error = exc
+        finally:
+            self._put_end()
+
+    def _put_end(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(self._END, timeout=0.05)
+                return
+            except queue.Full:
+                continue

@@ -1,0 +1,216 @@
+"""Find licence plates in a full frame with the project's ONNX detector.
+
+The model contract (kept by `edge.lab.train.detector` when it exports):
+- input `image`: uint8 BGR, NHWC, height and width any multiple of `PAD_MULTIPLE`;
+- output `heatmap` (N, 1, H/4, W/4): plate-centre probability, zero except at local maxima;
+- output `boxes` (N, 4, H/4, W/4): distances left, top, right, bottom from each cell centre (px);
+- output `corners` (N, 8, H/4, W/4): corner offsets from the cell centre in box widths/heights,
+  clockwise from top-left as (x, y) pairs;
+- metadata `max_side`: the longest side frames are letterboxed to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+
+from edge.errors import ModelError
+from edge.runtime.detect.overlap import merge_large
+from edge.runtime.types import Box, Detection
+
+if TYPE_CHECKING:
+    import onnxruntime
+
+INPUT_NAME = "image"
+OUTPUT_NAMES = ("heatmap", "boxes", "corners")
+MAX_SIDE_KEY = "max_side"
+STRIDE = 4
+PAD_MULTIPLE = 32
+PAD_VALUE = 114
+# The detector learnt plates up to 0.85 of its 320-px training crops with frames letterboxed to
+# 640 (`edge.lab.train.detector_data.AugmentConfig`): up to about 0.42 of the letterboxed side. A
+# wider plate (a close-up photo) comes back in pieces or boxed short; at half the resolution it
+# is within the learnt range.
+LARGE_PLATE_SHARE = 0.42
+
+
+@dataclass(frozen=True)
+class Letterbox:
+    """A frame scaled (aspect kept) and padded bottom/right to the network's input."""
+
+    image: np.ndarray
+    scale: float
+
+
+def letterbox(image_bgr: np.ndarray, max_side: int) -> Letterbox:
+    """Scale so the longest side is `max_side`, then pad to multiples of PAD_MULTIPLE."""
+    height, width = image_bgr.shape[:2]
+    scale = max_side / max(height, width)
+    new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    resized = cv2.resize(image_bgr, (new_w, new_h), interpolation=interpolation)
+    pad_w = -new_w % PAD_MULTIPLE
+    pad_h = -new_h % PAD_MULTIPLE
+    padded = cv2.copyMakeBorder(
+        resized, 0, pad_h, 0, pad_w, cv2.BORDER_CONSTANT, value=(PAD_VALUE,) * 3
+    )
+    return Letterbox(padded, scale)
+
+
+def decode(
+    heatmap: np.ndarray,
+    boxes: np.ndarray,
+    corners: np.ndarray,
+    score_threshold: float,
+    max_plates: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Peaks above the threshold -> (scores (K,), boxes x1y1x2y2 (K, 4), corners (K, 4, 2)).
+
+    Coordinates are in network-input pixels; arrays are for one image (no batch axis).
+    """
+    ys, xs = np.nonzero(heatmap[0] >= score_threshold)
+    scores = heatmap[0, ys, xs]
+    order = np.argsort(-scores)[:max_plates]
+    ys, xs, scores = ys[order], xs[order], scores[order]
+    centre_x = (xs + 0.5) * STRIDE
+    centre_y = (ys + 0.5) * STRIDE
+    left, top, right, bottom = boxes[:, ys, xs]
+    xyxy = np.stack([centre_x - left, centre_y - top, centre_x + right, centre_y + bottom], 1)
+    width = (left + right)[:, None]
+    height = (top + bottom)[:, None]
+    offsets = corners[:, ys, xs].T.reshape(-1, 4, 2)
+    points = np.stack(
+        [centre_x[:, None] + offsets[..., 0] * width, centre_y[:, None] + offsets[..., 1] * height],
+        axis=-1,
+    )
+    return scores, xyxy, points
+
+
+def _check_contract(session: onnxruntime.InferenceSession, path: Path) -> int:
+    """Raise ModelError unless the session has the detector's inputs, outputs and metadata."""
+    inputs = session.get_inputs()
+    if len(inputs) != 1 or inputs[0].name != INPUT_NAME or inputs[0].type != "tensor(uint8)":
+        found = ", ".join(f"{i.name} {i.type}" for i in inputs)
+        raise ModelError(
+            path, f"not a plate detector: expected one uint8 input {INPUT_NAME!r}, found {found}"
+        )
+    shape = inputs[0].shape
+    if len(shape) != 4 or shape[3] != 3:
+        raise ModelError(path, f"input {INPUT_NAME!r} must be NHWC with 3 channels, got {shape}")
+    outputs = tuple(o.name for o in session.get_outputs())
+    if outputs != OUTPUT_NAMES:
+        raise ModelError(
+            path,
+            f"not a plate detector: expected outputs {list(OUTPUT_NAMES)}, found {list(outputs)}",
+        )
+    metadata = session.get_modelmeta().custom_metadata_map
+    try:
+        return int(metadata[MAX_SIDE_KEY])
+    except (KeyError, ValueError):
+        raise ModelError(path, f"metadata {MAX_SIDE_KEY!r} missing or not an integer") from None
+
+
+class PlateDetector:
+    """Boxes, scores and corners of the plates in a BGR frame of any size."""
+
+    def __init__(
+        self,
+        model_path: str | Path,
+        providers: tuple[str, ...] = ("CPUExecutionProvider",),
+        threads: int = 1,
+        score_threshold: float = 0.3,
+        nms_iou: float = 0.5,
+        max_plates: int = 32,
+    ) -> None:
+        import onnxruntime as ort
+
+        self.model_path = Path(model_path)
+        if not self.model_path.is_file():
+            raise ModelError(self.model_path, "file not found")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        try:
+            self._session = ort.InferenceSession(
+                str(self.model_path), options, providers=list(providers)
+            )
+        except Exception as exc:  # onnxruntime raises its own types for every kind of damage
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelError(self.model_path, f"cannot load as an ONNX model ({reason})") from None
+        self.max_side = _check_contract(self._session, self.model_path)
+        self.score_threshold = score_threshold
+        self.nms_iou = nms_iou
+        self.max_plates = max_plates
+
+    def infer(self, network_input: np.ndarray) -> list[np.ndarray]:
+        """The raw output maps for a letterboxed uint8 NHWC batch (see the module contract)."""
+        return self._session.run(list(OUTPUT_NAMES), {INPUT_NAME: network_input})
+
+    def detect(self, image_bgr: np.ndarray) -> list[Detection]:
+        """Plates in `image_bgr` (uint8 HxWx3), best first, in the frame's pixel coordinates."""
+        return self.detect_at(image_bgr, self.max_side)
+
+    def detect_any_size(self, image_bgr: np.ndarray) -> list[Detection]:
+        """Like `detect`, for still photos, where a plate may fill much of the frame: a second
+        pass at half the resolution finds the plates wider than the full pass learnt
+        (`LARGE_PLATE_SHARE` of the long side), which `overlap.merge_large` merges in."""
+        full = self.detect_at(image_bgr, self.max_side)
+        least_width = LARGE_PLATE_SHARE * max(image_bgr.shape[:2])
+        coarse = self.detect_at(image_bgr, self.max_side // 2)
+        return merge_large(full, [d for d in coarse if d.box.w >= least_width])
+
+    def detect_at(self, image_bgr: np.ndarray, max_side: int) -> list[Detection]:
+        """Like `detect`, with the image letterboxed to `max_side` instead of the model's own
+        (a part of a frame keeps the scale the whole frame is seen at)."""
+        if image_bgr.ndim != 3 or image_bgr.shape[2] != 3 or image_bgr.dtype != np.uint8:
+            raise ValueError(
+                f"expected a uint8 HxWx3 BGR image, got {image_bgr.shape} {image_bgr.dtype}"
+            )
+        boxed = letterbox(image_bgr, max_side)
+        heatmap, boxes, corners = self.infer(boxed.image[None])
+        scores, xyxy, points = decode(
+            heatmap[0], boxes[0], corners[0], self.score_threshold, self.max_plates
+        )
+        xyxy /= boxed.scale
+        points /= boxed.scale
+        keep = cv2.dnn.NMSBoxes(
+            [[float(x1), float(y1), float(x2 - x1), float(y2 - y1)] for x1, y1, x2, y2 in xyxy],
+            scores.tolist(),
+            self.score_threshold,
+            self.nms_iou,
+        )
+        height, width = image_bgr.shape[:2]
+        detections = []
+        for index in np.asarray(keep, dtype=int).reshape(-1):
+            x1, y1, x2, y2 = np.clip(xyxy[index], 0, [width, height, width, height])
+            box = Box(round(x1), round(y1), round(x2 - x1), round(y2 - y1))
+            if box.w < 1 or box.h < 1:
+                continue
+            detections.append(
+                Detection(
+                    box=box,
+                    score=float(scores[index]),
+                    corners=tuple((float(x), float(y)) for x, y in points[index]),
+                )
+            )
+        return detections
+
+
+def plate_crop(
+    image_bgr: np.ndarray, box: Box, margin_x: float = 0.06, margin_y: float = 0.0
+) -> np.ndarray:
+    """The plate cut from the frame, widened by `margin_x` of its width on each side.
+
+    The detector's boxes run a little tall and a little narrow of the plate, so the OCR reads
+    best with some width added and no height (measured with `alpr-edge eval` on real/eu, br).
+    """
+    pad_x, pad_y = round(box.w * margin_x), round(box.h * margin_y)
+    height, width = image_bgr.shape[:2]
+    x1, y1 = max(box.x - pad_x, 0), max(box.y - pad_y, 0)
+    x2, y2 = min(box.x + box.w + pad_x, width), min(box.y + box.h + pad_y, height)
+    return image_bgr[y1:y2, x1:x2]

@@ -1,0 +1,128 @@
+"""Hotlists: import CSV files of wanted plates, then check each read against active entries.
+
+OCR confuses some characters more than any others, so a read may differ from a listed plate in
+up to `max_confusions` positions provided each differing pair is in one confusion group
+(`edge.plates.confusions`). Any other difference, or a different length, is no match. Expired
+entries never match. Plates are stored and compared as `edge.plates.text.normalise_plate`
+writes them.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+
+from edge.errors import InputError
+from edge.plates.confusions import confusion_distance, confusion_key
+from edge.plates.text import normalise_plate
+from edge.runtime.store import ReadStore
+from edge.runtime.types import HotlistEntry, HotlistHit, VehicleRead
+
+log = logging.getLogger(__name__)
+
+CSV_COLUMNS = ("plate", "state", "reason", "source", "expiry")
+
+
+def import_csv(store: ReadStore, path: Path, *, now: datetime | None = None) -> int:
+    """Load a hotlist CSV (header: plate,state,reason,source,expiry) into the store, all rows or
+    none. A plate already listed with the same state and source is updated, not duplicated."""
+    loaded_at = (now or datetime.now(UTC)).isoformat()
+    entries = _parse_csv(path)
+    store.upsert_hotlist(entries, loaded_at, str(path))
+    return len(entries)
+
+
+class Hotlist:
+    """The active entries, indexed for fast matching; reloaded when the table changes."""
+
+    def __init__(self, store: ReadStore, max_confusions: int = 1) -> None:
+        self.store = store
+        self.max_confusions = max_confusions
+        self._by_key: dict[str, list[HotlistEntry]] = {}
+        self._loaded_version: tuple[int, int] | None = None
+
+    def match(self, read: VehicleRead) -> list[HotlistHit]:
+        self._reload_if_changed()
+        plate = normalise_plate(read.plate)
+        hits = []
+        for entry in self._by_key.get(confusion_key(plate), ()):
+            if not entry.active_at(read.seen_at):
+                continue
+            if entry.state and read.state and entry.state != read.state:
+                continue
+            distance = confusion_distance(plate, entry.plate)
+            if distance is not None and distance <= self.max_confusions:
+                hits.append(
+                    HotlistHit(
+                        hotlist_id=entry.id,
+                        listed_plate=entry.plate,
+                        listed_state=entry.state,
+                        reason=entry.reason,
+                        source=entry.source,
+                        distance=distance,
+                    )
+                )
+        return sorted(hits, key=lambda hit: hit.distance)
+
+    def _reload_if_changed(self) -> None:
+        version = self.store.hotlist_version()
+        if version == self._loaded_version:
+            return
+        self._loaded_version = version
+        by_key: dict[str, list[HotlistEntry]] = {}
+        for entry in self.store.hotlist_entries():
+            by_key.setdefault(confusion_key(entry.plate), []).append(entry)
+        self._by_key = by_key
+        log.info("hotlist loaded: %d entries", sum(len(v) for v in by_key.values()))
+
+
+def _parse_csv(path: Path) -> list[HotlistEntry]:
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            header = [name.strip().lower() for name in reader.fieldnames or []]
+            if "plate" not in header:
+                raise InputError(f"{path}: no 'plate' column (expected {','.join(CSV_COLUMNS)})")
+            reader.fieldnames = header
+            rows = []
+            for line, row in enumerate(reader, start=2):
+                rows.append(_parse_row(path, line, row))
+    except OSError as exc:
+        raise InputError(f"cannot read hotlist {path}: {exc.strerror}") from None
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(f"{path}: not a readable CSV file ({exc})") from None
+    return rows
+
+
+def _parse_row(path: Path, line: int, row: dict[str, str | None]) -> HotlistEntry:
+    def cell(name: str) -> str:
+        return (row.get(name) or "").strip()
+
+    plate = normalise_plate(cell("plate"))
+    if not plate:
+        raise InputError(f"{path}:{line}: plate is empty")
+    state = cell("state").upper() or None
+    if state is not None and not (len(state) == 2 and state.isalpha()):
+        raise InputError(f"{path}:{line}: state {state!r} is not a two-letter code")
+    expires_at = _parse_expiry(path, line, cell("expiry"))
+    # id 0: not stored yet; the store gives it its id.
+    return HotlistEntry(0, plate, state, cell("reason"), cell("source"), expires_at)
+
+
+def _parse_expiry(path: Path, line: int, text: str) -> datetime | None:
+    """An ISO date (valid through that day, UTC) or date-time; empty never expires."""
+    if not text:
+        return None
+    try:
+        if len(text) == 10:
+            moment = datetime.combine(date.fromisoformat(text) + timedelta(days=1), time(), UTC)
+        else:
+            moment = datetime.fromisoformat(text)
+            moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    except ValueError:
+        raise InputError(
+            f"{path}:{line}: expiry {text!r} is not an ISO date (YYYY-MM-DD) or date-time"
+        ) from None
+    return moment.astimezone(UTC)

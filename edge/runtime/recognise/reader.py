@@ -1,0 +1,196 @@
+"""`PlateReader`: plate crops in, `PlateText` out, through fast-plate-ocr's recogniser.
+
+Any ONNX model that keeps fast-plate-ocr's contract can be served: the shipped
+`models/ocr.onnx` with its plate-config YAML (the offline default), or one of fast-plate-ocr's
+published hub models (`cct-s-v1-global-model` and others) on a machine that can download them.
+The optional `region` output names the plate's state (US) or region (UK, EU, BR). A unit that
+knows where it stands can say which regions it expects (`PlateReader.expecting`): the state is
+then chosen among those alone, and the decoder reads the text against their serial formats.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import get_args
+
+import numpy as np
+import onnxruntime as ort
+import yaml
+from fast_plate_ocr import LicensePlateRecognizer
+from fast_plate_ocr.inference import hub
+from fast_plate_ocr.inference.config import PlateConfig
+
+from edge.errors import InputError, ModelError
+from edge.plates.regions import expand_region_codes
+from edge.runtime.recognise.decoding import decode
+from edge.runtime.recognise.preprocess import to_model_input
+from edge.runtime.types import PlateText
+
+log = logging.getLogger(__name__)
+
+HUB_MODELS: tuple[str, ...] = get_args(hub.OcrModel)
+
+
+def _load_plate_config(path: Path) -> PlateConfig:
+    if not path.is_file():
+        raise ModelError(path, "plate config not found")
+    try:
+        config = PlateConfig.from_yaml(path)
+    except (yaml.YAMLError, TypeError, UnicodeDecodeError) as exc:
+        raise ModelError(path, f"not a valid fast-plate-ocr plate config: {exc}") from exc
+    if config.pad_char not in config.alphabet:
+        raise ModelError(path, f"pad_char {config.pad_char!r} is not in the alphabet")
+    return config
+
+
+def _session_options(threads: int) -> ort.SessionOptions:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    return options
+
+
+class PlateReader:
+    """Reads batches of BGR plate crops; one onnxruntime session, `threads` intra-op threads."""
+
+    def __init__(
+        self,
+        model_path: str | Path,
+        plate_config_path: str | Path,
+        providers: Sequence[str] = ("CPUExecutionProvider",),
+        threads: int = 1,
+    ) -> None:
+        self.model_path = Path(model_path)
+        self.plate_config_path = Path(plate_config_path)
+        if not self.model_path.is_file():
+            raise ModelError(self.model_path, "OCR model file not found")
+        self.config = _load_plate_config(self.plate_config_path)
+        try:
+            self._recognizer = LicensePlateRecognizer(
+                onnx_model_path=self.model_path,
+                plate_config_path=self.plate_config_path,
+                providers=list(providers),
+                sess_options=_session_options(threads),
+            )
+        except Exception as exc:  # onnxruntime raises its own untyped errors for bad files
+            raise ModelError(self.model_path, f"cannot load as an ONNX model: {exc}") from exc
+        self._check_contract()
+        self._region_mask: np.ndarray | None = None
+
+    @classmethod
+    def from_hub(
+        cls,
+        name: str,
+        providers: Sequence[str] = ("CPUExecutionProvider",),
+        threads: int = 1,
+    ) -> PlateReader:
+        """A published fast-plate-ocr model, downloaded once into fast-plate-ocr's cache."""
+        if name not in HUB_MODELS:
+            raise ModelError(name, f"unknown hub model; known: {', '.join(HUB_MODELS)}")
+        try:
+            model_path, config_path = hub.download_model(name)  # type: ignore[arg-type]
+        except OSError as exc:
+            raise ModelError(name, f"cannot download the hub model: {exc}") from exc
+        return cls(model_path, config_path, providers, threads)
+
+    def _check_contract(self) -> None:
+        session = self._recognizer.model
+        inputs = {i.name: i for i in session.get_inputs()}
+        if "input" not in inputs:
+            raise ModelError(self.model_path, f"no input named 'input' (has {list(inputs)})")
+        expected = [self.config.img_height, self.config.img_width, self.config.num_channels]
+        actual = inputs["input"].shape[1:]
+        if inputs["input"].type != "tensor(uint8)" or list(actual) != expected:
+            raise ModelError(
+                self.model_path,
+                f"input is {inputs['input'].type} {actual}, but {self.plate_config_path.name} "
+                f"asks for uint8 NHWC {expected}",
+            )
+        outputs = {o.name: o.shape for o in session.get_outputs()}
+        plate_shape = outputs[self._recognizer.plate_output_name]
+        slots, vocabulary = self.config.max_plate_slots, self.config.vocabulary_size
+        if list(plate_shape[1:]) not in ([slots, vocabulary], [slots * vocabulary]):
+            raise ModelError(
+                self.model_path,
+                f"plate output {plate_shape} does not match {slots} slots x {vocabulary} "
+                f"characters in {self.plate_config_path.name}",
+            )
+        regions = self.config.plate_regions or []
+        if self._recognizer.has_region_head and outputs["region"][-1] != len(regions):
+            raise ModelError(
+                self.model_path,
+                f"region output {outputs['region']} does not match the {len(regions)} "
+                f"plate_regions in {self.plate_config_path.name}",
+            )
+
+    @property
+    def regions(self) -> tuple[str, ...]:
+        """The states/regions the model can name; empty when it has no region output."""
+        return tuple(self.config.plate_regions or ()) if self._recognizer.has_region_head else ()
+
+    def _expected_mask(self, expected: Sequence[str]) -> np.ndarray | None:
+        """Which of the model's regions may be named; None when all may (or none can be)."""
+        if not expected or not self.regions:
+            return None
+        try:
+            codes = expand_region_codes(expected)
+        except ValueError as exc:
+            raise InputError(f"expected regions: {exc}") from None
+        mask = np.array([region in codes for region in self.regions])
+        if not mask.any():
+            raise ModelError(self.model_path, f"names none of the expected regions {expected}")
+        return mask
+
+    def expecting(self, regions: Sequence[str]) -> PlateReader:
+        """The same model (one session) reading as a unit that expects only `regions`."""
+        variant = copy.copy(self)
+        variant._region_mask = self._expected_mask(regions)
+        return variant
+
+    def read(self, crops: Sequence[np.ndarray]) -> list[PlateText]:
+        """One `PlateText` per BGR crop, in order, from one batched model run."""
+        if not crops:
+            return []
+        batch = []
+        for index, crop in enumerate(crops):
+            if crop.ndim not in (2, 3) or crop.shape[0] < 2 or crop.shape[1] < 2:
+                raise InputError(f"plate crop {index} has unusable shape {crop.shape}")
+            batch.append(to_model_input(crop, self.config))
+        return self.read_prepared(np.stack(batch))
+
+    def read_prepared(self, batch: np.ndarray) -> list[PlateText]:
+        """Like `read`, for a uint8 NHWC batch already sized and coloured for the model."""
+        recognizer = self._recognizer
+        names = [recognizer.plate_output_name]
+        if recognizer.has_region_head:
+            names.append(recognizer.region_output_name)
+        outputs = recognizer.model.run(names, {"input": batch})
+        chars = outputs[0].reshape(len(batch), self.config.max_plate_slots, -1)
+        regions = outputs[1] if recognizer.has_region_head else None
+        if regions is not None and self._region_mask is not None:
+            regions = np.where(self._region_mask, regions, 0.0)
+            regions = regions / np.maximum(regions.sum(axis=1, keepdims=True), 1e-9)
+        results = []
+        for i, probabilities in enumerate(chars):
+            state, state_confidence = None, None
+            if regions is not None:
+                best = int(regions[i].argmax())
+                state, state_confidence = self.regions[best], float(regions[i, best])
+            decoded = decode(
+                probabilities,
+                self.config.alphabet,
+                self.config.pad_char,
+                state,
+                state_confidence or 0.0,
+            )
+            confidence = float(np.prod(decoded.char_confidences)) if decoded.text else 0.0
+            results.append(
+                PlateText(
+                    decoded.text, confidence, decoded.char_confidences, state, state_confidence
+                )
+            )
+        return results

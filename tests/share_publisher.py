@@ -22,7 +22,7 @@ START = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 def synthetic_read(read_id: int) -> tuple[VehicleRead, list[HotlistHit]]:
     read = VehicleRead(
         plate=f"7ABC{read_id:03d}",
-        state="CA",
+        region="CA",
         confidence=0.95,
         seen_at=START + timedelta(seconds=read_id),
         camera_id="cam-1",

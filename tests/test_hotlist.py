@@ -10,8 +10,8 @@ from edge.runtime.types import Box, VehicleRead
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
 
-def read(plate, state="CA", seen_at=NOW):
-    return VehicleRead(plate, state, 0.9, seen_at, "cam", Box(0, 0, 10, 5), 3)
+def read(plate, region="CA", seen_at=NOW):
+    return VehicleRead(plate, region, 0.9, seen_at, "cam", Box(0, 0, 10, 5), 3)
 
 
 def write_csv(path, rows):
@@ -33,8 +33,8 @@ def test_import_then_match_exact_and_near_within_configured_distance(tmp_path):
         "CHP",
         1,
     )
-    assert lenient.match(read("7ABC123", state="NV")) == []  # another state's plate
-    assert lenient.match(read("7ABC123", state=None))  # state unknown: the plate decides
+    assert lenient.match(read("7ABC123", region="NV")) == []  # another state's plate
+    assert lenient.match(read("7ABC123", region=None))  # state unknown: the plate decides
 
 
 def test_expired_entries_never_match(tmp_path):

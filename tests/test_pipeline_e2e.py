@@ -147,7 +147,7 @@ def test_a_unit_configured_for_brazil_names_brazil_as_the_state(tmp_path, capsys
     )
     assert main(["read", "--config", str(config), "--json", "--plate-crops", str(crop_path)]) == 0
     (line,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert line["plates"][0]["state"] == "BR"  # a Californian plate, but the unit is in Brazil
+    assert line["plates"][0]["region"] == "BR"  # a Californian plate, but the unit is in Brazil
 
 
 class CommittedCheckingSink:

@@ -42,22 +42,22 @@ def test_reader_reads_synthetic_plates_and_names_their_state(reader, plates):
         normalise_plate(r.text, pool_o_zero=True) == normalise_plate(p.text, pool_o_zero=True)
         for r, p in zip(reads, plates, strict=True)
     )
-    states = sum(r.state == p.state for r, p in zip(reads, plates, strict=True))
+    states = sum(r.region == p.state for r, p in zip(reads, plates, strict=True))
     assert exact >= 0.7 * len(plates)
     assert states >= 0.7 * len(plates)
     for read in reads:
         assert len(read.char_confidences) == len(read.text)
         assert all(0.0 <= c <= 1.0 for c in read.char_confidences)
         assert 0.0 <= read.confidence <= 1.0
-        assert read.state in reader.regions
-        assert 0.0 < read.state_confidence <= 1.0
+        assert read.region in reader.regions
+        assert 0.0 < read.region_confidence <= 1.0
 
 
 def test_a_batch_reads_like_single_crops_in_order(reader, plates):
     batch = reader.read([p.image for p in plates[:5]])
     singles = [reader.read([p.image])[0] for p in plates[:5]]
     assert [r.text for r in batch] == [r.text for r in singles]
-    assert [r.state for r in batch] == [r.state for r in singles]
+    assert [r.region for r in batch] == [r.region for r in singles]
 
 
 def test_grayscale_crops_are_read_too(reader, plates):
@@ -68,10 +68,10 @@ def test_grayscale_crops_are_read_too(reader, plates):
 def test_a_unit_told_its_region_names_only_states_there(reader, plates):
     us_plates = [p.image for p in plates if p.state not in ("UK", "EU", "BR")]
     told_brazil = reader.expecting(["BR"]).read(us_plates)
-    assert {read.state for read in told_brazil} == {"BR"}
+    assert {read.region for read in told_brazil} == {"BR"}
     told_us = reader.expecting(["US", "UK"]).read([p.image for p in plates])
-    assert all(read.state not in ("EU", "BR") for read in told_us)
-    assert any(read.state != "BR" for read in reader.read(us_plates))  # the original is untold
+    assert all(read.region not in ("EU", "BR") for read in told_us)
+    assert any(read.region != "BR" for read in reader.read(us_plates))  # the original is untold
     with pytest.raises(InputError, match="unknown region 'MARS'"):
         reader.expecting(["MARS"])
 

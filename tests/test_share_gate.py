@@ -22,7 +22,7 @@ from edge.share.service import Sharing
 TODAY = date(2026, 11, 25)
 READ = VehicleRead(
     plate="7ABC123",
-    state="CA",
+    region="CA",
     confidence=0.97,
     seen_at=datetime(2026, 11, 25, 14, 0, tzinfo=UTC),
     camera_id="cam-1",

@@ -21,7 +21,7 @@ NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 def store_read(store: ReadStore, plate: str, age_days: float, hit: bool = False) -> int:
     read = VehicleRead(
         plate=plate,
-        state="CA",
+        region="CA",
         confidence=0.9,
         seen_at=NOW - timedelta(days=age_days),
         camera_id="cam-1",

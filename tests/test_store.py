@@ -16,7 +16,7 @@ from edge.runtime.types import Box, HotlistHit, VehicleRead
 def make_read(plate="7ABC123", seen_at=None):
     return VehicleRead(
         plate=plate,
-        state="CA",
+        region="CA",
         confidence=0.93,
         seen_at=seen_at or datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
         camera_id="cam-a",

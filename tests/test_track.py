@@ -7,8 +7,8 @@ from edge.runtime.types import Box, Detection, PlateText
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def text(value, conf=0.9, state="CA", chars=None):
-    return PlateText(value, conf, tuple(chars or [conf] * len(value)), state, 0.9)
+def text(value, conf=0.9, region="CA", chars=None):
+    return PlateText(value, conf, tuple(chars or [conf] * len(value)), region, 0.9)
 
 
 def sighting(x, y, value=None, conf=0.9):
@@ -32,7 +32,7 @@ def test_per_character_confidence_voting_beats_single_misreads():
     ]
     vote = vote_text(reads)
     assert vote.text == "7ABC123"
-    assert vote.state == "CA"
+    assert vote.region == "CA"
     assert 0 < vote.confidence < 1
 
 
@@ -130,5 +130,5 @@ def test_a_pass_whose_reads_all_disagree_is_dropped_not_guessed():
 
 
 def test_a_letter_read_where_the_format_needs_a_digit_is_swapped_for_its_lookalike():
-    reads = [text("LSI5EBC", state="UK")] * 3  # UK: two letters, two digits, three letters
+    reads = [text("LSI5EBC", region="UK")] * 3  # UK: two letters, two digits, three letters
     assert vote_text(reads).text == "LS15EBC"

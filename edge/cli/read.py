@@ -48,7 +48,7 @@ def read_command(args: argparse.Namespace) -> int:
             {
                 "text": p.text.text,
                 "confidence": round(p.text.confidence, 4),
-                "state": p.text.state,
+                "region": p.text.region,
                 "box": p.box.as_list(),
             }
             for p in found
@@ -85,6 +85,6 @@ def _print_plates(path: Path, plates: list[dict], seconds: float) -> None:
     for plate in plates:
         box = ",".join(str(v) for v in plate["box"])
         print(
-            f"{path}: {plate['text']:<10} {plate['state'] or '?':<3} "
+            f"{path}: {plate['text']:<10} {plate['region'] or '?':<3} "
             f"{plate['confidence']:.2f}  box {box}  ({seconds * 1000:.0f} ms)"
         )

@@ -56,13 +56,15 @@ def reads_command(args: argparse.Namespace) -> int:
         for stored in found:
             print(json.dumps(stored.as_row()))
         return EXIT_OK
-    print(f"{'id':>6}  {'seen at (UTC)':<19}  {'camera':<14} {'plate':<10} {'state':<5} conf  hits")
+    print(
+        f"{'id':>6}  {'seen at (UTC)':<19}  {'camera':<14} {'plate':<10} {'region':<6} conf  hits"
+    )
     for stored in found:
         read = stored.read
         hits = ", ".join(f"{h.hit.listed_plate} ({h.hit.reason})" for h in stored.hits)
         print(
             f"{stored.id:>6}  {read.seen_at.isoformat()[:19]:<19}  {read.camera_id:<14} "
-            f"{read.plate:<10} {read.state or '?':<5} {read.confidence:.2f}  {hits}"
+            f"{read.plate:<10} {read.region or '?':<6} {read.confidence:.2f}  {hits}"
         )
     if not found:
         print("(no reads)")

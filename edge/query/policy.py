@@ -24,7 +24,15 @@ from edge.query.signing import signature_is_valid
 from edge.tomlfile import load_toml
 
 # What an answer may ever carry about a read; the policy picks a subset.
-READ_FIELDS = ("plate", "state", "seen_at", "camera_id", "confidence", "hotlist_hit")
+READ_FIELDS = (
+    "plate",
+    "state",
+    "region",
+    "seen_at",
+    "camera_id",
+    "confidence",
+    "hotlist_hit",
+)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from typing import Any
 
 from edge.query.schema import PlatePattern
 from edge.runtime.store import ReadStore
+from edge.share.messages import us_state
 
 
 class StoreReads:
@@ -23,7 +24,8 @@ class StoreReads:
         return [
             {
                 "plate": stored.read.plate,
-                "state": stored.read.state,
+                "state": us_state(stored.read.region),
+                "region": stored.read.region,
                 "seen_at": stored.read.seen_at.isoformat(),
                 "camera_id": stored.read.camera_id,
                 "confidence": stored.read.confidence,

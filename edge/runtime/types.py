@@ -63,8 +63,9 @@ class PlateText:
     text: str
     confidence: float
     char_confidences: tuple[float, ...]
-    state: str | None = None
-    state_confidence: float | None = None
+    # The issuing region: a US state code, or UK, EU, BR; None when the model is not sure.
+    region: str | None = None
+    region_confidence: float | None = None
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ class VehicleRead:
     """One read per vehicle pass, chosen by voting over the frames a plate was tracked in."""
 
     plate: str
-    state: str | None
+    region: str | None  # issuing region: a US state code, or UK, EU, BR
     confidence: float
     seen_at: datetime  # UTC
     camera_id: str
@@ -88,7 +89,7 @@ class HotlistHit:
 
     hotlist_id: int
     listed_plate: str
-    listed_state: str | None
+    listed_region: str | None
     reason: str
     source: str
     # Characters that differ, each within one OCR-confusion group (0 = exact match).
@@ -101,7 +102,7 @@ class HotlistEntry:
 
     id: int
     plate: str
-    state: str | None
+    region: str | None
     reason: str
     source: str
     expires_at: datetime | None

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from edge.plates.regions import US_STATES
 from edge.runtime.types import HotlistHit, VehicleRead
 
 TOPIC_VERSION = "v1"
@@ -78,12 +79,18 @@ class Outgoing:
     details: Mapping[str, Any] | None = None
 
 
+def us_state(region: str | None) -> str | None:
+    return region if region in US_STATES else None
+
+
 def read_fields(read_id: int, read: VehicleRead) -> dict[str, Any]:
     """Only what an agency needs about a read: no crop, no pixel box."""
     return {
         "read_id": read_id,
         "plate": read.plate,
-        "state": read.state,
+        # `state` is a US state or null; `region` any issuing region (a state, UK, EU, BR).
+        "state": us_state(read.region),
+        "region": read.region,
         "confidence": round(read.confidence, 4),
         "seen_at": read.seen_at.isoformat(),
         "camera_id": read.camera_id,
@@ -108,7 +115,8 @@ def hit_message(read_id: int, read: VehicleRead, hits: Sequence[HotlistHit]) -> 
             "hits": [
                 {
                     "listed_plate": hit.listed_plate,
-                    "listed_state": hit.listed_state,
+                    "listed_state": us_state(hit.listed_region),
+                    "listed_region": hit.listed_region,
                     "reason": hit.reason,
                     "source": hit.source,
                     "distance": hit.distance,

@@ -130,9 +130,9 @@ def evaluate_us_crops(
         exact_as_given += truth == normalise_plate(once.text, pool_o_zero=True)
         chars_right += max(0, len(truth) - edit_distance(truth, text))
         chars_total += len(truth)
-        state_right += read.state == state
+        state_right += read.region == state
         if truth != text:
-            misreads.append(Misread(file, label, read.text, state, read.state))
+            misreads.append(Misread(file, label, read.text, state, read.region))
     count = len(rows)
     per_plate = timings_ms(lambda crop: read_plates([crop]), images, latency_runs)
     return OcrEvaluation(

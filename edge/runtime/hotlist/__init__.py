@@ -50,7 +50,7 @@ class Hotlist:
         for entry in self._by_key.get(confusion_key(plate), ()):
             if not entry.active_at(read.seen_at):
                 continue
-            if entry.state and read.state and entry.state != read.state:
+            if entry.region and read.region and entry.region != read.region:
                 continue
             distance = confusion_distance(plate, entry.plate)
             if distance is not None and distance <= self.max_confusions:
@@ -58,7 +58,7 @@ class Hotlist:
                     HotlistHit(
                         hotlist_id=entry.id,
                         listed_plate=entry.plate,
-                        listed_state=entry.state,
+                        listed_region=entry.region,
                         reason=entry.reason,
                         source=entry.source,
                         distance=distance,

@@ -204,11 +204,11 @@ class Pipeline:
                 self._announce(read_id, stored, hits)
 
     def _announce(self, read_id: int, read: VehicleRead, hits: list[HotlistHit]) -> None:
-        extra = {"read_id": read_id, "plate": read.plate, "state": read.state}
+        extra = {"read_id": read_id, "plate": read.plate, "region": read.region}
         log.info(
             "read %s (%s) confidence %.2f",
             read.plate,
-            read.state or "?",
+            read.region or "?",
             read.confidence,
             extra=extra,
         )

@@ -176,21 +176,21 @@ class PlateReader:
             regions = regions / np.maximum(regions.sum(axis=1, keepdims=True), 1e-9)
         results = []
         for i, probabilities in enumerate(chars):
-            state, state_confidence = None, None
+            region, region_confidence = None, None
             if regions is not None:
                 best = int(regions[i].argmax())
-                state, state_confidence = self.regions[best], float(regions[i, best])
+                region, region_confidence = self.regions[best], float(regions[i, best])
             decoded = decode(
                 probabilities,
                 self.config.alphabet,
                 self.config.pad_char,
-                state,
-                state_confidence or 0.0,
+                region,
+                region_confidence or 0.0,
             )
             confidence = float(np.prod(decoded.char_confidences)) if decoded.text else 0.0
             results.append(
                 PlateText(
-                    decoded.text, confidence, decoded.char_confidences, state, state_confidence
+                    decoded.text, confidence, decoded.char_confidences, region, region_confidence
                 )
             )
         return results

@@ -84,7 +84,7 @@ class StoredRead:
             "seen_at": read.seen_at.isoformat(),
             "camera_id": read.camera_id,
             "plate": read.plate,
-            "state": read.state,
+            "region": read.region,
             "confidence": read.confidence,
             "box_x": read.box.x,
             "box_y": read.box.y,
@@ -220,7 +220,7 @@ class ReadStore:
 
     def hits_for(self, read_id: int) -> list[StoredHit]:
         rows = self.db.query(
-            "SELECT hits.*, hotlist.state AS listed_state FROM hits "
+            "SELECT hits.*, hotlist.region AS listed_region FROM hits "
             "LEFT JOIN hotlist ON hotlist.id = hits.hotlist_id WHERE read_id = ? "
             "ORDER BY hits.id",
             [read_id],
@@ -298,7 +298,7 @@ class ReadStore:
                 for entry in entries:
                     record = {
                         "plate": entry.plate,
-                        "state": entry.state,
+                        "region": entry.region,
                         "reason": entry.reason,
                         "source": entry.source,
                         "expires_at": entry.expires_at.isoformat() if entry.expires_at else None,
@@ -306,8 +306,8 @@ class ReadStore:
                         "file": file,
                     }
                     existing = self.db.execute(
-                        "SELECT id FROM hotlist WHERE plate = ? AND state IS ? AND source = ?",
-                        [entry.plate, entry.state, entry.source],
+                        "SELECT id FROM hotlist WHERE plate = ? AND region IS ? AND source = ?",
+                        [entry.plate, entry.region, entry.source],
                     ).fetchone()
                     if existing:
                         table.update(existing[0], record)
@@ -321,7 +321,7 @@ class ReadStore:
             HotlistEntry(
                 id=row["id"],
                 plate=row["plate"],
-                state=row["state"],
+                region=row["region"],
                 reason=row["reason"] or "",
                 source=row["source"] or "",
                 expires_at=datetime.fromisoformat(row["expires_at"]) if row["expires_at"] else None,
@@ -342,7 +342,7 @@ class ReadStore:
                 "seen_at": read.seen_at.isoformat(),
                 "camera_id": read.camera_id,
                 "plate": read.plate,
-                "state": read.state,
+                "region": read.region,
                 "confidence": round(read.confidence, 4),
                 "box_x": read.box.x,
                 "box_y": read.box.y,
@@ -398,7 +398,7 @@ def _stored_read(row: dict[str, Any]) -> StoredRead:
         id=row["id"],
         read=VehicleRead(
             plate=row["plate"],
-            state=row["state"],
+            region=row["region"],
             confidence=row["confidence"],
             seen_at=datetime.fromisoformat(row["seen_at"]),
             camera_id=row["camera_id"],
@@ -417,7 +417,7 @@ def _stored_hit(row: dict[str, Any]) -> StoredHit:
         hit=HotlistHit(
             hotlist_id=row["hotlist_id"],
             listed_plate=row["listed_plate"],
-            listed_state=row["listed_state"],
+            listed_region=row["listed_region"],
             reason=row["reason"] or "",
             source=row["source"] or "",
             distance=row["distance"],

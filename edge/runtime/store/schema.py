@@ -64,5 +64,14 @@ def _create_reads_hotlist_hits(db: sqlite_utils.Database) -> None:
     db["hits"].create_index(["read_id"])
 
 
-MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_create_reads_hotlist_hits,)
+def _rename_state_to_region(db: sqlite_utils.Database) -> None:
+    """The column holds UK, EU and BR as well as US states: it is the issuing region."""
+    db.execute("ALTER TABLE reads RENAME COLUMN state TO region")
+    db.execute("ALTER TABLE hotlist RENAME COLUMN state TO region")
+
+
+MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
+    _create_reads_hotlist_hits,
+    _rename_state_to_region,
+)
 SCHEMA_VERSION = len(MIGRATIONS)

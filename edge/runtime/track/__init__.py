@@ -110,7 +110,7 @@ class Vote:
     text: str
     confidence: float
     char_confidences: tuple[float, ...]
-    state: str | None
+    region: str | None
     # Reads that are the voted text or one character from it: a lone misread agrees with none.
     agreeing: int
 
@@ -206,7 +206,7 @@ class PlateTracker:
             return None
         read = VehicleRead(
             plate=vote.text,
-            state=vote.state,
+            region=vote.region,
             confidence=vote.confidence,
             seen_at=track.best_time,
             camera_id=self.camera_id,
@@ -229,7 +229,7 @@ def _one_apart(a: str, b: str) -> bool:
 
 def vote_text(texts: Sequence[PlateText], fits: FormatCheck = fits_known_format) -> Vote:
     """Per-character confidence voting over a track's OCR reads (see the module docstring)."""
-    state = _vote_state(texts)
+    state = _vote_region(texts)
     by_length: dict[int, list[PlateText]] = defaultdict(list)
     for text in texts:
         by_length[len(text.text)].append(text)
@@ -286,11 +286,11 @@ def _confusion_variants(text: str) -> list[str]:
     return singles + doubles
 
 
-def _vote_state(texts: Sequence[PlateText]) -> str | None:
+def _vote_region(texts: Sequence[PlateText]) -> str | None:
     weights: dict[str, float] = defaultdict(float)
     for text in texts:
-        if text.state:
-            weights[text.state] += text.state_confidence or 1.0
+        if text.region:
+            weights[text.region] += text.region_confidence or 1.0
     return max(weights, key=lambda s: weights[s]) if weights else None
 
 

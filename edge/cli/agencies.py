@@ -17,8 +17,8 @@ from edge.cli.common import DEFAULT_CONFIG, load, sharing_of
 from edge.errors import EXIT_BAD_INPUT, EXIT_OK, InputError
 
 if TYPE_CHECKING:
+    from edge.audit.allowlist_edit import AllowListChange
     from edge.config import SharingConfig
-    from edge.share.allowlist_edit import AllowListChange
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -173,7 +173,7 @@ def _query_key(value: str) -> str:
 
 
 def run_add(args: argparse.Namespace) -> int:
-    from edge.share.allowlist_edit import add_entry
+    from edge.audit.allowlist_edit import add_entry
 
     fields: dict[str, object] = {
         "id": args.id,
@@ -196,15 +196,15 @@ def run_add(args: argparse.Namespace) -> int:
 
 
 def run_remove(args: argparse.Namespace) -> int:
-    from edge.share.allowlist_edit import remove_entry
+    from edge.audit.allowlist_edit import remove_entry
 
     path = _allowlist_path(args)
     return _apply(path, _audit_path(args), remove_entry(path, args.agency_id))
 
 
 def _apply(path: Path, audit_log: Path, change: AllowListChange) -> int:
+    from edge.audit.allowlist_edit import apply_change, operator_name
     from edge.audit.log import AuditLog
-    from edge.share.allowlist_edit import apply_change, operator_name
 
     audit = AuditLog(audit_log)
     try:

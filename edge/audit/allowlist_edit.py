@@ -1,4 +1,4 @@
-"""Editing config/agencies.toml without losing its comments or layout, refusing bad entries.
+"""Operator edits of config/agencies.toml: audited first, layout kept, bad entries refused.
 
 tomlkit keeps every comment and blank line. In TOML a comment block written just above an
 `[[agency]]` header belongs, for the parser, to the end of the entry before it; removing an entry

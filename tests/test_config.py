@@ -62,3 +62,31 @@ def test_every_key_has_a_description():
     text = describe()
     assert "[camera]" in text and "repeat_window_s" in text
     assert all(line.strip() for line in text.splitlines())
+
+
+def test_the_example_sharing_table_names_every_sharing_key_and_loads(tmp_path):
+    """The commented [sharing] example in config/edge.toml stays in step with the schema."""
+    import dataclasses
+    import re
+
+    from edge.config import SharingConfig
+
+    text = (REPO / "config" / "edge.toml").read_text()
+    block = text[text.index("# [sharing]\n") :]
+    lines = []
+    for line in block.splitlines():
+        if not line.startswith("# ") or not re.match(r"# (\[sharing\]|\w+ = )", line):
+            break
+        lines.append(line[2:])
+    example = {line.split("=")[0].strip() for line in lines[1:]}
+    assert example == {f.name for f in dataclasses.fields(SharingConfig)}
+    config = tmp_path / "edge.toml"
+    config.write_text("\n".join(lines) + "\n")
+    assert load_config(config).sharing is not None
+
+
+def test_config_describe_lists_every_section_sharing_included():
+    text = describe()
+    for section in ("[camera]", "[ocr]", "[store]", "[sharing]"):
+        assert section in text
+    assert "agencies_file (Path, required)" in text and "retention_days (int, default 30)" in text

@@ -26,6 +26,7 @@ from edge.lab.train.detector_data import (
     Targets,
     augment,
     load_dashcam,
+    load_openimages,
     load_roboflow,
     make_targets,
     pool_source,
@@ -62,7 +63,12 @@ class DetectorTrainConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     # Share of each batch drawn from each source when it is available.
     source_weights: dict[str, float] = field(
-        default_factory=lambda: {"roboflow-plates": 0.45, "dashcam-ro": 0.25, "synthetic": 0.3}
+        default_factory=lambda: {
+            "roboflow-plates": 0.4,
+            "dashcam-ro": 0.2,
+            "openimages-plates": 0.15,
+            "synthetic": 0.25,
+        }
     )
     # Scenes are rendered at the network's own scale (the letterbox shrinks 1280x720 to this
     # anyway), and each gives several crops: rendering costs ~0.2 s a scene on this machine.
@@ -92,6 +98,9 @@ def _sources(config: DetectorTrainConfig) -> dict[str, Source]:
     dashcam = shared_data_path("detect", "dashcam-ro")
     if dashcam is not None:
         sources["dashcam-ro"] = pool_source(load_dashcam(dashcam, limit))
+    openimages = shared_data_path("detect", "openimages-plates")
+    if openimages is not None:
+        sources["openimages-plates"] = pool_source(load_openimages(openimages, limit))
     scenes = synthetic_scenes(config.seed, *config.synthetic_size)
     sources["synthetic"] = StreamSource(scenes, config.synthetic_reuse)
     return sources

@@ -3,6 +3,8 @@
 Sources (all licensed for training the shipped model):
 - `detect/roboflow-plates` (MIT): YOLO txt, boxes or polygons, images stretched to 300x300;
 - `detect/dashcam-ro` (MIT): Pascal VOC, 1280x720 dashcam frames;
+- `detect/openimages-plates` (annotations CC BY 4.0 Google, images CC BY 2.0): YOLO txt, class 0
+  plate and class 1 vehicle, images stretched to 416x416;
 - the project's synthetic scenes (`edge.lab.synth.scenes.SceneRenderer`), rendered fresh.
 
 Each training crop imitates what the runtime feeds the network: a frame letterboxed to
@@ -73,8 +75,11 @@ def _labelled(image: np.ndarray, boxes: list, corners: list, has_corners: list) 
     )
 
 
-def load_yolo_image(image_path: Path, label_path: Path) -> Labelled | None:
-    """A roboflow image; YOLO lines are `0 cx cy w h` or polygons `0 x1 y1 x2 y2 ...`."""
+def load_yolo_image(
+    image_path: Path, label_path: Path, plate_classes: frozenset[str] = frozenset({"0"})
+) -> Labelled | None:
+    """A YOLO-labelled image; lines are `cls cx cy w h` or polygons `cls x1 y1 x2 y2 ...`, and
+    only lines of `plate_classes` are plates (Open Images also boxes the vehicle, class 1)."""
     image = cv2.imread(str(image_path))
     if image is None or not label_path.is_file():
         return None
@@ -82,7 +87,10 @@ def load_yolo_image(image_path: Path, label_path: Path) -> Labelled | None:
     scale = np.array([width, height], dtype=np.float32)
     boxes, corners, has_corners = [], [], []
     for line in label_path.read_text().splitlines():
-        values = np.array(line.split()[1:], dtype=np.float32)
+        fields = line.split()
+        if not fields or fields[0] not in plate_classes:
+            continue
+        values = np.array(fields[1:], dtype=np.float32)
         if len(values) == 4:
             cx, cy, w, h = values * np.tile(scale, 2)
             box = np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2])
@@ -130,6 +138,11 @@ def _load_set(
 
 def load_roboflow(root: Path, limit: int | None = None) -> list[Labelled]:
     """All splits of the roboflow set (the evaluation sets are elsewhere, so all of it trains)."""
+    return _load_set(root, "labels", ".txt", load_yolo_image, limit)
+
+
+def load_openimages(root: Path, limit: int | None = None) -> list[Labelled]:
+    """Open Images cars (CC BY: credited in models/README.md); class 0 plates, 1 vehicles."""
     return _load_set(root, "labels", ".txt", load_yolo_image, limit)
 
 

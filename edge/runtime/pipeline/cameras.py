@@ -17,6 +17,7 @@ others carry on. The run fails (raises) only when no camera can be opened at all
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import threading
 import time
@@ -81,6 +82,15 @@ class CameraInputs:
     unopened: dict[str, str]
     detector: AreaDetector
     reader: PlateReader
+
+
+def only_camera(config: EdgeConfig, camera_id: str) -> EdgeConfig:
+    """The config with `camera_id` its one camera (to replay a file in its place, say)."""
+    for camera in config.cameras:
+        if camera.id == camera_id:
+            return dataclasses.replace(config, camera=camera, more_cameras=())
+    known = ", ".join(camera.id for camera in config.cameras)
+    raise InputError(f"{config.path}: no camera with id {camera_id!r} (cameras: {known})")
 
 
 def open_cameras(config: EdgeConfig) -> CameraInputs:

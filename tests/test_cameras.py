@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from edge.cli import main
-from edge.config import load_config
+from edge.config import describe, load_config
 from edge.errors import ConfigError
 from edge.lab.bench import BenchResult
 from edge.lab.demo import compare, load_truth
@@ -53,6 +53,12 @@ def test_camera_entries_each_keep_their_source_and_motion_laid_over_the_top_leve
     assert config.motion_of(north).zones == (((0.0, 0.0), (10.0, 0.0), (10.0, 10.0)),)
     assert config.motion_of(north).width == 200  # not given: the top-level [motion]'s
     assert config.motion_of(south) == config.motion
+
+
+def test_config_describe_tells_of_camera_entries_and_their_own_motion_table():
+    text = describe()
+    assert "[[camera]] entry per camera" in text
+    assert "motion (a table of [motion] keys, optional)" in text
 
 
 def test_one_camera_table_is_the_only_camera(tmp_path):

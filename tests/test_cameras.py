@@ -237,4 +237,4 @@ def test_bench_with_two_streams_reports_each_stream_and_the_aggregate(capsys):
     assert main(["bench", "--config", config, "--sample-dir", str(SAMPLE), "--streams", "2"]) == 0
     out = capsys.readouterr().out
     assert "2 stream(s)" in out and "stream-1" in out and "stream-2" in out
-    assert "frames dropped:       0" in out and "peak RSS" in out
+    assert "frames dropped:       0" in out and "peak RSS" in out and "CPU:" in out

@@ -49,6 +49,9 @@ class BenchResult:
     seconds: float = 0.0  # wall time of the pipeline run, all streams at once
     realtime: bool = False
     clip_seconds: float = 0.0  # how long the clip lasts at its frame rate
+    # CPU time of the pipeline run, every thread together: on a shared machine, what the run
+    # cost rather than how long it waited for a core.
+    cpu_seconds: float = 0.0
 
     @property
     def pipeline_fps(self) -> float:
@@ -58,6 +61,12 @@ class BenchResult:
     @property
     def ratio(self) -> float:
         return self.pipeline_fps / self.decode_fps if self.decode_fps else 0.0
+
+    @property
+    def cpu_ms_per_frame(self) -> float:
+        """CPU time per frame decoded: a dropped frame was decoded too (H.264 needs it)."""
+        decoded = self.stats.frames + self.dropped
+        return 1000 * self.cpu_seconds / decoded if decoded else 0.0
 
     @property
     def dropped(self) -> int:
@@ -100,8 +109,10 @@ def bench(
     try:
         if hotlist is not None:
             import_csv(store, hotlist)
+        cpu_started = time.process_time()
         # Real-time copies stand in for live cameras: newest frame wins when behind.
         result = run_cameras(inputs, store, newest_wins=lambda _: realtime)
+        cpu_seconds = time.process_time() - cpu_started
     finally:
         store.close()
     return BenchResult(
@@ -113,6 +124,7 @@ def bench(
         result.seconds,
         realtime,
         frames / fps if fps else 0.0,
+        cpu_seconds,
     )
 
 
@@ -181,6 +193,15 @@ def print_bench(result: BenchResult, video: str, out: TextIO) -> None:
             f"real time:      {state}: clip {result.clip_seconds:.2f} s, "
             f"run {result.seconds:.2f} s ({100 * result.overrun:+.1f}%; behind: any frame dropped "
             f"or over +{100 * REALTIME_SLACK:.0f}%)\n"
+        )
+    if result.clip_seconds:
+        # Decoding and the pipeline, all threads, per frame: what one stream at the clip's rate
+        # keeps busy, whatever else the machine is running.
+        cores = result.cpu_ms_per_frame * result.frames / result.clip_seconds / 1000
+        out.write(
+            f"CPU:            {result.cpu_ms_per_frame:7.2f} ms a frame decoded (all threads, "
+            f"{result.cpu_seconds:.2f} s); one stream at the clip's rate keeps "
+            f"{cores:.2f} of a core busy\n"
         )
     out.write("per-stage ms per frame, all streams (decode runs on its own thread per stream):\n")
     for stage in STAGES:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, fields
 from edge.config import CameraConfig, EdgeConfig
 from edge.errors import InputError
 from edge.runtime.capture import DecodeThread, FrameSource, LiveSource, open_source
+from edge.runtime.hotlist import Hotlist
 from edge.runtime.pipeline.components import open_models
 from edge.runtime.pipeline.orchestrator import Pipeline, ReadSink, RunStats
 from edge.runtime.pipeline.runner import _stopped_by_sigterm
@@ -157,6 +158,8 @@ def run_cameras(
     for run in runs:
         if run.camera.id in inputs.unopened:
             run.error = inputs.unopened[run.camera.id]
+    # One hotlist in memory for every camera (all run on the pipeline thread).
+    hotlist = Hotlist(store, config.hotlist.max_confusions)
     feeds = []
     for run in runs:
         source = inputs.sources.get(run.camera.id)
@@ -165,7 +168,9 @@ def run_cameras(
         frames = DecodeThread(
             source, run.camera.decode_queue, drop_oldest=newest_wins(source), wake=wake
         )
-        pipeline = Pipeline(config, inputs.detector, inputs.reader, store, sink, run.camera)
+        pipeline = Pipeline(
+            config, inputs.detector, inputs.reader, store, sink, run.camera, hotlist
+        )
         run.stats = pipeline.stats
         feeds.append(_Feed(run, frames, pipeline))
         log.info(

@@ -86,16 +86,17 @@ class Pipeline:
         store: ReadStore,
         sink: ReadSink | None = None,
         camera: CameraConfig | None = None,
+        hotlist: Hotlist | None = None,
     ) -> None:
         # One Pipeline per camera (`camera`, default the config's first): its own motion gate
-        # and tracker; the detector, reader, store and sink may be shared between cameras.
+        # and tracker; the detector, reader, store, sink and hotlist may be shared.
         self.camera = camera or config.camera
         self.config = config
         self.detector = detector
         self.reader = reader
         self.store = store
         self.sink = sink
-        self.hotlist = Hotlist(store, config.hotlist.max_confusions)
+        self.hotlist = hotlist or Hotlist(store, config.hotlist.max_confusions)
         self.motion = MotionGate(config.motion_of(self.camera))
         self.tracker = PlateTracker(config.track, self.camera.id)
         self.stats = RunStats()

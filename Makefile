@@ -44,8 +44,13 @@ test: setup-train system-deps
 demo: setup
 	$(BIN)/alpr-edge demo
 
+# Real H.264 720p footage for the bench, when the shared data is there (see ../shared/data).
+BENCH_CLIP := $(ALPR_SHARED_DATA)/video/uk-approach.mp4
+
 bench: setup
 	$(BIN)/alpr-edge bench
+	@if [ -f "$(BENCH_CLIP)" ]; then $(BIN)/alpr-edge bench --source "$(BENCH_CLIP)"; \
+	else echo "bench: skipping real footage, $(BENCH_CLIP) not found (set ALPR_SHARED_DATA)"; fi
 
 eval: setup
 	$(BIN)/alpr-edge eval

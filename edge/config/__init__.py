@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import typing
 from pathlib import Path
 from typing import Any
 
 from edge.config.schema import (
+    LIST_SECTIONS,
     OPTIONAL_SECTIONS,
     SECTIONS,
     CameraConfig,
@@ -50,6 +52,7 @@ __all__ = [
     "TrackConfig",
     "describe",
     "load_config",
+    "parse_entries",
     "parse_section",
 ]
 
@@ -57,19 +60,93 @@ __all__ = [
 def load_config(path: str | Path) -> EdgeConfig:
     """Parse and validate a config file; any problem raises ConfigError(file, key, reason)."""
     path = Path(path)
-    raw = load_toml(path)
+    try:
+        raw = load_toml(path)
+    except ConfigError as exc:
+        _raise_if_both_forms(path, exc)
+        raise
     unknown = set(raw) - set(SECTIONS) - set(OPTIONAL_SECTIONS)
     if unknown:
         raise ConfigError(path, sorted(unknown)[0], f"unknown section (known: {_known()})")
     sections: dict[str, Any] = {}
     for name in SECTIONS:
-        sections[name] = parse_section(name, raw.get(name, {}), path)
+        if name not in LIST_SECTIONS:
+            sections[name] = parse_section(name, raw.get(name, {}), path)
     for name in OPTIONAL_SECTIONS:
         if name in raw:
             sections[name] = parse_section(name, raw[name], path)
-    camera = sections["camera"]
-    sections["camera"] = dataclasses.replace(camera, source=resolve_source(camera.source, path))
-    return EdgeConfig(path=path, **sections)
+    cameras = [
+        dataclasses.replace(camera, source=resolve_source(camera.source, path))
+        for camera in parse_entries("camera", _inherit_motion(raw), path)
+    ]
+    _check_unique_ids(path, cameras)
+    return EdgeConfig(path=path, camera=cameras[0], more_cameras=tuple(cameras[1:]), **sections)
+
+
+def parse_entries(name: str, value: Any, path: str | Path) -> list[Any]:
+    """A section that may be one table (`[camera]`) or an array of tables (`[[camera]]`), as
+    a list of its typed dataclasses; keys of entry i are named `camera[i].key` in errors."""
+    path = Path(path)
+    if not isinstance(value, list):
+        return [parse_section(name, value, path)]
+    if not value:
+        raise ConfigError(path, name, f"needs at least one [[{name}]] entry")
+    cls = SECTIONS[name]
+    entries = []
+    for index, table in enumerate(value):
+        where = f"{name}[{index}]"
+        if not isinstance(table, dict):
+            raise ConfigError(path, where, f"must be a table ([[{name}]])")
+        entries.append(_build_section(path, where, cls, table))
+    return entries
+
+
+def _inherit_motion(raw: dict[str, Any]) -> Any:
+    """The camera table(s) with each own `motion` table laid over the top-level [motion]: a
+    camera names only the keys it changes (its zones, usually)."""
+    cameras, top = raw.get("camera", {}), raw.get("motion", {})
+    if not isinstance(top, dict):
+        return cameras
+
+    def laid_over(table: Any) -> Any:
+        if isinstance(table, dict) and isinstance(table.get("motion"), dict):
+            return {**table, "motion": {**top, **table["motion"]}}
+        return table
+
+    return [laid_over(t) for t in cameras] if isinstance(cameras, list) else laid_over(cameras)
+
+
+def _check_unique_ids(path: Path, cameras: list[CameraConfig]) -> None:
+    # Reads, logs and shared documents tell cameras apart by id alone.
+    first: dict[str, int] = {}
+    for index, camera in enumerate(cameras):
+        if camera.id in first:
+            raise ConfigError(
+                path,
+                f"camera[{index}].id",
+                f"duplicate camera id {camera.id!r} (camera[{first[camera.id]}] has it too)",
+            )
+        first[camera.id] = index
+
+
+# A `[camera]` table and `[[camera]]` entries in one file: TOML itself refuses it, with a message
+# that names neither the key nor the fix.
+_TABLE_HEADER = re.compile(r"^\s*\[\s*camera\s*\]", re.MULTILINE)
+_ARRAY_HEADER = re.compile(r"^\s*\[\[\s*camera\s*\]\]", re.MULTILINE)
+
+
+def _raise_if_both_forms(path: Path, error: ConfigError) -> None:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return
+    if _TABLE_HEADER.search(text) and _ARRAY_HEADER.search(text):
+        raise ConfigError(
+            path,
+            "camera",
+            "both a [camera] table and [[camera]] entries: use [camera] for one camera or "
+            "one [[camera]] entry per camera, not both",
+        ) from error
 
 
 def parse_section(name: str, table: Any, path: str | Path) -> Any:
@@ -95,9 +172,19 @@ def describe() -> str:
     lines = []
     for name, cls in {**SECTIONS, **OPTIONAL_SECTIONS}.items():
         optional = " (optional: leave it out and nothing is shared)" if name == "sharing" else ""
+        if name in LIST_SECTIONS:
+            optional = (
+                f" (or one [[{name}]] entry per {name}, each with these keys and a unique id; "
+                "not both)"
+            )
         lines.append(f"[{name}]{optional}")
         hints = typing.get_type_hints(cls)
         for item in dataclasses.fields(cls):
+            if item.metadata.get("section"):
+                default_text = f"a table of [{item.metadata['section']}] keys, optional"
+                lines.append(f"  {item.name} ({default_text})")
+                lines.append(f"      {item.metadata['help']}")
+                continue
             if item.metadata.get("required"):
                 default_text = "required"
             elif item.default_factory is not dataclasses.MISSING:
@@ -123,6 +210,12 @@ def _build_section(path: Path, name: str, cls: type, table: dict[str, Any]) -> A
     values = {}
     for key, value in table.items():
         where = f"{name}.{key}"
+        section = fields[key].metadata.get("section")
+        if section is not None:  # a table of another section's keys, e.g. [camera.motion]
+            if not isinstance(value, dict):
+                raise ConfigError(path, where, f"must be a table ([{where}])")
+            values[key] = _build_section(path, where, SECTIONS[section], value)
+            continue
         try:
             converted = _convert(value, hints[key], path.parent)
         except (TypeError, ValueError) as exc:

@@ -81,7 +81,11 @@ def option(help: str, default: Any = _REQUIRED, check: Check | None = None) -> A
 
 @dataclass(frozen=True)
 class CameraConfig:
-    id: str = option("camera id stored with every read and shared with agencies", "camera-1")
+    id: str = option(
+        "camera id stored with every read and shared with agencies (unique on the unit)",
+        "camera-1",
+        lambda value: None if value.strip() else "must not be empty",
+    )
     source: str = option(
         "where frames come from: a video file, a folder of images, rtsp:// or http(s):// URL, "
         "a V4L2 device (/dev/video0 or v4l2:0), or gst:<GStreamer pipeline ending in appsink>",
@@ -105,6 +109,14 @@ class CameraConfig:
     )
     decode_queue: int = option(
         "frames buffered between the decoding thread and the pipeline", 8, at_least(1)
+    )
+    motion: MotionConfig | None = field(
+        default=None,
+        metadata={
+            "help": "this camera's own motion gate and zones: a [camera.motion] table with keys "
+            "of [motion]; keys it leaves out, or no table at all, take the top-level [motion]",
+            "section": "motion",
+        },
     )
 
 
@@ -374,6 +386,17 @@ class EdgeConfig:
     store: StoreConfig
     hotlist: HotlistConfig
     sharing: SharingConfig | None = None
+    # The [[camera]] entries after the first (`camera`), when the unit has several cameras.
+    more_cameras: tuple[CameraConfig, ...] = ()
+
+    @property
+    def cameras(self) -> tuple[CameraConfig, ...]:
+        """Every camera of the unit, the first (`camera`) first."""
+        return (self.camera, *self.more_cameras)
+
+    def motion_of(self, camera: CameraConfig) -> MotionConfig:
+        """A camera's motion gate: its own [camera.motion] table, else the top-level [motion]."""
+        return camera.motion or self.motion
 
     @property
     def audit_file(self) -> Path:
@@ -391,5 +414,7 @@ SECTIONS: dict[str, type] = {
     "store": StoreConfig,
     "hotlist": HotlistConfig,
 }
+# Sections that may also be given as an array of tables ([[camera]] entries, one per camera).
+LIST_SECTIONS = frozenset({"camera"})
 # Sections that may be left out altogether; their absence means something (no sharing).
 OPTIONAL_SECTIONS: dict[str, type] = {"sharing": SharingConfig}

@@ -102,21 +102,36 @@ def open_source(spec: str, camera: CameraConfig) -> FrameSource:
 
 class DecodeThread:
     """Iterates a source's frames decoded on a background thread, so decoding overlaps the
-    pipeline's work (OpenCV releases the GIL while it decodes)."""
+    pipeline's work (OpenCV releases the GIL while it decodes).
+
+    With `drop_oldest` (live cameras) a full queue loses its oldest frame, counted in
+    `dropped`, so the pipeline always gets the newest; otherwise (replays) decoding waits.
+    `wake` is set whenever a frame (or the end) is queued, for a consumer serving several."""
 
     _END = object()
 
-    def __init__(self, source: FrameSource, queue_size: int = 8) -> None:
+    def __init__(
+        self,
+        source: FrameSource,
+        queue_size: int = 8,
+        *,
+        drop_oldest: bool = False,
+        wake: threading.Event | None = None,
+    ) -> None:
         self.source = source
         self._queue: queue.Queue[object] = queue.Queue(maxsize=queue_size)
         self._stop = threading.Event()
         self._error: BaseException | None = None
+        self.drop_oldest = drop_oldest
+        self._wake = wake
+        self.dropped = 0
+        self.ended = False
         # Time spent producing frames (decoding, and pacing for realtime replays).
         self.decode_seconds = 0.0
         self._thread = threading.Thread(target=self._run, name="decode", daemon=True)
 
     def __iter__(self) -> Iterator[Frame]:
-        self._thread.start()
+        self.start()
         try:
             while (item := self._queue.get()) is not self._END:
                 yield item  # type: ignore[misc]
@@ -124,6 +139,26 @@ class DecodeThread:
             self.close()
         if self._error is not None:
             raise self._error
+
+    def start(self) -> None:
+        if not self._thread.is_alive() and not self._thread.ident:
+            self._thread.start()
+
+    def poll(self) -> Frame | None:
+        """The next decoded frame, or None when none is ready yet or the source has ended
+        (`ended` then true); an error the source raised is raised here, once, at its end."""
+        if self.ended:
+            return None
+        try:
+            item = self._queue.get_nowait()
+        except queue.Empty:
+            return None
+        if item is not self._END:
+            return item  # type: ignore[return-value]
+        self.ended = True
+        if self._error is not None:
+            raise self._error
+        return None
 
     def close(self) -> None:
         self._stop.set()
@@ -143,16 +178,33 @@ class DecodeThread:
                 self.decode_seconds += time.perf_counter() - started
                 if frame is None:
                     break
-                self._queue.put(frame)
+                self._put(frame)
         except BaseException as exc:  # handed to the consumer's thread
             self._error = exc
         finally:
             self._put_end()
 
+    def _put(self, frame: Frame) -> None:
+        if not self.drop_oldest:
+            self._queue.put(frame)
+        else:
+            while True:
+                try:
+                    self._queue.put_nowait(frame)
+                    break
+                except queue.Full:
+                    with contextlib.suppress(queue.Empty):  # the consumer may just have taken it
+                        self._queue.get_nowait()
+                        self.dropped += 1
+        if self._wake is not None:
+            self._wake.set()
+
     def _put_end(self) -> None:
         while not self._stop.is_set():
             try:
                 self._queue.put(self._END, timeout=0.05)
+                if self._wake is not None:
+                    self._wake.set()
                 return
             except queue.Full:
                 continue

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from edge.config import EdgeConfig
+from edge.config import CameraConfig, EdgeConfig
 from edge.runtime.detect import plate_crop
 from edge.runtime.hotlist import Hotlist
 from edge.runtime.motion import MotionGate
@@ -85,15 +85,20 @@ class Pipeline:
         reader: CropReader,
         store: ReadStore,
         sink: ReadSink | None = None,
+        camera: CameraConfig | None = None,
+        hotlist: Hotlist | None = None,
     ) -> None:
+        # One Pipeline per camera (`camera`, default the config's first): its own motion gate
+        # and tracker; the detector, reader, store, sink and hotlist may be shared.
+        self.camera = camera or config.camera
         self.config = config
         self.detector = detector
         self.reader = reader
         self.store = store
         self.sink = sink
-        self.hotlist = Hotlist(store, config.hotlist.max_confusions)
-        self.motion = MotionGate(config.motion)
-        self.tracker = PlateTracker(config.track, config.camera.id)
+        self.hotlist = hotlist or Hotlist(store, config.hotlist.max_confusions)
+        self.motion = MotionGate(config.motion_of(self.camera))
+        self.tracker = PlateTracker(config.track, self.camera.id)
         self.stats = RunStats()
         self._moving_frames = 0
         # Passes not yet committed because the store was unavailable; retried on each new pass.
@@ -177,14 +182,25 @@ class Pipeline:
         self.stats.unstored += len(self._backlog)
         if self._backlog:
             lost = ", ".join(p.read.plate for p in self._backlog)
-            log.error("%d read(s) could not be stored: %s", len(self._backlog), lost)
+            log.error(
+                "camera %s: %d read(s) could not be stored: %s",
+                self.camera.id,
+                len(self._backlog),
+                lost,
+                extra={"camera": self.camera.id},
+            )
 
     def _commit(self, passes: Sequence[PlatePass], *, force: bool = False) -> None:
         self._backlog.extend(passes)
         while len(self._backlog) > BACKLOG_LIMIT:
             dropped = self._backlog.popleft()
             self.stats.unstored += 1
-            log.error("store unavailable too long: dropped the read of %s", dropped.read.plate)
+            log.error(
+                "camera %s: store unavailable too long: dropped the read of %s",
+                self.camera.id,
+                dropped.read.plate,
+                extra={"camera": self.camera.id},
+            )
         if not self._backlog or (time.monotonic() < self._retry_at and not force):
             return
         with self.stats.timing("store"):
@@ -196,7 +212,12 @@ class Pipeline:
                 except StoreUnavailable:
                     # Keep reading frames; try the store again later rather than on every frame.
                     self._retry_at = time.monotonic() + BACKLOG_RETRY_S
-                    log.error("%d read(s) waiting for the store", len(self._backlog))
+                    log.error(
+                        "camera %s: %d read(s) waiting for the store",
+                        self.camera.id,
+                        len(self._backlog),
+                        extra={"camera": self.camera.id},
+                    )
                     return
                 self._backlog.popleft()
                 self.stats.reads += 1
@@ -204,9 +225,15 @@ class Pipeline:
                 self._announce(read_id, stored, hits)
 
     def _announce(self, read_id: int, read: VehicleRead, hits: list[HotlistHit]) -> None:
-        extra = {"read_id": read_id, "plate": read.plate, "region": read.region}
+        extra = {
+            "read_id": read_id,
+            "plate": read.plate,
+            "region": read.region,
+            "camera": read.camera_id,
+        }
         log.info(
-            "read %s (%s) confidence %.2f",
+            "camera %s: read %s (%s) confidence %.2f",
+            read.camera_id,
             read.plate,
             read.region or "?",
             read.confidence,
@@ -214,7 +241,8 @@ class Pipeline:
         )
         for hit in hits:
             log.warning(
-                "HOTLIST HIT %s ~ %s: %s (%s)",
+                "camera %s: HOTLIST HIT %s ~ %s: %s (%s)",
+                read.camera_id,
                 read.plate,
                 hit.listed_plate,
                 hit.reason,
@@ -226,4 +254,9 @@ class Pipeline:
         try:
             self.sink.on_read(read_id, read, hits)
         except Exception:  # the read is stored; sharing failing must not stop the reader
-            log.exception("sharing read %d failed; it stays in the store", read_id)
+            log.exception(
+                "camera %s: sharing read %d failed; it stays in the store",
+                read.camera_id,
+                read_id,
+                extra={"camera": read.camera_id},
+            )

@@ -48,6 +48,8 @@ __all__ = [
     "SharingConfig",
     "StoreConfig",
     "TrackConfig",
+    "builtin_config",
+    "config_from_table",
     "describe",
     "load_config",
     "parse_section",
@@ -57,7 +59,18 @@ __all__ = [
 def load_config(path: str | Path) -> EdgeConfig:
     """Parse and validate a config file; any problem raises ConfigError(file, key, reason)."""
     path = Path(path)
-    raw = load_toml(path)
+    return config_from_table(load_toml(path), path)
+
+
+def builtin_config(folder: Path) -> EdgeConfig:
+    """Every key at its default, relative paths (the models) taken from `folder`: what a
+    command that needs no camera (`alpr-edge read`) runs on when no config file is found."""
+    return config_from_table({}, Path(folder) / "(built-in defaults)")
+
+
+def config_from_table(raw: dict[str, Any], path: Path) -> EdgeConfig:
+    """A parsed edge.toml as validated dataclasses; `path` names it in errors and is where
+    relative paths are taken from."""
     unknown = set(raw) - set(SECTIONS) - set(OPTIONAL_SECTIONS)
     if unknown:
         raise ConfigError(path, sorted(unknown)[0], f"unknown section (known: {_known()})")

@@ -23,6 +23,7 @@ def run_command(args: argparse.Namespace) -> int:
     from edge.query.service import unit_sharing
     from edge.runtime.pipeline.components import open_store
     from edge.runtime.pipeline.runner import open_inputs, run_pipeline
+    from edge.service.unit import service_run
 
     config = load(args.config)
     camera = dataclasses.replace(
@@ -36,9 +37,12 @@ def run_command(args: argparse.Namespace) -> int:
     store = open_store(config)
     progress = Progress(inputs.total_frames)
     try:
-        with unit_sharing(config, store.data_dir) as sharing:
+        with (
+            unit_sharing(config, store.data_dir) as sharing,
+            service_run(config, inputs, sharing, progress) as (on_frame, _health),
+        ):
             try:
-                result = run_pipeline(inputs, store, sharing, progress)
+                result = run_pipeline(inputs, store, sharing, on_frame)
             finally:
                 progress.close()
     finally:

@@ -411,3 +411,37 @@ def serving(health: UnitHealth) -> Iterator[ThreadingHTTPServer | None]:
             server.shutdown()
             server.server_close()
         watcher.join(timeout=5)
+
+
+def stored_state(config: EdgeConfig) -> dict[str, Any]:
+    """What the stores alone say while the endpoint is off or the unit is not running: reads
+    kept and when the newest was seen (no plate text: this is not a search), disk, outbox
+    queues, audit rows and whether the chain verifies."""
+    from edge.runtime.store import ReadStore
+
+    state: dict[str, Any] = {"reads_stored": None, "hits_stored": None, "newest_read_at": None}
+    data_dir = config.store.data_dir
+    try:
+        store = ReadStore(data_dir, readonly=True)
+    except Exception as exc:  # no store yet, or unreadable: say so
+        state["store_problem"] = str(exc)
+    else:
+        try:
+            ever = (datetime(1970, 1, 1, tzinfo=timezone.utc), datetime.now(timezone.utc))
+            state["reads_stored"], state["hits_stored"] = store.count_reads(*ever)
+            newest = store.reads(limit=1)
+            state["newest_read_at"] = newest[0].read.seen_at.isoformat() if newest else None
+        finally:
+            store.close()
+    state["store_writable"] = store_writable(data_dir)
+    state["disk_free_mb"] = disk_free_mb(data_dir)
+    outbox = config.sharing.outbox_file if config.sharing else None
+    state["outbox"] = {
+        agency: {"depth": depth, "oldest_s": oldest}
+        for agency, (depth, oldest) in outbox_queues(outbox).items()
+    }
+    if config.audit_file.is_file():
+        result = verify(config.audit_file)
+        state["audit_rows"] = result.rows
+        state["audit_ok"] = result.ok
+    return state

@@ -11,6 +11,7 @@ import urllib.request
 from dataclasses import replace
 
 import pytest
+from query_support import agency_entry
 from test_share_documents import published_schemas
 
 from edge.config import HealthConfig, SharingConfig
@@ -154,10 +155,7 @@ def test_the_heartbeat_says_the_camera_is_down_and_keeps_its_schema(tmp_path, cl
     assert state["status"] == "degraded" and state["camera"]["up"] is False
     agencies = tmp_path / "agencies.toml"
     agencies.write_text(
-        "demo = true\n[[agency]]\n"
-        'id = "oakland-pd"\nname = "Oakland PD"\nori = "CA0010900"\nkind = "city_police"\n'
-        'state = "CA"\npurpose = "MOU 14"\nbroker = "mqtt://127.0.0.1:9"\n'
-        'receives = ["heartbeat"]\nexpires = 2099-01-01\n'
+        "demo = true\n" + agency_entry("oakland-pd", "CA0010900", 9, None, "heartbeat")
     )
     settings = SharingConfig(agencies_file=agencies, data_dir=tmp_path / "share", unit_id="unit-1")
     sharing = Sharing(settings)

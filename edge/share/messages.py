@@ -132,17 +132,20 @@ def hit_message(read_id: int, read: VehicleRead, hits: Sequence[HotlistHit]) -> 
 def heartbeat_message(
     uptime_s: float, queued: int, retention_days: int, state: Mapping[str, Any] | None = None
 ) -> Outgoing:
-    """`state`: the unit's real state (edge.service.health: status ok/degraded, camera up or
+    """`state`: the unit's real state (edge.service.health: status ok or degraded, camera up or
     down and since when, fps, disk); without it the heartbeat only says the unit is alive."""
-    body: dict[str, Any] = {
-        "status": "ok",
-        "uptime_s": round(uptime_s, 1),
-        "queued_messages": queued,
-        "retention_days": retention_days,
-    }
+    message = Outgoing(
+        kind=HEARTBEAT,
+        body={
+            "status": "ok",
+            "uptime_s": round(uptime_s, 1),
+            "queued_messages": queued,
+            "retention_days": retention_days,
+        },
+    )
     if state is not None:
-        body.update({k: v for k, v in state.items() if k not in body or k == "status"})
-    return Outgoing(kind=HEARTBEAT, body=body)
+        message.body.update(state)
+    return message
 
 
 def audit_head_message(seq: int, row_hash: str, at: str | None) -> Outgoing:

@@ -26,8 +26,37 @@ def runtime_dependencies() -> list[str]:
     return list(load_toml(ROOT / "pyproject.toml")["project"]["dependencies"])
 
 
+def for_target(requirements: list[str], python: str) -> list[str]:
+    """The requirements that apply on an aarch64 Linux CPython `python`, markers evaluated for
+    it: pip evaluates them for the interpreter running it, so it would skip e.g.
+    `tomli; python_version < "3.11"` when run on 3.11 for a 3.10 target."""
+    try:
+        from packaging.requirements import Requirement
+    except ImportError:  # pip's own copy
+        from pip._vendor.packaging.requirements import Requirement
+
+    target = {
+        "python_version": python,
+        "python_full_version": f"{python}.0",
+        "platform_machine": "aarch64",
+        "platform_system": "Linux",
+        "sys_platform": "linux",
+        "os_name": "posix",
+        "implementation_name": "cpython",
+        "platform_python_implementation": "CPython",
+    }
+    kept = []
+    for text in requirements:
+        requirement = Requirement(text)
+        if requirement.marker is None or requirement.marker.evaluate(target):
+            requirement.marker = None
+            kept.append(str(requirement))
+    return kept
+
+
 def check(python: str, requirements: list[str]) -> tuple[bool, str]:
     abi = "cp" + python.replace(".", "")
+    requirements = for_target(requirements, python)
     with tempfile.TemporaryDirectory(prefix=f"wheels-{abi}-") as folder:
         command = [sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:"]
         for platform in PLATFORMS:

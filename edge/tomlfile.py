@@ -1,13 +1,24 @@
-"""Reading TOML configuration files with errors that name the file."""
+"""Reading TOML configuration files with errors that name the file.
+
+`tomllib` is in the standard library from Python 3.11; JetPack 6 ships 3.10, where the same
+parser comes from the `tomli` package (a dependency on 3.10 only). Other modules that parse
+TOML import `tomllib` from here, so the choice is made once.
+"""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
-import tomllib
-
 from edge.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on JetPack 6 (Python 3.10)
+    import tomli as tomllib
+
+__all__ = ["load_toml", "tomllib"]
 
 
 def load_toml(path: str | Path) -> dict[str, Any]:

@@ -28,6 +28,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("edge.audit",),
     ("edge.share",),
     ("edge.query",),
+    # Running as a service: notify protocol, health, install paths (only the CLI uses it).
+    ("edge.service",),
     ("edge.cli", "edge.__main__"),
 )
 LAB = "edge.lab"

@@ -21,6 +21,7 @@ from edge.logs import configure_logging
 # In the order `alpr-edge --help` lists them: the unit, its guardrails, then the lab.
 COMMAND_MODULES: tuple[str, ...] = (
     "edge.cli.run",
+    "edge.cli.status",
     "edge.cli.read",
     "edge.cli.reads",
     "edge.cli.hotlist",

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import logging
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from edge.errors import InputError
+from edge.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
     from edge.config import EdgeConfig, SharingConfig
 
-DEFAULT_CONFIG = Path("config/edge.toml")
+# None: looked up ($ALPR_EDGE_CONFIG, ./config/edge.toml, /etc/alpr-edge/edge.toml).
+DEFAULT_CONFIG: Path | None = None
+
+log = logging.getLogger(__name__)
 
 _AGE = re.compile(r"^(\d+)([smhd])$")
 _AGE_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -36,7 +40,11 @@ def moment(text: str) -> datetime:
 
 def add_config(parser: argparse.ArgumentParser, help: str = "edge.toml") -> None:
     parser.add_argument(
-        "--config", type=Path, default=DEFAULT_CONFIG, help=f"{help} (default: %(default)s)"
+        "--config",
+        type=Path,
+        default=DEFAULT_CONFIG,
+        help=f"{help} (default: $ALPR_EDGE_CONFIG, else ./config/edge.toml, else "
+        "/etc/alpr-edge/edge.toml)",
     )
 
 
@@ -51,10 +59,22 @@ def add_access_reason(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def load(path: Path) -> EdgeConfig:
-    from edge.config import load_config
+def load(path: Path | None, *, defaults_ok: bool = False) -> EdgeConfig:
+    """The config named by --config, else the first one found in the usual places. A command
+    that needs no camera (`defaults_ok`) runs on the built-in defaults and the shipped models
+    when there is none; any other says where it looked."""
+    from edge.config import builtin_config, load_config
+    from edge.service.paths import find_config, searched, shipped_folder
 
-    return load_config(path)
+    if path is None:
+        path = find_config()
+    if path is not None:
+        return load_config(path)
+    shipped = shipped_folder()
+    if defaults_ok and shipped is not None:
+        log.info("config: none found (%s): built-in defaults, models in %s", searched(), shipped)
+        return builtin_config(shipped)
+    raise ConfigError("edge.toml", None, f"no config file found (looked in {searched()})")
 
 
 def sharing_of(config: EdgeConfig, hint: str = "") -> SharingConfig:

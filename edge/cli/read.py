@@ -28,7 +28,7 @@ def read_command(args: argparse.Namespace) -> int:
     from edge.runtime.pipeline.components import open_detector, open_reader
     from edge.runtime.pipeline.stills import read_photo, read_plate_crop
 
-    config = load(args.config)
+    config = load(args.config, defaults_ok=True)  # needs no camera
     images, problems = _collect_images(args.paths)
     reader = open_reader(config)
     detector = None if args.plate_crops else open_detector(config)

@@ -58,19 +58,24 @@ def _run(config: EdgeConfig) -> int:
     from edge.runtime.pipeline.cameras import open_cameras, run_cameras
     from edge.runtime.pipeline.components import open_store
     from edge.runtime.pipeline.runner import open_inputs, run_pipeline
+    from edge.service.unit import service_run
 
     several = bool(config.more_cameras)
     inputs = open_cameras(config) if several else open_inputs(config)
     store = open_store(config)
     progress = Progress(None if several else inputs.total_frames)
+    watched = next(iter(inputs.sources.values()), None) if several else inputs.source
     try:
-        with unit_sharing(config, store.data_dir) as sharing:
+        with (
+            unit_sharing(config, store.data_dir) as sharing,
+            service_run(config, watched, sharing, progress) as (on_frame, _health),
+        ):
             try:
                 if several:
-                    result = run_cameras(inputs, store, sharing, progress)
+                    result = run_cameras(inputs, store, sharing, on_frame)
                     failed = bool(result.total.unstored or result.failed)
                 else:
-                    failed = bool(run_pipeline(inputs, store, sharing, progress).stats.unstored)
+                    failed = bool(run_pipeline(inputs, store, sharing, on_frame).stats.unstored)
             finally:
                 progress.close()
     finally:

@@ -16,6 +16,7 @@ from edge.config.schema import (
     CameraConfig,
     DetectorConfig,
     EdgeConfig,
+    HealthConfig,
     HotlistConfig,
     MotionConfig,
     OcrConfig,
@@ -44,12 +45,15 @@ __all__ = [
     "CameraConfig",
     "DetectorConfig",
     "EdgeConfig",
+    "HealthConfig",
     "HotlistConfig",
     "MotionConfig",
     "OcrConfig",
     "SharingConfig",
     "StoreConfig",
     "TrackConfig",
+    "builtin_config",
+    "config_from_table",
     "describe",
     "load_config",
     "parse_entries",
@@ -65,6 +69,18 @@ def load_config(path: str | Path) -> EdgeConfig:
     except ConfigError as exc:
         _raise_if_both_forms(path, exc)
         raise
+    return config_from_table(raw, path)
+
+
+def builtin_config(folder: Path) -> EdgeConfig:
+    """Every key at its default, relative paths (the models) taken from `folder`: what a
+    command that needs no camera (`alpr-edge read`) runs on when no config file is found."""
+    return config_from_table({}, Path(folder) / "(built-in defaults)")
+
+
+def config_from_table(raw: dict[str, Any], path: Path) -> EdgeConfig:
+    """A parsed edge.toml as validated dataclasses; `path` names it in errors and is where
+    relative paths are taken from."""
     unknown = set(raw) - set(SECTIONS) - set(OPTIONAL_SECTIONS)
     if unknown:
         raise ConfigError(path, sorted(unknown)[0], f"unknown section (known: {_known()})")

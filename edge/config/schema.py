@@ -283,6 +283,48 @@ class HotlistConfig:
     )
 
 
+def _port_check(port: int) -> str | None:
+    return None if 1 <= port <= 65535 else f"must be a TCP port (1-65535), got {port}"
+
+
+@dataclass(frozen=True)
+class HealthConfig:
+    """The unit's health: warnings in the log, and an HTTP endpoint (off unless enabled)."""
+
+    enabled: bool = option(
+        "serve /healthz and /metrics (Prometheus text) over HTTP; `alpr-edge status` reads them",
+        False,
+    )
+    host: str = option(
+        "address the endpoint listens on; anything but 127.0.0.1 exposes reads counts and "
+        "sharing state to the network (put a reverse proxy with authentication in front)",
+        "127.0.0.1",
+    )
+    port: int = option("TCP port of the endpoint", 9108, _port_check)
+    camera_down_after_s: float = option(
+        "no frame for this many seconds: the camera is down (/healthz fails, a warning is "
+        "logged, the heartbeat says so)",
+        30.0,
+        at_least(1),
+    )
+    disk_floor_mb: int = option(
+        "free space (MB) on the data folder's disk below which a warning is logged and "
+        "/healthz fails",
+        500,
+        at_least(0),
+    )
+    outbox_growing_after_s: float = option(
+        "a warning is logged when an agency's oldest queued message is older than this",
+        900.0,
+        at_least(1),
+    )
+    audit_verify_every_s: float = option(
+        "seconds between full verifications of the audit chain (the walk reads every row)",
+        300.0,
+        at_least(1),
+    )
+
+
 _UNIT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 # Reads are kept at most this long (the CHP limit, Veh. Code 2413(b), and SB 274's proposal);
 # a read needed longer is put under a legal hold (`alpr-edge retention hold`).
@@ -386,6 +428,7 @@ class EdgeConfig:
     store: StoreConfig
     hotlist: HotlistConfig
     sharing: SharingConfig | None = None
+    health: HealthConfig = field(default_factory=HealthConfig)
     # The [[camera]] entries after the first (`camera`), when the unit has several cameras.
     more_cameras: tuple[CameraConfig, ...] = ()
 
@@ -413,6 +456,7 @@ SECTIONS: dict[str, type] = {
     "track": TrackConfig,
     "store": StoreConfig,
     "hotlist": HotlistConfig,
+    "health": HealthConfig,
 }
 # Sections that may also be given as an array of tables ([[camera]] entries, one per camera).
 LIST_SECTIONS = frozenset({"camera"})

@@ -129,8 +129,12 @@ def hit_message(read_id: int, read: VehicleRead, hits: Sequence[HotlistHit]) -> 
     )
 
 
-def heartbeat_message(uptime_s: float, queued: int, retention_days: int) -> Outgoing:
-    return Outgoing(
+def heartbeat_message(
+    uptime_s: float, queued: int, retention_days: int, state: Mapping[str, Any] | None = None
+) -> Outgoing:
+    """`state`: the unit's real state (edge.service.health: status ok or degraded, camera up or
+    down and since when, fps, disk); without it the heartbeat only says the unit is alive."""
+    message = Outgoing(
         kind=HEARTBEAT,
         body={
             "status": "ok",
@@ -139,6 +143,9 @@ def heartbeat_message(uptime_s: float, queued: int, retention_days: int) -> Outg
             "retention_days": retention_days,
         },
     )
+    if state is not None:
+        message.body.update(state)
+    return message
 
 
 def audit_head_message(seq: int, row_hash: str, at: str | None) -> Outgoing:

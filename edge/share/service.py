@@ -12,10 +12,11 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from edge.audit.events import SYSTEM_USER, Decision, Event
 from edge.audit.log import AuditLog
@@ -74,6 +75,8 @@ class Sharing:
         self._stop = threading.Event()
         self._started_at = time.monotonic()
         self._periodic: threading.Thread | None = None
+        # The unit's real state for heartbeats (edge.service.health), when a run provides it.
+        self._state: Callable[[], Mapping[str, Any]] | None = None
 
     def set_query_handler(self, handler: QueryHandler | None) -> None:
         """edge.query's responder: called with each query read on an agency's connection."""
@@ -156,16 +159,21 @@ class Sharing:
         """Send a message to every active agency (for kinds every agency receives)."""
         return self._send([(a.id, message) for a in self.allowlist.active(self._today())])
 
+    def set_state_provider(self, provider: Callable[[], Mapping[str, Any]] | None) -> None:
+        """What heartbeats say of the unit (camera, fps, disk); None: only that it is alive."""
+        self._state = provider
+
     def publish_heartbeat(self) -> list[str]:
         """Each agency hears only of its own queue, not of what waits for other agencies."""
         uptime = time.monotonic() - self._started_at
+        state = self._state() if self._state is not None else None
         agencies = [a for a in self.allowlist.active(self._today()) if "heartbeat" in a.receives]
         return self._send(
             [
                 (
                     a.id,
                     heartbeat_message(
-                        uptime, self.outbox.depth(a.id), self.settings.retention_days
+                        uptime, self.outbox.depth(a.id), self.settings.retention_days, state
                     ),
                 )
                 for a in agencies

@@ -2,15 +2,65 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from edge.config import EdgeConfig
+from edge.errors import ConfigError
 from edge.runtime.store import ReadStore
 
 if TYPE_CHECKING:
     from edge.runtime.detect import PlateDetector
     from edge.runtime.pipeline.search_areas import AreaDetector
     from edge.runtime.recognise import PlateReader
+
+log = logging.getLogger(__name__)
+
+
+def usable_providers(
+    config: EdgeConfig,
+    section: str,
+    wanted: Sequence[str],
+    available: Sequence[str] | None = None,
+    known: Sequence[str] | None = None,
+) -> tuple[str, ...]:
+    """The configured execution providers this machine has, in the configured order.
+
+    onnxruntime itself runs a session on CPU, with only a warning, when a named provider is
+    misspelt or not installed; a Jetson configured for TensorRT would then run many times
+    slower and say nothing. So: a name onnxruntime does not know is a config error; a provider
+    it knows but this build lacks is skipped only when the list names a fallback that is
+    available (e.g. CPUExecutionProvider last), and the chain in use is logged.
+    """
+    import onnxruntime as ort
+
+    available = list(ort.get_available_providers() if available is None else available)
+    known = list(ort.get_all_providers() if known is None else known)
+    key = f"{section}.providers"
+    for name in wanted:
+        if name not in known:
+            raise ConfigError(config.path, key, f"unknown execution provider {name!r}")
+    usable = tuple(name for name in wanted if name in available)
+    missing = [name for name in wanted if name not in available]
+    if not usable or (missing and len(wanted) == 1):
+        raise ConfigError(
+            config.path,
+            key,
+            f"{', '.join(missing)} not available in this onnxruntime (available: "
+            f"{', '.join(available)}); install the build that has it or list a fallback",
+        )
+    if missing:
+        log.warning(
+            "%s: %s not available here; falling back to %s",
+            section,
+            ", ".join(missing),
+            " -> ".join(usable),
+            extra={"providers": list(usable), "missing": missing},
+        )
+    else:
+        log.info("%s: execution providers %s", section, " -> ".join(usable))
+    return usable
 
 
 def open_detector(config: EdgeConfig) -> PlateDetector:
@@ -19,7 +69,7 @@ def open_detector(config: EdgeConfig) -> PlateDetector:
     settings = config.detector
     return PlateDetector(
         settings.model,
-        providers=settings.providers,
+        providers=usable_providers(config, "detector", settings.providers),
         threads=settings.threads,
         score_threshold=settings.min_score,
     )
@@ -29,12 +79,11 @@ def open_reader(config: EdgeConfig) -> PlateReader:
     from edge.runtime.recognise import PlateReader
 
     ocr = config.ocr
+    providers = usable_providers(config, "ocr", ocr.providers)
     if ocr.hub_model:
-        reader = PlateReader.from_hub(ocr.hub_model, providers=ocr.providers, threads=ocr.threads)
+        reader = PlateReader.from_hub(ocr.hub_model, providers=providers, threads=ocr.threads)
     else:
-        reader = PlateReader(
-            ocr.model, ocr.plate_config, providers=ocr.providers, threads=ocr.threads
-        )
+        reader = PlateReader(ocr.model, ocr.plate_config, providers=providers, threads=ocr.threads)
     return reader.expecting(ocr.expected_regions)
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from edge.audit.events import SYSTEM_USER, Decision, Event
 from edge.audit.log import AuditLog
 from edge.audit.retention import Retention
+from edge.audit.signing import device_key, head_document
 from edge.config.allowlist import Agency, AllowList, load_allowlist, narrow_allowlist
 from edge.config.schema import SharingConfig
 from edge.errors import ConfigError
@@ -56,6 +57,8 @@ class Sharing:
         self._today = today
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.audit = AuditLog(settings.audit_file)
+        # Made here on first start, 0600, never sent: only its public half leaves the unit.
+        self.device_key = device_key(settings.data_dir)
         self.outbox = Outbox(self.audit, settings.outbox_file)
         self.gate = EgressGate(
             self.audit, self.outbox, settings.unit_id, settings.operator_agency, today=today
@@ -219,7 +222,16 @@ class Sharing:
 
     def publish_audit_head(self) -> list[str]:
         head = self.audit.head()
-        return self.broadcast(audit_head_message(head.seq, head.row_hash, head.at))
+        document = head_document(self.settings.unit_id, head.seq, head.row_hash)
+        return self.broadcast(
+            audit_head_message(
+                head.seq,
+                head.row_hash,
+                head.at,
+                key_id=self.device_key.key_id,
+                signature=self.device_key.sign(document),
+            )
+        )
 
     def _send(self, messages: list[tuple[str, Outgoing]]) -> list[str]:
         return [mid for mid in self.gate.send_all(messages) if mid] if messages else []

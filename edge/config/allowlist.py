@@ -16,7 +16,7 @@ import hashlib
 import ipaddress
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -161,6 +161,8 @@ class AllowList:
     # The SHA-256 of a refused file that narrowed this list (edge.config.allowlist
     # .narrow_allowlist); None when the list is the file `sha256` names, as it stands.
     narrowed_by: str | None = None
+    # The file's exact bytes (what `sha256` digests), kept for the audit bundle's versions.
+    raw: bytes | None = field(default=None, compare=False, repr=False)
 
     def get(self, agency_id: str) -> Agency | None:
         return next((a for a in self.agencies if a.id == agency_id), None)
@@ -196,7 +198,8 @@ def load_allowlist(path: str | Path) -> AllowList:
     path = Path(path)
     data = load_toml(path)
     raw = path.read_bytes()
-    return parse_allowlist(data, path, sha256=hashlib.sha256(raw).hexdigest())
+    parsed = parse_allowlist(data, path, sha256=hashlib.sha256(raw).hexdigest())
+    return replace(parsed, raw=raw)
 
 
 def check_allowlist(path: str | Path) -> list[ConfigError]:

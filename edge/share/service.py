@@ -17,6 +17,7 @@ from dataclasses import asdict
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from edge.audit.bundle import keep_allowlist_version
 from edge.audit.events import SYSTEM_USER, Decision, Event
 from edge.audit.log import AuditLog
 from edge.audit.retention import Retention
@@ -142,6 +143,9 @@ class Sharing:
         return True
 
     def apply_allowlist(self, allowlist: AllowList, changed_by: str = SYSTEM_USER) -> None:
+        if allowlist.raw is not None:
+            # Kept before the config_load row cites it: `audit bundle` needs the text.
+            keep_allowlist_version(self.settings.data_dir, allowlist.sha256, allowlist.raw)
         self.gate.apply_allowlist(allowlist, changed_by)
         self.transport.sync(allowlist.active(self._today()))
         self._write_state(refusal=None, file_sha256=allowlist.sha256)

@@ -158,6 +158,9 @@ def test_sharing_status_reports_the_running_units_narrowed_list_and_the_invalid_
     assert code == 0, shown
     assert "file on disk: valid" in shown and "the list in force" in shown
     unit.edit(unit.entries["oakland-pd"] + FEDERAL_ENTRY)
+    # The unit writes its state just after the refusal's audit row.
+    data_dir = unit.sharing.settings.data_dir
+    wait_until(lambda: getattr(read_sharing_state(data_dir), "file_refused", False))
     code, shown = sharing_status(unit, capsys)
     # The acceptance failure: status said "INVALID, nothing is shared" while the unit shared.
     assert code == 1, shown
@@ -165,7 +168,7 @@ def test_sharing_status_reports_the_running_units_narrowed_list_and_the_invalid_
     listed = [line.split()[0] for line in shown.splitlines() if line.startswith("  ")]
     assert [word for word in listed if word in unit.entries] == ["oakland-pd"]
     assert "file on disk: INVALID" in shown
-    state = read_sharing_state(unit.sharing.settings.data_dir)
+    state = read_sharing_state(data_dir)
     assert state is not None and state.file_refused and state.alive
     assert [(a.id, a.receives) for a in state.agencies] == [("oakland-pd", tuple(sorted(ALL)))]
 

@@ -136,8 +136,9 @@ class Sharing:
         except ConfigError as exc:
             narrowing = narrow_allowlist(self.allowlist, path)
             self.gate.refuse_allowlist(str(path), str(exc), narrowing, changed_by)
-            self.transport.sync(self.allowlist.active(self._today()))
+            # The state first: closing links may take seconds, what is in force changed now.
             self._write_state(refusal=str(exc), file_sha256=narrowing.allowlist.narrowed_by)
+            self.transport.sync(self.allowlist.active(self._today()))
             return False
         self.apply_allowlist(allowlist, changed_by)
         return True
@@ -147,8 +148,8 @@ class Sharing:
             # Kept before the config_load row cites it: `audit bundle` needs the text.
             keep_allowlist_version(self.settings.data_dir, allowlist.sha256, allowlist.raw)
         self.gate.apply_allowlist(allowlist, changed_by)
-        self.transport.sync(allowlist.active(self._today()))
         self._write_state(refusal=None, file_sha256=allowlist.sha256)
+        self.transport.sync(allowlist.active(self._today()))
 
     def _write_state(
         self, *, refusal: str | None, file_sha256: str | None, running: bool = True

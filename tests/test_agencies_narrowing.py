@@ -220,6 +220,17 @@ def test_an_invalid_edit_widens_nothing_then_a_valid_one_applies(unit):
     assert unit.sharing.allowlist.narrowed_by is None
 
 
+def test_the_last_good_file_written_back_after_a_refused_edit_applies_whole(unit):
+    good = unit.agencies.read_text()
+    unit.edit(unit.entries["oakland-pd"] + FEDERAL_ENTRY)
+    assert unit.sharing.allowlist.get("chp") is None
+    unit.agencies.write_text(good)
+    wait_until(lambda: unit.sharing.allowlist.get("chp") is not None)
+    assert unit.sharing.allowlist.narrowed_by is None
+    unit.share(15)
+    assert unit.inbox["chp"].wait_for(lambda s: received(s, HIT, "7ABC015"), timeout=10)
+
+
 def test_a_file_that_is_not_toml_shares_nothing(unit):
     refusal = unit.edit(unit.entries["oakland-pd"] + "[[agency\n")
     assert "invalid TOML" in refusal["reason"]

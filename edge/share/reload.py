@@ -158,7 +158,10 @@ class AllowListWatcher:
         """Reload if the file differs from the allow-list in force; True if a change applied."""
         digest = self._file_sha256()
         previous = self._sharing.allowlist
-        if digest in (previous.sha256, self._refused_sha256):
+        # A list narrowed by a refused file still names the last good file's digest: that file
+        # written back must be applied again, whole.
+        in_force = previous.sha256 if previous.narrowed_by is None else None
+        if digest in (in_force, self._refused_sha256):
             return False
         applied = self._sharing.reload_allowlist(changed_by=WATCHER_USER)
         if applied:

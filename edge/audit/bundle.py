@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,7 +38,7 @@ def keep_allowlist_version(data_dir: Path, sha256: str, raw: bytes) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{sha256}.toml"
     if not path.exists():
-        partial = folder / f".{sha256}.{os.getpid()}"
+        partial = folder / f".{sha256}.{os.getpid()}.{threading.get_ident()}"
         partial.write_bytes(raw)
         os.replace(partial, path)
     return path

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -109,7 +110,8 @@ def write_sharing_state(
         "refusal": refusal,
     }
     path = data_dir / STATE_FILE
-    partial = path.with_name(f".{STATE_FILE}.{os.getpid()}")
+    # One partial file per writer thread: the watcher and a stopping unit may write at once.
+    partial = path.with_name(f".{STATE_FILE}.{os.getpid()}.{threading.get_ident()}")
     with partial.open("w", encoding="utf-8") as out:
         json.dump(state, out, indent=2)
         out.flush()

@@ -12,7 +12,7 @@ import pytest
 from conftest import REPO_ROOT
 from share_publisher import synthetic_read
 
-from edge.audit.bundle import signed_part
+from edge.audit.bundle import signed_part, write_bundle
 from edge.audit.events import Decision, Event
 from edge.audit.log import row_hash
 from edge.audit.prove import REQUIRED_OPTION, load_bundle, parse_head, prove
@@ -141,6 +141,9 @@ def test_honest_unit_passes_every_rule_from_the_cli(tmp_path, unit, capsys):
     shown = capsys.readouterr().out
     assert code == 0, shown
     assert shown.count("PASS") == 5 and "VERDICT: no breach found" in shown
+    # The same bundle compressed proves the same.
+    write_bundle(bundle, tmp_path / "bundle.json.gz")
+    assert main(["audit", "prove", str(tmp_path / "bundle.json.gz"), "--key", key]) == 0
 
 
 def test_one_edited_row_is_caught_even_when_the_bundle_is_signed_again(tmp_path, unit):

@@ -15,6 +15,7 @@ its name and every row that cites it say what its SHA-256 must be.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import os
@@ -103,9 +104,11 @@ def build_bundle(
 
 
 def write_bundle(bundle: dict[str, Any], output: Path) -> BundleSummary:
-    """Write the bundle as one JSON file (replaced atomically)."""
+    """Write the bundle as one JSON file (replaced atomically); gzip-compressed when the name
+    ends in `.gz` (rows compress about tenfold)."""
     partial = output.with_name(f".{output.name}.partial")
-    partial.write_text(json.dumps(bundle, ensure_ascii=False), encoding="utf-8")
+    data = json.dumps(bundle, ensure_ascii=False).encode("utf-8")
+    partial.write_bytes(gzip.compress(data, mtime=0) if output.suffix == ".gz" else data)
     os.replace(partial, output)
     versions = bundle["allowlists"]
     return BundleSummary(
@@ -114,6 +117,12 @@ def write_bundle(bundle: dict[str, Any], output: Path) -> BundleSummary:
         missing_versions=tuple(d for d, text in versions.items() if text is None),
         bytes_written=output.stat().st_size,
     )
+
+
+def read_bundle_text(path: Path) -> str:
+    """A bundle's JSON text, gzip-compressed or not (recognised by its first bytes)."""
+    raw = path.read_bytes()
+    return (gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw).decode("utf-8")
 
 
 def _in_force_before(audit_file: Path, start: datetime) -> str | None:

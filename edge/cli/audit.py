@@ -47,7 +47,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_config(bundle, "edge.toml with [sharing]")
     bundle.add_argument("--from", dest="start", type=moment, required=True, help="from (UTC)")
     bundle.add_argument("--to", dest="end", type=moment, required=True, help="up to, excluded")
-    bundle.add_argument("--output", type=Path, required=True, help="the bundle file to write")
+    bundle.add_argument(
+        "--output", type=Path, required=True, help="the bundle file (.json, or .json.gz)"
+    )
     bundle.set_defaults(handler=run_bundle)
 
     prove = actions.add_parser(
@@ -214,13 +216,14 @@ def run_bundle(args: argparse.Namespace) -> int:
 
 
 def run_prove(args: argparse.Namespace) -> int:
+    from edge.audit.bundle import read_bundle_text
     from edge.audit.prove import load_bundle, parse_head, prove
 
     heads = [parse_head(text) for text in args.head]
     try:
-        text = args.bundle.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot read {args.bundle}: {exc.strerror}") from None
+        text = read_bundle_text(args.bundle)
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read {args.bundle}: {exc}") from None
     bundle = load_bundle(text)
     print(
         f"bundle {args.bundle}: unit {bundle['unit']}, {bundle['from']} to {bundle['to']}, "

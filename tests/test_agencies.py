@@ -116,6 +116,8 @@ def test_check_reports_every_problem_with_exit_code_2(files, capsys):
     assert run(files, "check") == 2
     out = capsys.readouterr().out
     assert "'NV' is not California" in out and "private entities may not receive" in out
+    # It says it describes the file on disk, and where to see what a running unit has in force.
+    assert "This is the file on disk" in out and "alpr-edge sharing status" in out
 
 
 def test_list_shows_each_agency_and_whether_it_may_query(files, capsys):

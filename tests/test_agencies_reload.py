@@ -1,5 +1,6 @@
 """A running unit picks up allow-list edits within seconds, over real brokers: a valid change
-is applied (and every agency is told), an invalid one is refused and the old list stays."""
+is applied (and every agency is told), an invalid one is refused and can only narrow the list
+in force (more in test_agencies_narrowing)."""
 
 from __future__ import annotations
 
@@ -98,7 +99,7 @@ def test_valid_allow_list_change_is_applied_within_5_seconds(unit, broker_factor
     )
 
 
-def test_invalid_allow_list_change_is_refused_and_the_old_list_stays(unit, broker_factory):
+def test_invalid_allow_list_change_is_refused_and_adds_nothing(unit, broker_factory):
     in_force = unit.sharing.allowlist
     federal = broker_factory("federal")
     # Edited by hand, bypassing `agencies add`: a federal agency slipped into the file.
@@ -111,7 +112,7 @@ def test_invalid_allow_list_change_is_refused_and_the_old_list_stays(unit, broke
     assert wait_until(lambda: unit.events("config_refused")) < 5.0
     [refusal] = unit.events("config_refused")
     assert "federal agencies are not California public agencies" in refusal["reason"]
-    assert unit.sharing.allowlist == in_force
+    assert unit.sharing.allowlist.agencies == in_force.agencies
     assert unit.oakland.wait_for(lambda s: s.of_schema(CONFIG_CHANGE), timeout=5)
     assert unit.oakland.of_schema(CONFIG_CHANGE)[0]["config_change"]["applied"] is False
     # Sharing goes on under the old list; the federal broker never hears from the unit.
@@ -120,11 +121,11 @@ def test_invalid_allow_list_change_is_refused_and_the_old_list_stays(unit, broke
     assert federal.clients_connected("unit-1") == 0
 
 
-def test_deleted_allow_list_file_keeps_the_last_good_one(unit):
-    in_force = unit.sharing.allowlist
+def test_deleted_allow_list_file_shares_nothing(unit):
+    # Fail closed: a missing file can be read to allow nothing (the file header's promise).
     unit.agencies.unlink()
     assert wait_until(lambda: unit.events("config_refused")) < 5.0
-    assert unit.sharing.allowlist == in_force
+    assert unit.sharing.allowlist.agencies == ()
     time.sleep(2.5)  # the poll sees the same missing file again: refused once, not every time
     assert len(unit.events("config_refused")) == 1
 

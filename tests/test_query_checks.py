@@ -113,6 +113,20 @@ def test_bounded_wildcard_finds_the_plate(tmp_path, agencies):
     assert [r["plate"] for r in decision.results] == ["7ABC123"]
 
 
+def test_exact_short_plate_is_answered_not_refused_as_a_wildcard(tmp_path, agencies):
+    # The acceptance failure: an agency asking for its own hit 8DG was refused
+    # wildcard_too_broad ("3 known characters and 0 wildcards").
+    short = Seen("8DG", NOW - timedelta(hours=2))
+    request = replace(VALID_REQUEST, plate="8DG")
+    decision = decide(tmp_path, agencies, agencies.message(request), reads=(READ, short))
+    assert decision.decision == "answered", decision.detail
+    assert [r["plate"] for r in decision.results] == ["8DG"]
+    # A partial plate with as few known characters is still too broad.
+    partial = replace(VALID_REQUEST, plate="8DG?")
+    refused = decide(tmp_path, agencies, agencies.message(partial), reads=(READ, short))
+    assert refused.reason_code == RefusalReason.WILDCARD_TOO_BROAD
+
+
 def test_query_signed_with_another_agencys_key_is_refused(tmp_path, agencies):
     forged = signed_message(VALID_REQUEST, agencies.keys["chp"], issued_at=NOW)
     assert decide(tmp_path, agencies, forged).reason_code == RefusalReason.BAD_SIGNATURE

@@ -12,6 +12,7 @@ from edge.config.allowlist import (
     AllowListError,
     check_allowlist,
     load_allowlist,
+    narrow_allowlist,
 )
 from edge.errors import ConfigError
 
@@ -166,3 +167,48 @@ def test_check_lists_every_problem_and_missing_file_is_an_error(tmp_path):
     missing = check_allowlist(tmp_path / "absent.toml")
     assert len(missing) == 1 and isinstance(missing[0], ConfigError)
     assert "file not found" in missing[0].reason
+
+
+BAD = entry(id="hsi-sf", kind="federal", broker="mqtts://alpr.hsi.dhs.gov:8883")
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        # (the oakland-pd entry in the refused file, what it keeps: receives or None = removed)
+        ({}, {"hits", "reads"}),
+        ({"receives": ["hits", "heartbeat"]}, {"hits"}),  # narrowed; heartbeat never added
+        ({"receives": ["hits", "raeds"]}, {"hits"}),  # a misspelt kind grants nothing
+        ({"receives": None, "recieves": ["reads", "hits"]}, None),  # the typo
+        ({"expires": "2027-06-30"}, None),  # not a TOML date
+        ({"broker": "mqtts://other.oaklandca.gov:8883"}, None),  # another broker
+        ({"ori": "CA0010901"}, None),  # anything else changed
+        ({"state": "NV"}, None),
+    ],
+)
+def test_a_refused_file_only_narrows_each_agency_it_still_lists(tmp_path, change, expected):
+    in_force = load_allowlist(write(tmp_path, entry()))
+    narrowed = narrow_allowlist(in_force, write(tmp_path, entry(**change), BAD)).allowlist
+    agency = narrowed.get("oakland-pd")
+    assert (agency.receives if agency else None) == expected
+    assert narrowed.get("hsi-sf") is None and narrowed.narrowed_by is not None
+
+
+def test_a_refused_file_brings_an_earlier_expiry_and_never_a_later_one(tmp_path):
+    in_force = load_allowlist(write(tmp_path, entry()))
+    sooner = narrow_allowlist(in_force, write(tmp_path, entry(expires=date(2026, 1, 1)), BAD))
+    later = narrow_allowlist(in_force, write(tmp_path, entry(expires=date(2099, 1, 1)), BAD))
+    assert sooner.allowlist.get("oakland-pd").expires == date(2026, 1, 1)
+    assert later.allowlist.get("oakland-pd").expires == date(2027, 6, 30)
+    assert "expires 2027-06-30 -> 2026-01-01" in sooner.changes["oakland-pd"]
+
+
+def test_a_refused_file_with_two_entries_for_an_agency_or_no_toml_removes_it(tmp_path):
+    in_force = load_allowlist(write(tmp_path, entry()))
+    twice = narrow_allowlist(in_force, write(tmp_path, entry(), entry()))
+    assert twice.allowlist.agencies == () and "several entries" in twice.changes["oakland-pd"]
+    (tmp_path / "agencies.toml").write_text("[[agency\n")
+    broken = narrow_allowlist(in_force, tmp_path / "agencies.toml")
+    assert broken.allowlist.agencies == () and "cannot be read" in broken.changes["oakland-pd"]
+    (tmp_path / "agencies.toml").unlink()
+    assert narrow_allowlist(in_force, tmp_path / "agencies.toml").allowlist.agencies == ()

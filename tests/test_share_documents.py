@@ -80,3 +80,11 @@ def test_documents_sent_for_reads_hits_heartbeats_and_audit_heads_keep_their_sch
         validators[document["schema"]].validate(document)
     broken = dict(documents[0], read=dict(documents[0]["read"], crop_path="crops/x.jpg"))
     assert not validators["alpr-edge/read/1"].is_valid(broken), "no crop paths leave the unit"
+
+
+def test_every_audit_event_is_documented():
+    from edge.audit.events import Event
+
+    table = DOC.read_text().split("The events (every name in", 1)[1].split("\n\n", 2)[1]
+    documented = set(re.findall(r"`([a-z_]+)`", table))
+    assert {event.value for event in Event} <= documented

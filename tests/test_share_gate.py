@@ -135,7 +135,7 @@ def test_removed_or_expired_agency_loses_its_queue_and_each_drop_is_audited(gate
     assert verify(gate.audit.path).ok
 
 
-def test_missing_or_invalid_allowlist_shares_nothing_and_the_last_good_one_stays(tmp_path):
+def test_missing_or_invalid_allowlist_shares_nothing_and_a_broken_entry_stops(tmp_path):
     path = tmp_path / "agencies.toml"
     settings = SharingConfig(agencies_file=path, data_dir=tmp_path / "share", unit_id="unit-1")
     with Sharing(settings) as sharing:
@@ -150,7 +150,9 @@ def test_missing_or_invalid_allowlist_shares_nothing_and_the_last_good_one_stays
         assert len(sharing.on_read(2, READ)) == 1
         path.write_text(path.read_text().replace('"CA"', '"NV"'))
         assert not sharing.reload_allowlist()
-        assert sharing.allowlist.get("oakland-pd") is not None
+        # The edit made the entry invalid: it may only narrow, so oakland-pd stops at once.
+        assert sharing.allowlist.get("oakland-pd") is None
+        assert sharing.on_read(3, READ) == []
     refused = [
         r for r in export_rows(settings.data_dir / "audit.sqlite") if r["decision"] == "refused"
     ]

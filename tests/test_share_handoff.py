@@ -95,10 +95,12 @@ def test_sharing_status_shows_the_queue_and_last_connection_event_per_agency(tmp
         )
 
     shown = status()
-    assert shown.returncode == 0, shown.stderr
-    [line] = [line for line in shown.stdout.splitlines() if line.startswith("oakland-pd")]
+    # The unit has stopped: nothing is shared now, and the exit status says so.
+    assert shown.returncode == 3, shown.stderr
+    assert "NOT RUNNING" in shown.stdout
+    [line] = [line for line in shown.stdout.splitlines() if line.strip().startswith("oakland-pd")]
     assert line.split()[1:5] == ["active", "until", "2099-01-01", "1"]
     assert "connect_failed: ConnectionRefusedError" in line
     (tmp_path / "agencies.toml").write_text(AGENCIES.replace('"CA"', '"NV"'))
     broken = status()
-    assert broken.returncode == 1 and "INVALID, nothing is shared" in broken.stdout
+    assert broken.returncode == 3 and "file on disk: INVALID" in broken.stdout

@@ -105,6 +105,9 @@ def test_two_allowlisted_brokers_get_every_read_and_the_unlisted_one_no_connecti
 
     assert inbox["oakland-pd"].wait_for(lambda s: len(statuses(s)) >= 2)
     assert statuses(inbox["oakland-pd"]) == ["online", "offline"]
+    # Every message says it is JSON, the status ones too (`offline` is the last will).
+    received = inbox["oakland-pd"].messages
+    assert {getattr(m.properties, "ContentType", None) for m in received} == {"application/json"}
     assert federal.connection_count() == 0, federal.log_text()
     assert oakland.clients_connected("unit-1") == 1
     assert verify(config.data_dir / "audit.sqlite").ok

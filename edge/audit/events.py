@@ -29,6 +29,8 @@ class Event(str, Enum):
     CONFIG_REFUSED = "config_refused"
     SETTINGS_LOAD = "settings_load"
     ALLOWLIST_CHANGE = "allowlist_change"
+    # A hotlist import, done or refused by the Values Act screen (edge.audit.hotlist_screen).
+    HOTLIST_IMPORT = "hotlist_import"
     # Accesses to the stored reads: a local search, an agency's query.
     SEARCH = "search"
     QUERY = "query"

@@ -36,7 +36,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     show.add_argument("agency_id", metavar="ID")
     show.set_defaults(handler=run_show)
 
-    check = actions.add_parser("check", help="report every rule the file breaks (exit 2 if any)")
+    check = actions.add_parser(
+        "check",
+        help="report every rule the file on disk breaks (exit 2 if any); what a running unit "
+        "has in force is `alpr-edge sharing status`",
+    )
     _file_arguments(check)
     check.set_defaults(handler=run_check)
 
@@ -158,10 +162,18 @@ def run_check(args: argparse.Namespace) -> int:
     problems = check_allowlist(path)
     for problem in problems:
         print(f"{problem.file}: {problem.key or '-'}: {problem.reason}")
+    # This describes the file on disk; a running unit may have another list in force.
     if problems:
-        print(f"{path}: REFUSED ({len(problems)} problems): a unit would share nothing with it")
+        print(
+            f"{path}: REFUSED ({len(problems)} problems). This is the file on disk: a unit "
+            "starting with it would share nothing; a running unit refuses it and keeps only what "
+            "it still allows of the list in force (`alpr-edge sharing status` shows that list)"
+        )
         return EXIT_BAD_INPUT
-    print(f"{path}: valid")
+    print(
+        f"{path}: valid. This is the file on disk; a running unit puts it in force within "
+        "seconds (`alpr-edge sharing status` shows the list in force)"
+    )
     return EXIT_OK
 
 

@@ -1,4 +1,4 @@
-"""`alpr-edge audit verify|export|report`: checking and reading the tamper-evident audit log.
+"""`alpr-edge audit verify|export|bundle|prove|report`: checking and reading the audit log.
 
 Every command that reads the audit log is itself recorded in it (CJIS 5.4.1.1: access to the
 audit log is an audited event).
@@ -38,6 +38,37 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     export.add_argument("--format", choices=("csv", "jsonl"), default="csv")
     export.add_argument("--output", type=Path, help="file to write (default: standard output)")
     export.set_defaults(handler=run_export)
+
+    bundle = actions.add_parser(
+        "bundle",
+        help="one signed file for an auditor: the period's rows, every allow-list version in "
+        "force, the published policy",
+    )
+    add_config(bundle, "edge.toml with [sharing]")
+    bundle.add_argument("--from", dest="start", type=moment, required=True, help="from (UTC)")
+    bundle.add_argument("--to", dest="end", type=moment, required=True, help="up to, excluded")
+    bundle.add_argument(
+        "--output", type=Path, required=True, help="the bundle file (.json, or .json.gz)"
+    )
+    bundle.set_defaults(handler=run_bundle)
+
+    prove = actions.add_parser(
+        "prove",
+        help="check a bundle without the unit: chain and signed heads, sharing, queries, "
+        "retention (exit 1 on any breach)",
+    )
+    prove.add_argument("bundle", type=Path, metavar="BUNDLE")
+    prove.add_argument(
+        "--head",
+        action="append",
+        default=[],
+        metavar="SEQ:HASH:SIG",
+        help="a signed chain head an agency received (repeat for each)",
+    )
+    prove.add_argument(
+        "--key", help="the unit's pinned device public key (`alpr-edge keys device`)"
+    )
+    prove.set_defaults(handler=run_prove)
 
     report = actions.add_parser("report", help="monthly transparency report (Markdown or JSON)")
     report.add_argument("--month", required=True, help="YYYY-MM (UTC)")
@@ -143,3 +174,70 @@ def run_report(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     return EXIT_OK
+
+
+def run_bundle(args: argparse.Namespace) -> int:
+    from edge.audit.access import record_audit_access
+    from edge.audit.bundle import build_bundle, write_bundle
+    from edge.audit.events import Event
+    from edge.audit.signing import device_key
+
+    sharing = sharing_of(load(args.config))
+    if args.start >= args.end:
+        raise InputError("--from must be before --to")
+    if not sharing.audit_file.is_file():
+        raise InputError(f"audit log not found: {sharing.audit_file}")
+    bundle = build_bundle(
+        sharing.audit_file,
+        sharing.data_dir,
+        sharing.unit_id,
+        args.start,
+        args.end,
+        device_key(sharing.data_dir),
+        sharing.query_policy,
+    )
+    summary = write_bundle(bundle, args.output)
+    record_audit_access(
+        sharing.audit_file,
+        Event.AUDIT_EXPORT,
+        f"audit bundle: {summary.rows} rows, {summary.allowlist_versions} allow-list versions",
+        start=args.start.isoformat(),
+        end=args.end.isoformat(),
+        output=str(args.output),
+        format="bundle",
+    )
+    print(
+        f"{args.output}: {summary.rows} rows, {summary.allowlist_versions} allow-list versions, "
+        f"{summary.bytes_written} bytes, signed by device key {bundle['device_key']['key_id']}"
+    )
+    for digest in summary.missing_versions:
+        print(f"WARNING: allow-list version {digest} is not kept on this unit: `prove` will say so")
+    return EXIT_OK
+
+
+def run_prove(args: argparse.Namespace) -> int:
+    from edge.audit.bundle import read_bundle_text
+    from edge.audit.prove import load_bundle, parse_head, prove
+
+    heads = [parse_head(text) for text in args.head]
+    try:
+        text = read_bundle_text(args.bundle)
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read {args.bundle}: {exc}") from None
+    bundle = load_bundle(text)
+    print(
+        f"bundle {args.bundle}: unit {bundle['unit']}, {bundle['from']} to {bundle['to']}, "
+        f"{len(bundle['rows'])} rows"
+    )
+    verdicts = prove(bundle, heads, args.key)
+    for verdict in verdicts:
+        print(f"{'PASS  ' if verdict.ok else 'BREACH'} {verdict.rule} ({verdict.checked} checked)")
+        for breach in verdict.breaches[:20]:
+            print(f"         {breach}")
+        if len(verdict.breaches) > 20:
+            print(f"         ... and {len(verdict.breaches) - 20} more")
+        for note in verdict.notes:
+            print(f"         note: {note}")
+    breached = [v for v in verdicts if not v.ok]
+    print("VERDICT: " + ("no breach found" if not breached else f"{len(breached)} rules breached"))
+    return EXIT_OK if not breached else EXIT_FAILURE

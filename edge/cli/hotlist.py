@@ -19,12 +19,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def hotlist_import_command(args: argparse.Namespace) -> int:
+    from edge.audit.allowlist_edit import operator_name
+    from edge.audit.hotlist_screen import import_screened
     from edge.runtime.hotlist import import_csv
     from edge.runtime.pipeline.components import open_store
 
-    store = open_store(load(args.config))
+    config = load(args.config)
+    store = open_store(config)
     try:
-        count = import_csv(store, args.csv)
+        # Screened first (Values Act): an immigration-enforcement entry refuses the file.
+        count = import_screened(
+            args.csv,
+            config.audit_file,
+            lambda path: import_csv(store, path),
+            user=operator_name(),
+            user_agency=config.sharing.operator_agency if config.sharing else "",
+        )
     finally:
         store.close()
     print(f"imported {count} hotlist entries from {args.csv}")

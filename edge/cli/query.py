@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from edge.cli.common import moment
+from edge.cli.common import add_config, load, moment, sharing_of
 from edge.errors import EXIT_FAILURE, EXIT_OK, InputError
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ DEFAULT_WINDOW = timedelta(days=7)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    keys = subparsers.add_parser("keys", help="query signing keys (Ed25519)")
+    keys = subparsers.add_parser("keys", help="signing keys: agencies' query keys, the device key")
     key_actions = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
     generate = key_actions.add_parser(
         "generate", help="make a query key pair: private PEM (owner-only) and .pub text"
@@ -33,6 +33,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--out", type=Path, required=True, help="private key file; the public half goes to OUT.pub"
     )
     generate.set_defaults(handler=run_generate)
+    device = key_actions.add_parser(
+        "device",
+        help="print this unit's device public key and id, for agencies and auditors to pin "
+        "(made on first use in the sharing data_dir; the private key never leaves the unit)",
+    )
+    add_config(device, "edge.toml with a [sharing] table")
+    device.set_defaults(handler=run_device_key)
 
     query = subparsers.add_parser(
         "query", help="ask a unit whether it saw a plate (signed, over your agency's broker)"
@@ -57,6 +64,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     query.add_argument("--timeout", type=float, default=15.0, help="seconds to wait for the answer")
     query.add_argument("--json", action="store_true", help="print the answer as JSON")
     query.set_defaults(handler=run_query)
+
+
+def run_device_key(args: argparse.Namespace) -> int:
+    from edge.audit.signing import DEVICE_KEY_FILE, device_key
+
+    settings = sharing_of(load(args.config))
+    key = device_key(settings.data_dir)
+    print(key.public_text)
+    print(
+        f"key id {key.key_id}; unit {settings.unit_id}; private key "
+        f"{settings.data_dir / DEVICE_KEY_FILE} (0600, stays on the unit)"
+    )
+    return EXIT_OK
 
 
 def run_generate(args: argparse.Namespace) -> int:

@@ -3,8 +3,9 @@
 California Civil Code 1798.90.55(b) lets a public agency share ALPR data only with another
 public agency; the Attorney General (Bulletin 2023-DLE-06) reads that to exclude federal and
 out-of-state agencies and private entities. Every entry must therefore prove it is a California
-public agency reached over verified, mutual TLS. Anything doubtful refuses the whole file: with
-no valid allow-list nothing is shared (deny by default).
+public agency reached over verified, mutual TLS. Anything doubtful refuses the whole file: a
+unit that starts without a valid allow-list shares nothing (deny by default), and a refused
+edit can only narrow the list a running unit has in force (`narrow_allowlist`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import hashlib
 import ipaddress
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -157,6 +158,11 @@ class AllowList:
     sha256: str
     demo: bool
     agencies: tuple[Agency, ...]
+    # The SHA-256 of a refused file that narrowed this list (edge.config.allowlist
+    # .narrow_allowlist); None when the list is the file `sha256` names, as it stands.
+    narrowed_by: str | None = None
+    # The file's exact bytes (what `sha256` digests), kept for the audit bundle's versions.
+    raw: bytes | None = field(default=None, compare=False, repr=False)
 
     def get(self, agency_id: str) -> Agency | None:
         return next((a for a in self.agencies if a.id == agency_id), None)
@@ -192,7 +198,8 @@ def load_allowlist(path: str | Path) -> AllowList:
     path = Path(path)
     data = load_toml(path)
     raw = path.read_bytes()
-    return parse_allowlist(data, path, sha256=hashlib.sha256(raw).hexdigest())
+    parsed = parse_allowlist(data, path, sha256=hashlib.sha256(raw).hexdigest())
+    return replace(parsed, raw=raw)
 
 
 def check_allowlist(path: str | Path) -> list[ConfigError]:
@@ -429,3 +436,103 @@ def _duplicates(agencies: Iterable[Agency], file: Path) -> list[ConfigError]:
             )
         brokers.setdefault(where, agency.id)
     return problems
+
+
+@dataclass(frozen=True)
+class Narrowing:
+    """What a refused allow-list file took away from the list in force, agency by agency."""
+
+    allowlist: AllowList
+    # agency id -> what was taken away and why ("removed: ...", "receives ... -> ...").
+    changes: dict[str, str]
+
+
+def narrow_allowlist(in_force: AllowList, path: str | Path) -> Narrowing:
+    """The list in force, cut down to what a refused (invalid) file can still be read to allow.
+
+    An invalid edit may only narrow: each agency in force keeps what the new file, read entry by
+    entry, still grants it, and nothing else. It is removed when the file drops its entry, has
+    two entries with its id, or changes anything but `receives`/`expires` (another broker,
+    other certificates, a new ORI...) or leaves it with an invalid field; `receives` becomes
+    the kinds both lists grant (a misspelt `recieves` grants none), `expires` the earlier date.
+    Nothing is added or widened. A file that cannot be read as TOML at all (or is missing) can
+    be trusted for nothing: everything is removed and nothing is shared (fail closed).
+    """
+    path = Path(path)
+    try:
+        data = load_toml(path)
+    except ConfigError as exc:
+        changes = {a.id: f"removed: the file cannot be read ({exc.reason})" for a in in_force}
+        return Narrowing(replace(in_force, agencies=(), narrowed_by=_file_digest(path)), changes)
+    demo = data.get("demo") is True and in_force.demo
+    raw_entries = data.get("agency", [])
+    entries = (
+        [e for e in raw_entries if isinstance(e, dict)] if isinstance(raw_entries, list) else []
+    )
+    kept: list[Agency] = []
+    changes: dict[str, str] = {}
+    for agency in in_force:
+        matching = [(i, e) for i, e in enumerate(entries) if e.get("id") == agency.id]
+        if not matching:
+            changes[agency.id] = "removed: no entry for it in the new file"
+            continue
+        if len(matching) > 1:
+            changes[agency.id] = "removed: the new file has several entries with its id"
+            continue
+        index, entry = matching[0]
+        narrowed, why = _narrow_entry(agency, entry, index, path, demo)
+        if narrowed is None:
+            changes[agency.id] = f"removed: {why}"
+            continue
+        if narrowed != agency:
+            changes[agency.id] = why
+        kept.append(narrowed)
+    narrowed_list = replace(
+        in_force, demo=demo, agencies=tuple(kept), narrowed_by=_file_digest(path)
+    )
+    return Narrowing(narrowed_list, changes)
+
+
+def _file_digest(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return "missing"
+
+
+def _narrow_entry(
+    agency: Agency, entry: Mapping[str, Any], index: int, file: Path, demo: bool
+) -> tuple[Agency | None, str]:
+    """`agency` as far as `entry` still allows it, with what changed (or why it is removed)."""
+    raw_receives = entry.get("receives")
+    granted = (
+        {v for v in raw_receives if isinstance(v, str)} if isinstance(raw_receives, list) else set()
+    )
+    receives = frozenset(agency.receives & granted)
+    if not receives:
+        return None, "its entry grants none of what it received (`receives` missing or invalid)"
+    expires = entry.get("expires")
+    if not isinstance(expires, date) or isinstance(expires, datetime):
+        return None, "its `expires` is missing or not a TOML date"
+    # Parse the entry as the file states it, with only the kinds kept and unknown keys left out
+    # (a misspelt key grants nothing, so it cannot widen): any other problem removes it.
+    cleaned = {k: v for k, v in entry.items() if k in _ENTRY_FIELDS}
+    cleaned["receives"] = sorted(receives)
+    parsed, problems = _parse_entry(cleaned, index, file, demo)
+    if parsed is None:
+        return None, "its entry is invalid: " + "; ".join(f"{p.key}: {p.reason}" for p in problems)
+    if replace(parsed, receives=agency.receives, expires=agency.expires) != agency:
+        differ = [
+            f.name
+            for f in fields(Agency)
+            if getattr(parsed, f.name) != getattr(agency, f.name)
+            and f.name not in ("receives", "expires")
+        ]
+        return None, f"its entry changes {', '.join(differ)}: not applied until the file is valid"
+    narrowed = replace(agency, receives=receives, expires=min(expires, agency.expires))
+    what = []
+    if receives != agency.receives:
+        what.append(f"receives {sorted(agency.receives)} -> {sorted(receives)}")
+    if narrowed.expires != agency.expires:
+        what.append(f"expires {agency.expires} -> {narrowed.expires}")
+    return narrowed, "; ".join(what)

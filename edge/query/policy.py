@@ -206,8 +206,11 @@ def _check_scope(signed: SignedQuery, ctx: QueryContext) -> None:
             f"({ctx.retention.days}-day retention)",
         )
     plate, policy = query.plate, ctx.policy
-    if plate.known_characters < policy.min_known_characters or plate.wildcards > (
-        policy.max_wildcards
+    # An exact plate (no wildcard) names one vehicle whatever its length: "8DG" is a plate,
+    # not a search. The breadth rules apply only to partial plates.
+    if plate.wildcards and (
+        plate.known_characters < policy.min_known_characters
+        or plate.wildcards > policy.max_wildcards
     ):
         raise QueryRefused(
             RefusalReason.WILDCARD_TOO_BROAD,

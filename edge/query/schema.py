@@ -79,7 +79,8 @@ class QueryRefused(Exception):
 
 @dataclass(frozen=True)
 class PlatePattern:
-    """An exact plate or a partial one: `?` stands for one character, `*` for any run."""
+    """An exact plate or a partial one: `?` stands for one character, `*` for any run. Only a
+    partial plate (one with a wildcard) is held to the policy's breadth rules."""
 
     text: str
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from edge.audit.events import SYSTEM_USER, Decision, Event
 from edge.audit.log import AuditEvent, AuditLog, ChainHead, utc_now
-from edge.config.allowlist import EMPTY_ALLOWLIST, Agency, AllowList
+from edge.config.allowlist import EMPTY_ALLOWLIST, Agency, AllowList, Narrowing
 from edge.share.messages import REQUIRED_OPTION, Outgoing, topic
 from edge.share.outbox import Outbox, QueuedMessage
 
@@ -120,14 +120,45 @@ class EgressGate:
                     agency.expires,
                 )
             for agency_id in self.outbox.agencies():
-                self._drop_if_inactive(agency_id, today)
+                self._drop_if_inactive(agency_id, today, kinds=True)
 
-    def refuse_allowlist(self, source: str, reason: str) -> None:
-        """An allow-list file that cannot be used: audited; the one in force stays."""
+    def refuse_allowlist(
+        self,
+        source: str,
+        reason: str,
+        narrowing: Narrowing | None = None,
+        changed_by: str = SYSTEM_USER,
+    ) -> None:
+        """An allow-list file that cannot be used: audited, and what it removes or narrows in
+        the list in force stops at once (`narrowing`); nothing it adds or widens applies."""
         log.error("allow-list %s refused: %s", source, reason)
-        self.system_event(
-            Event.CONFIG_REFUSED, Decision.REFUSED, reason, details={"source": source}
-        )
+        today = self._today()
+        with self._lock:
+            details: dict[str, Any] = {"source": source}
+            if narrowing is not None:
+                narrowed = narrowing.allowlist
+                details |= {
+                    "refused_sha256": narrowed.narrowed_by,
+                    "in_force_sha256": narrowed.sha256 or None,
+                    "narrowed": narrowing.changes,
+                    "active": [a.id for a in narrowed.active(today)],
+                    "receives": {a.id: sorted(a.receives) for a in narrowed.active(today)},
+                }
+                if narrowing.changes:
+                    reason += "; narrowed at once: " + "; ".join(
+                        f"{agency_id} {change}" for agency_id, change in narrowing.changes.items()
+                    )
+            self.system_event(
+                Event.CONFIG_REFUSED,
+                Decision.REFUSED,
+                reason,
+                username=changed_by,
+                details=details,
+            )
+            if narrowing is not None:
+                self._allowlist = narrowing.allowlist
+                for agency_id in self.outbox.agencies():
+                    self._drop_if_inactive(agency_id, today, kinds=True)
 
     def active_agency(self, agency_id: str) -> Agency | None:
         """The agency if it may receive anything now; otherwise drops what it has queued."""
@@ -247,17 +278,28 @@ class EgressGate:
             details=details,
         )
 
-    def _drop_if_inactive(self, agency_id: str, today: date) -> Agency | None:
+    def _drop_if_inactive(
+        self, agency_id: str, today: date, *, kinds: bool = False
+    ) -> Agency | None:
+        """The agency if it may still receive something; drops (audited) every queued message
+        it may no longer receive: all of them once it is removed or expired and, with `kinds`
+        (when a list is put in force), those of a kind it no longer receives. Nothing of such a
+        kind is queued after that: `_refusal` checks `receives`."""
         agency = self._allowlist.get(agency_id)
-        if agency is not None and agency.is_active(today):
+        active = agency is not None and agency.is_active(today)
+        if active and not kinds:
             return agency
-        reason = (
-            f"agreement expired on {agency.expires.isoformat()}"
-            if agency is not None
-            else "agency no longer on the allow-list"
-        )
+        if agency is None:
+            reason = "agency no longer on the allow-list"
+        elif not active:
+            reason = f"agreement expired on {agency.expires.isoformat()}"
+        else:
+            reason = f"the agency no longer receives this kind (receives {sorted(agency.receives)})"
         dropped = 0
         for queued in self.outbox.queued(agency_id):
+            option = REQUIRED_OPTION.get(queued.kind)
+            if active and agency is not None and (option is None or option in agency.receives):
+                continue
             with self.audit.transaction() as conn:
                 self.audit.append(
                     conn,
@@ -279,4 +321,4 @@ class EgressGate:
             dropped += 1
         if dropped:
             log.warning("dropped %d queued messages for %s: %s", dropped, agency_id, reason)
-        return None
+        return agency if active else None

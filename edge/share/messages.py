@@ -148,5 +148,13 @@ def heartbeat_message(
     return message
 
 
-def audit_head_message(seq: int, row_hash: str, at: str | None) -> Outgoing:
-    return Outgoing(kind=AUDIT_HEAD, body={"audit": {"seq": seq, "hash": row_hash, "at": at}})
+def audit_head_message(
+    seq: int, row_hash: str, at: str | None, *, key_id: str | None = None, signature: str = ""
+) -> Outgoing:
+    """The chain head; with the device key's signature over `head_document(unit, seq, hash)`
+    (edge.audit.signing) and the key's id, so an agency holding the pinned key can prove it
+    came from this unit."""
+    audit: dict[str, object] = {"seq": seq, "hash": row_hash, "at": at}
+    if key_id is not None:
+        audit |= {"key_id": key_id, "signature": signature}
+    return Outgoing(kind=AUDIT_HEAD, body={"audit": audit})

@@ -3,11 +3,12 @@
 The allow-list file is watched (watchdog; a poll every few seconds backs it up, and SIGHUP
 forces a check). A changed file is loaded by `Sharing.reload_allowlist`: a valid one is put in
 force (audited, links to added agencies opened, removed ones closed and their queues dropped);
-an invalid or missing one is refused (audited, logged with the reason) and the last good
-allow-list stays in force. Either way every agency still allow-listed receives a drift alert
-(`config_change`): a change it did not expect to sharing settings is how Ventura County found
-"National Lookup" switched back on. A change made while the unit was stopped is reported when
-it starts again (its last two `config_load` audit rows differ).
+an invalid or missing one is refused (audited, logged with the reason) and can only narrow:
+what it removes or narrows in the list in force stops at once, nothing it adds or widens
+applies (edge.config.allowlist.narrow_allowlist). Either way every agency still allow-listed
+receives a drift alert (`config_change`): a change it did not expect to sharing settings is
+how Ventura County found "National Lookup" switched back on. A change made while the unit was
+stopped is reported when it starts again (its last two `config_load` audit rows differ).
 """
 
 from __future__ import annotations
@@ -157,7 +158,10 @@ class AllowListWatcher:
         """Reload if the file differs from the allow-list in force; True if a change applied."""
         digest = self._file_sha256()
         previous = self._sharing.allowlist
-        if digest in (previous.sha256, self._refused_sha256):
+        # A list narrowed by a refused file still names the last good file's digest: that file
+        # written back must be applied again, whole.
+        in_force = previous.sha256 if previous.narrowed_by is None else None
+        if digest in (in_force, self._refused_sha256):
             return False
         applied = self._sharing.reload_allowlist(changed_by=WATCHER_USER)
         if applied:
@@ -165,7 +169,10 @@ class AllowListWatcher:
             log.info("allow-list %s changed: now in force (sha256 %s)", self._path, digest)
         else:
             self._refused_sha256 = digest
-            log.error("allow-list %s changed but was refused; the previous one stays", self._path)
+            log.error(
+                "allow-list %s changed but was refused; it only narrowed the list in force",
+                self._path,
+            )
         drift = Drift.between(previous, self._sharing.allowlist)
         self._sharing.broadcast(drift.alert(applied, when="while the unit was running"))
         return applied

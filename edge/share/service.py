@@ -14,14 +14,16 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from edge.audit.bundle import keep_allowlist_version
 from edge.audit.events import SYSTEM_USER, Decision, Event
 from edge.audit.log import AuditLog
 from edge.audit.retention import Retention
-from edge.config.allowlist import AllowList, load_allowlist
+from edge.audit.signing import device_key, head_document
+from edge.config.allowlist import Agency, AllowList, load_allowlist, narrow_allowlist
 from edge.config.schema import SharingConfig
 from edge.errors import ConfigError
 from edge.runtime.store import ReadStore
@@ -36,6 +38,7 @@ from edge.share.messages import (
 )
 from edge.share.mqtt.link import QueryHandler, Transport
 from edge.share.outbox import Outbox
+from edge.share.state import write_sharing_state
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +59,8 @@ class Sharing:
         self._today = today
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.audit = AuditLog(settings.audit_file)
+        # Made here on first start, 0600, never sent: only its public half leaves the unit.
+        self.device_key = device_key(settings.data_dir)
         self.outbox = Outbox(self.audit, settings.outbox_file)
         self.gate = EgressGate(
             self.audit, self.outbox, settings.unit_id, settings.operator_agency, today=today
@@ -77,6 +82,11 @@ class Sharing:
         self._periodic: threading.Thread | None = None
         # The unit's real state for heartbeats (edge.service.health), when a run provides it.
         self._state: Callable[[], Mapping[str, Any]] | None = None
+        self._in_force_key: tuple[object, ...] | None = None
+        self._in_force_since = ""
+        self._agency_since: dict[str, str] = {}
+        self._agency_entry: dict[str, Agency] = {}
+        self._file_state: tuple[str, str | None] = ("missing", None)
 
     def set_query_handler(self, handler: QueryHandler | None) -> None:
         """edge.query's responder: called with each query read on an agency's connection."""
@@ -119,19 +129,62 @@ class Sharing:
             )
 
     def reload_allowlist(self, changed_by: str = SYSTEM_USER) -> bool:
-        """Load the allow-list file again; an invalid file is refused (audited) and the one in
-        force stays. Returns whether the file was applied."""
+        """Load the allow-list file again. A valid file is put in force. An invalid (or missing)
+        one is refused, audited, and only narrows: what it removes, expires or narrows in the
+        list in force stops at once, nothing it adds or widens applies (narrow_allowlist).
+        Returns whether the file was applied."""
+        path = self.settings.agencies_file
         try:
-            allowlist = load_allowlist(self.settings.agencies_file)
+            allowlist = load_allowlist(path)
         except ConfigError as exc:
-            self.gate.refuse_allowlist(str(self.settings.agencies_file), str(exc))
+            narrowing = narrow_allowlist(self.allowlist, path)
+            self.gate.refuse_allowlist(str(path), str(exc), narrowing, changed_by)
+            # The state first: closing links may take seconds, what is in force changed now.
+            self._write_state(refusal=str(exc), file_sha256=narrowing.allowlist.narrowed_by)
+            self.transport.sync(self.allowlist.active(self._today()))
             return False
         self.apply_allowlist(allowlist, changed_by)
         return True
 
     def apply_allowlist(self, allowlist: AllowList, changed_by: str = SYSTEM_USER) -> None:
+        if allowlist.raw is not None:
+            # Kept before the config_load row cites it: `audit bundle` needs the text.
+            keep_allowlist_version(self.settings.data_dir, allowlist.sha256, allowlist.raw)
         self.gate.apply_allowlist(allowlist, changed_by)
+        self._write_state(refusal=None, file_sha256=allowlist.sha256)
         self.transport.sync(allowlist.active(self._today()))
+
+    def _write_state(
+        self, *, refusal: str | None, file_sha256: str | None, running: bool = True
+    ) -> None:
+        """Tell `alpr-edge sharing status` what is in force (edge.share.state)."""
+        now = datetime.now(UTC).isoformat()
+        allowlist = self.allowlist
+        if (allowlist.sha256, allowlist.narrowed_by, allowlist.agencies) != self._in_force_key:
+            self._in_force_key = (allowlist.sha256, allowlist.narrowed_by, allowlist.agencies)
+            self._in_force_since = now
+        # An agency keeps its "since" while its entry in force stays the same.
+        self._agency_since = {
+            a.id: self._agency_since[a.id]
+            if self._agency_entry.get(a.id) == a and a.id in self._agency_since
+            else now
+            for a in allowlist
+        }
+        self._agency_entry = {a.id: a for a in allowlist}
+        self._file_state = (file_sha256 or "missing", refusal)
+        try:
+            write_sharing_state(
+                self.settings.data_dir,
+                unit_id=self.settings.unit_id,
+                allowlist=allowlist,
+                since=self._in_force_since,
+                agency_since=self._agency_since,
+                file_sha256=self._file_state[0],
+                refusal=refusal,
+                running=running,
+            )
+        except OSError as exc:
+            log.error("sharing state file not written: %s", exc)
 
     @property
     def allowlist(self) -> AllowList:
@@ -182,7 +235,16 @@ class Sharing:
 
     def publish_audit_head(self) -> list[str]:
         head = self.audit.head()
-        return self.broadcast(audit_head_message(head.seq, head.row_hash, head.at))
+        document = head_document(self.settings.unit_id, head.seq, head.row_hash)
+        return self.broadcast(
+            audit_head_message(
+                head.seq,
+                head.row_hash,
+                head.at,
+                key_id=self.device_key.key_id,
+                signature=self.device_key.sign(document),
+            )
+        )
 
     def _send(self, messages: list[tuple[str, Outgoing]]) -> list[str]:
         return [mid for mid in self.gate.send_all(messages) if mid] if messages else []
@@ -225,6 +287,10 @@ class Sharing:
     def close(self) -> None:
         """Stop; what is still queued (brokers down, time up) is sent after the next start."""
         self._stop.set()
+        if self._in_force_key is not None:
+            self._write_state(
+                refusal=self._file_state[1], file_sha256=self._file_state[0], running=False
+            )
         if self._periodic is not None:
             self._periodic.join(5)
             self.drain(self.settings.drain_on_exit_s)

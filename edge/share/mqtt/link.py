@@ -78,6 +78,14 @@ def _status_payload(unit_id: str, status: str) -> bytes:
     return json.dumps({"schema": "alpr-edge/status/1", "unit": unit_id, "status": status}).encode()
 
 
+def json_properties(packet: int = PacketTypes.PUBLISH) -> Properties:
+    """MQTT 5 properties every message carries: UTF-8 JSON, said so (docs/sharing.md)."""
+    properties = Properties(packet)
+    properties.ContentType = "application/json"
+    properties.PayloadFormatIndicator = 1
+    return properties
+
+
 class AgencyLink:
     """The connection to one agency's broker and the thread that drains its outbox."""
 
@@ -156,8 +164,13 @@ class AgencyLink:
             except (OSError, ssl.SSLError) as exc:
                 self._failure(f"cannot load TLS files: {exc}")
                 return None
+        # The last will is a message too: it carries the same content type as the others.
         client.will_set(
-            status_topic(self._unit_id), _status_payload(self._unit_id, "offline"), 1, True
+            status_topic(self._unit_id),
+            _status_payload(self._unit_id, "offline"),
+            1,
+            True,
+            properties=json_properties(PacketTypes.WILLMESSAGE),
         )
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
@@ -194,7 +207,11 @@ class AgencyLink:
             details={"status_topic": status_topic(self._unit_id)},
         )
         client.publish(
-            status_topic(self._unit_id), _status_payload(self._unit_id, "online"), 1, True
+            status_topic(self._unit_id),
+            _status_payload(self._unit_id, "online"),
+            1,
+            True,
+            properties=json_properties(),
         )
         if self._on_query is not None:
             client.subscribe(query_topic(self._unit_id), qos=1)
@@ -241,9 +258,7 @@ class AgencyLink:
         message = self._outbox.next_for(self.agency.id)
         if message is None:
             return
-        properties = Properties(PacketTypes.PUBLISH)
-        properties.ContentType = "application/json"
-        properties.PayloadFormatIndicator = 1
+        properties = json_properties()
         properties.UserProperty = [("message-id", message.message_id)]
         if message.correlation_data is not None:
             properties.CorrelationData = message.correlation_data

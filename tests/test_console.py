@@ -617,7 +617,8 @@ def test_browsing_verifying_and_exporting_the_audit_log_are_audited(app, unit):
     assert all(r["username"] == "auditor" for r in audit_rows(unit, "audit_verify"))
 
 
-def test_sharing_log_shows_sent_refused_and_queries_with_reason_and_case(app, unit):
+def seed_sharing(unit: Path) -> None:
+    """Audit rows a sharing unit writes: a hit sent, a read dropped, a query refused."""
     from edge.audit.events import Decision, Event
     from edge.audit.log import AuditEvent
 
@@ -670,6 +671,10 @@ def test_sharing_log_shows_sent_refused_and_queries_with_reason_and_case(app, un
         )
     )
     log.close()
+
+
+def test_sharing_log_shows_sent_refused_and_queries_with_reason_and_case(app, unit):
+    seed_sharing(unit)
     client = login(app, "auditor")
     page = client.get("/sharing?agency=chp").text
     assert "agreement expired" in page and "purpose_prohibited" in page and "24-99" in page

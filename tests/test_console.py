@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -85,13 +85,13 @@ def make_unit(folder: Path, reads: int = len(PLATES)) -> Path:
                 "region": "CA",
                 "reason": "stolen",
                 "source": "NCIC",
-                "loaded_at": datetime.now(UTC).isoformat(),
+                "loaded_at": datetime.now(timezone.utc).isoformat(),
                 "file": "wanted.csv",
             }
         )
         .last_pk
     )
-    now = datetime.now(UTC)
+    now = datetime.now(timezone.utc)
     for index in range(reads):
         plate = PLATES[index % len(PLATES)]
         read = VehicleRead(
@@ -483,7 +483,7 @@ def test_an_operator_imports_and_expires_hotlist_entries(app, unit):
     store = ReadStore(unit.parent / "store", readonly=True)
     entry = store.hotlist_entries()[0]
     store.close()
-    assert not entry.active_at(datetime.now(UTC) + timedelta(seconds=1))
+    assert not entry.active_at(datetime.now(timezone.utc) + timedelta(seconds=1))
     reasons = [r["reason"] for r in audit_rows(unit, "hotlist_change")]
     assert reasons == ["imported 1 hotlist entries from wanted.csv", "expired hotlist entry 1"]
 

@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -208,7 +208,11 @@ def _moment(text: str) -> datetime | None:
         parsed = datetime.fromisoformat(text)
     except ValueError:
         raise InputError(f"{text!r} is not a date or date and time (YYYY-MM-DD[THH:MM])") from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    return (
+        parsed.replace(tzinfo=timezone.utc)
+        if parsed.tzinfo is None
+        else parsed.astimezone(timezone.utc)
+    )
 
 
 # --- login -------------------------------------------------------------------------------------
@@ -468,7 +472,7 @@ async def hotlists(request: Request, console: Console, session: Session) -> Resp
             entries = store.hotlist_entries()
         finally:
             store.close()
-    now = datetime.now(UTC)
+    now = datetime.now(timezone.utc)
     return render(
         request,
         "hotlists.html",
@@ -516,7 +520,7 @@ async def hotlist_expire(request: Request, console: Console, session: Session) -
     entry_id = int(request.path_params["entry_id"])
     store = ReadStore(console.paths.store_dir)
     try:
-        found = store.expire_hotlist_entry(entry_id, datetime.now(UTC))
+        found = store.expire_hotlist_entry(entry_id, datetime.now(timezone.utc))
     finally:
         store.close()
     if not found:
@@ -802,7 +806,7 @@ def _transparency(console: Console, month: str) -> dict[str, Any] | None:
 async def transparency(request: Request) -> Response:
     console: Console = request.app.state.console
     request.state.session = console.accounts.session(request.cookies.get(SESSION_COOKIE))
-    month = request.query_params.get("month") or datetime.now(UTC).strftime("%Y-%m")
+    month = request.query_params.get("month") or datetime.now(timezone.utc).strftime("%Y-%m")
     try:
         report = console.cached(f"report {month}", lambda: _transparency(console, month))
     except InputError as exc:

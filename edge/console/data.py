@@ -12,7 +12,7 @@ import json
 import shutil
 import sqlite3
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +70,7 @@ def outbox_depths(path: Path | None) -> dict[str, int]:
 def health(paths: Paths, now: datetime | None = None) -> dict[str, Any]:
     """The figures the stores can tell; frame rate and broker state live in the running
     reader and are not in any file."""
-    now = now or datetime.now(UTC)
+    now = now or datetime.now(timezone.utc)
     figures: dict[str, Any] = {"now": now.isoformat(timespec="seconds")}
     if paths.has_store():
         store = paths.store()
@@ -131,10 +131,10 @@ def audit_rows(path: Path, wanted: AuditFilter) -> list[dict[str, Any]]:
     where, params = [], []
     if wanted.start:
         where.append("at >= ?")
-        params.append(wanted.start.astimezone(UTC).isoformat(timespec="microseconds"))
+        params.append(wanted.start.astimezone(timezone.utc).isoformat(timespec="microseconds"))
     if wanted.end:
         where.append("at < ?")
-        params.append(wanted.end.astimezone(UTC).isoformat(timespec="microseconds"))
+        params.append(wanted.end.astimezone(timezone.utc).isoformat(timespec="microseconds"))
     if wanted.event:
         where.append("event = ?")
         params.append(wanted.event)
@@ -186,8 +186,8 @@ def count_events(path: Path, start: datetime, end: datetime) -> dict[str, int]:
         rows = conn.execute(
             "SELECT event, COUNT(*) FROM audit WHERE at >= ? AND at < ? GROUP BY event",
             [
-                start.astimezone(UTC).isoformat(timespec="microseconds"),
-                end.astimezone(UTC).isoformat(timespec="microseconds"),
+                start.astimezone(timezone.utc).isoformat(timespec="microseconds"),
+                end.astimezone(timezone.utc).isoformat(timespec="microseconds"),
             ],
         )
         return {event: count for event, count in rows}

@@ -211,6 +211,24 @@ def test_users_add_from_the_cli_with_a_password_file(unit, tmp_path):
     assert accounts.authenticate("bob", "another long password") == "auditor"
 
 
+def test_removing_a_user_ends_their_sessions(app, unit, capsys):
+    from edge.cli import main
+
+    client = login(app, "viewer")
+    assert client.get("/health").status_code == 200
+    assert main(["console", "users", "remove", "viewer", "--config", str(unit)]) == 0
+    assert client.get("/health", follow_redirects=False).status_code == 303
+    assert main(["console", "users", "list", "--config", str(unit)]) == 0
+    assert "viewer" not in capsys.readouterr().out.split("removed")[1]
+
+
+def test_serve_refuses_a_bind_beyond_loopback_without_tls(unit, capsys):
+    from edge.cli import main
+
+    assert main(["console", "serve", "--host", "0.0.0.0", "--config", str(unit)]) == 2
+    assert "without TLS" in capsys.readouterr().err
+
+
 # --- binding -----------------------------------------------------------------------------------
 
 
@@ -248,6 +266,7 @@ def test_an_unauthenticated_visitor_sees_only_the_transparency_page(app):
     for path in ("/reads", "/search", "/holds", "/hotlists/import", "/allowlist/edit"):
         assert client.post(path, data={}, follow_redirects=False).status_code == 303, path
     assert client.get("/", follow_redirects=False).headers["location"] == "/transparency"
+    assert client.get("/static/console.css").status_code == 200  # the style sheet, no data
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -38,6 +38,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--password-file", type=Path, help="read the password from this file (else a prompt)"
     )
     add.set_defaults(handler=users_add_command)
+    remove = user_actions.add_parser("remove", help="remove an account and end its sessions")
+    add_config(remove)
+    remove.add_argument("name")
+    remove.set_defaults(handler=users_remove_command)
     listing = user_actions.add_parser("list", help="accounts and their roles")
     add_config(listing)
     listing.set_defaults(handler=users_list_command)
@@ -73,6 +77,19 @@ def users_add_command(args: argparse.Namespace) -> int:
     finally:
         accounts.close()
     print(f"{args.name} ({args.role}) added to {path}")
+    return EXIT_OK
+
+
+def users_remove_command(args: argparse.Namespace) -> int:
+    from edge.console.accounts import Accounts
+    from edge.console.server import accounts_path
+
+    accounts = Accounts(accounts_path(load(args.config)))
+    try:
+        accounts.remove_user(args.name)
+    finally:
+        accounts.close()
+    print(f"{args.name} removed")
     return EXIT_OK
 
 

@@ -126,6 +126,13 @@ class Accounts:
             except sqlite3.IntegrityError:
                 raise InputError(f"user {name!r} exists already") from None
 
+    def remove_user(self, name: str) -> None:
+        """Remove an account; its sessions end with it."""
+        with self._lock:
+            cursor = self._conn.execute("DELETE FROM users WHERE name = ?", (name,))
+        if cursor.rowcount == 0:
+            raise InputError(f"no user {name!r}")
+
     def users(self) -> list[tuple[str, str]]:
         with self._lock:
             return list(self._conn.execute("SELECT name, role FROM users ORDER BY name"))

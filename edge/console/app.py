@@ -23,6 +23,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -53,6 +54,8 @@ SESSION_COOKIE = "alpr_session"
 LOGIN_CSRF_COOKIE = "alpr_login_csrf"
 MAX_LIMIT = 500
 CACHE_SECONDS = 30.0
+# The public page may be asked for any month: keep only this many figures sets.
+CACHE_ENTRIES = 32
 
 # Who may open what. Everyone who may log in may look at reads (audited); only operators and
 # admins change hotlists and holds; auditors and admins read the audit and sharing logs.
@@ -109,6 +112,9 @@ class Console:
                 return hit.value
         value = build()
         with self._cache_lock:
+            if len(self._cache) >= CACHE_ENTRIES:
+                oldest = min(self._cache, key=lambda k: self._cache[k].at)
+                del self._cache[oldest]
             self._cache[key] = _Cached(now, value)
         return value
 
@@ -265,7 +271,8 @@ async def login(request: Request) -> Response:
         )
         response.headers["Retry-After"] = str(int(console.limiter.window_s))
         return response
-    role = console.accounts.authenticate(name, password)
+    # scrypt takes tens of milliseconds on purpose: off the event loop, so other pages go on.
+    role = await run_in_threadpool(console.accounts.authenticate, name, password)
     if role is None:
         console.limiter.failed(name, address)
         console.console_event(
@@ -318,7 +325,7 @@ async def home(request: Request) -> Response:
 
 @page("health")
 async def health_page(request: Request, console: Console, session: Session) -> Response:
-    figures = console.cached("health", lambda: health(console.paths))
+    figures = await run_in_threadpool(console.cached, "health", lambda: health(console.paths))
     return render(request, "health.html", figures=figures)
 
 
@@ -808,7 +815,9 @@ async def transparency(request: Request) -> Response:
     request.state.session = console.accounts.session(request.cookies.get(SESSION_COOKIE))
     month = request.query_params.get("month") or datetime.now(timezone.utc).strftime("%Y-%m")
     try:
-        report = console.cached(f"report {month}", lambda: _transparency(console, month))
+        report = await run_in_threadpool(
+            console.cached, f"report {month}", lambda: _transparency(console, month)
+        )
     except InputError as exc:
         raise HTTPException(400, str(exc)) from None
     policy = None

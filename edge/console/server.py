@@ -46,9 +46,9 @@ def serve(
     certfile: Path | None = None,
     keyfile: Path | None = None,
 ) -> None:
+    check_bind(host, certfile, keyfile)
     import uvicorn
 
-    check_bind(host, certfile, keyfile)
     console = console_for(config, tls=certfile is not None)
     if not console.accounts.users():
         raise InputError(

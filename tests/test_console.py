@@ -364,8 +364,20 @@ def test_logins_past_the_limit_are_refused_without_checking_the_password(app, un
     # Even the right password is refused now, for that name.
     right = client.post("/login", data={"user": "admin", "password": PASSWORD, "csrf": csrf})
     assert right.status_code == 429 and "Retry-After" in right.headers
-    refused = [r for r in audit_rows(unit, "console_login_failed") if r["decision"] == "refused"]
-    assert len(refused) == 7
+    failed = audit_rows(unit, "console_login_failed")
+    assert [r["reason"] for r in failed].count("wrong user name or password") == 5
+    # The refusals past the limit are one row per window, with the count of the others.
+    (refused,) = [r for r in failed if r["reason"].startswith("too many")]
+    assert json.loads(refused["details"])["refused_since_last_row"] == 0
+
+
+def test_refusals_are_audited_once_per_window_with_the_count_of_the_rest():
+    limiter = LoginLimiter(attempts=1, window_s=60)
+    assert limiter.refusal_to_record("ann", "10.0.0.1", now=0) == 0
+    assert limiter.refusal_to_record("ann", "10.0.0.1", now=1) is None
+    assert limiter.refusal_to_record("ann", "10.0.0.1", now=2) is None
+    assert limiter.refusal_to_record("bob", "10.0.0.1", now=2) == 0
+    assert limiter.refusal_to_record("ann", "10.0.0.1", now=61) == 2
 
 
 def test_the_limit_counts_per_client_address_too():

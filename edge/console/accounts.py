@@ -191,6 +191,8 @@ class LoginLimiter:
         self.attempts = attempts
         self.window_s = window_s
         self._failures: dict[str, deque[float]] = {}
+        # Per name and address: when a refusal was last audited, and refusals since then.
+        self._refusals: dict[tuple[str, str], tuple[float, int]] = {}
         self._lock = threading.Lock()
 
     def _recent(self, key: str, now: float) -> deque[float]:
@@ -212,6 +214,23 @@ class LoginLimiter:
         with self._lock:
             for key in (f"user:{user}", f"addr:{address}"):
                 self._recent(key, now).append(now)
+
+    def refusal_to_record(self, user: str, address: str, now: float | None = None) -> int | None:
+        """For a refused login: None when a row for this name and address was written less
+        than a window ago (the refusal is counted), else how many refusals went unrecorded
+        since that row (write one now)."""
+        now = time.monotonic() if now is None else now
+        key = (user, address)
+        with self._lock:
+            last, unrecorded = self._refusals.get(key, (float("-inf"), 0))
+            if now - last < self.window_s:
+                self._refusals[key] = (last, unrecorded + 1)
+                return None
+            self._refusals[key] = (now, 0)
+            if len(self._refusals) > 10_000:  # forget the oldest names and addresses
+                for stale in sorted(self._refusals, key=lambda k: self._refusals[k][0])[:5000]:
+                    del self._refusals[stale]
+            return unrecorded
 
     def succeeded(self, user: str) -> None:
         with self._lock:

@@ -255,13 +255,18 @@ async def login(request: Request) -> Response:
         _client(request),
     )
     if console.limiter.blocked(name, address):
-        console.console_event(
-            Event.CONSOLE_LOGIN_FAILED,
-            Decision.REFUSED,
-            "too many failed logins: refused without checking the password",
-            name or "(none)",
-            address=address,
-        )
+        # One row per name and address per window, with the count since the last one: every
+        # refusal is accounted for, but a flood of them cannot fill the disk with rows.
+        unlogged = console.limiter.refusal_to_record(name, address)
+        if unlogged is not None:
+            console.console_event(
+                Event.CONSOLE_LOGIN_FAILED,
+                Decision.REFUSED,
+                "too many failed logins: refused without checking the password",
+                name or "(none)",
+                address=address,
+                refused_since_last_row=unlogged,
+            )
         response = render(
             request,
             "login.html",

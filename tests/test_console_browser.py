@@ -84,10 +84,23 @@ def fill(driver, **fields: str) -> None:
         box.send_keys(value)
 
 
+def click_and_wait(driver, element) -> None:
+    """Click, then wait for the next page: a click does not wait for the page it loads."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    page = driver.find_element(By.TAG_NAME, "html")
+    element.click()
+    WebDriverWait(driver, 20).until(expected_conditions.staleness_of(page))
+
+
 def submit(driver, form_action: str) -> None:
     from selenium.webdriver.common.by import By
 
-    driver.find_element(By.CSS_SELECTOR, f'form[action="{form_action}"] button').click()
+    click_and_wait(
+        driver, driver.find_element(By.CSS_SELECTOR, f'form[action="{form_action}"] button')
+    )
 
 
 def test_login_search_and_allowlist_edit_in_a_real_browser(tmp_path):
@@ -125,7 +138,7 @@ def test_login_search_and_allowlist_edit_in_a_real_browser(tmp_path):
             fill(driver, ori=LAPD["ori"])
             submit(driver, "/allowlist/edit")
             assert '+id = "lapd"' in driver.find_element(By.CSS_SELECTOR, "pre.diff").text
-            driver.find_element(By.ID, "save").click()
+            click_and_wait(driver, driver.find_element(By.ID, "save"))
             assert "add lapd saved and audited" in driver.find_element(By.CSS_SELECTOR, "main").text
             assert 'id = "lapd"' in (unit.parent / "agencies.toml").read_text()
             (change,) = audit_rows(unit, "allowlist_change")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,9 +28,18 @@ from edge.console.server import console_for  # noqa: E402
 
 def shoot(driver, out: Path, name: str) -> None:
     """The whole page, however long: the window is stretched to the document first."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, 20).until(
+        lambda d: d.execute_script("return document.readyState") == "complete"
+    )
     width = driver.get_window_size()["width"]
-    height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(width, min(max(height + 40, 400), 2400))
+    driver.set_window_size(width, 400)
+    height = driver.execute_script(
+        "return Math.max(document.body.scrollHeight, document.documentElement.scrollHeight)"
+    )
+    driver.set_window_size(width, min(height + 140, 2400))
+    time.sleep(0.3)
     driver.save_screenshot(str(out / f"{name}.png"))
     print(out / f"{name}.png")
 

@@ -305,6 +305,24 @@ def test_a_viewer_cannot_edit(app, unit):
     assert not audit_rows(unit, "hotlist_change") and not audit_rows(unit, "legal_hold")
 
 
+POST_ROUTES = {
+    "/hotlists/1/expire": {"admin", "operator"},
+    "/holds": {"admin", "operator"},
+    "/allowlist/edit": {"admin"},
+    "/audit/verify": {"admin", "auditor"},
+    "/audit/export": {"admin", "auditor"},
+}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role_may_post_only_to_its_forms(app, role):
+    client = login(app, role)
+    csrf = token(client)
+    for path, roles in POST_ROUTES.items():
+        status = client.post(path, data={"csrf": csrf}).status_code
+        assert (status != 403) == (role in roles), (role, path, status)
+
+
 # --- logins ------------------------------------------------------------------------------------
 
 
@@ -649,11 +667,17 @@ def test_browsing_verifying_and_exporting_the_audit_log_are_audited(app, unit):
 
 
 def seed_sharing(unit: Path) -> None:
-    """Audit rows a sharing unit writes: a hit sent, a read dropped, a query refused."""
+    """Audit rows a sharing unit writes: a connection, a hit sent, a read dropped, a query
+    refused."""
     from edge.audit.events import Decision, Event
     from edge.audit.log import AuditEvent
 
     log = AuditLog(unit.parent / "share" / "audit.sqlite")
+    log.record(
+        AuditEvent(
+            Event.CONNECT, Decision.DONE, "connected", "alpr-edge", "", "", destination="oakland-pd"
+        )
+    )
     log.record(
         AuditEvent(
             Event.SHARE,
@@ -724,7 +748,31 @@ def test_the_transparency_page_shows_the_report_figures_and_the_policy(app, unit
 
 
 def test_health_shows_the_store_and_chain_figures(app, unit):
+    import sqlite3
+
+    from edge.audit.events import Decision, Event
+    from edge.audit.log import AuditEvent
+
+    outbox = sqlite3.connect(unit.parent / "share" / "outbox.sqlite")
+    outbox.execute("CREATE TABLE outbox (seq INTEGER PRIMARY KEY, agency_id TEXT)")
+    outbox.executemany("INSERT INTO outbox (agency_id) VALUES (?)", [("chp",)] * 3)
+    outbox.commit()
+    outbox.close()
+    log = AuditLog(unit.parent / "share" / "audit.sqlite")
+    log.record(
+        AuditEvent(
+            Event.CONNECT_FAILED,
+            Decision.FAILED,
+            "refused by broker",
+            "alpr-edge",
+            "",
+            "",
+            destination="chp",
+        )
+    )
+    log.close()
     client = login(app, "viewer")
     page = client.get("/health").text
+    assert re.search(r"<td>chp</td><td>3</td>", page) and "connect_failed" in page
     assert re.search(r"Reads today \(UTC\)</dt><dd>\d+<", page) and "verified" in page
     assert "Disk free" in page

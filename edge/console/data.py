@@ -16,7 +16,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from edge.audit.log import CONTENT_COLUMNS, connect, read_head, verify
+from edge.audit.events import Event
+from edge.audit.log import CONTENT_COLUMNS, connect, latest_events, read_head, verify
 from edge.config import EdgeConfig
 from edge.runtime.store import DB_NAME, ReadStore, StoredRead
 
@@ -89,7 +90,15 @@ def health(paths: Paths, now: datetime | None = None) -> dict[str, Any]:
     figures["disk_free_gb"] = round(usage.free / 1e9, 1)
     figures["disk_free_pct"] = round(100 * usage.free / usage.total, 1)
     figures["outbox"] = outbox_depths(paths.outbox_file)
+    figures["brokers"] = {}
     if paths.audit_file.is_file():
+        # The reader's last connection event per agency: what the files say of broker state.
+        connections = (Event.CONNECT, Event.CONNECT_FAILED, Event.DISCONNECT)
+        figures["brokers"] = {
+            agency: {"event": row["event"], "at": row["at"][:19], "reason": row["reason"]}
+            for agency, row in latest_events(paths.audit_file, connections).items()
+            if agency
+        }
         result = verify(paths.audit_file)
         figures["audit"] = {
             "rows": result.rows,

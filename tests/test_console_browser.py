@@ -85,14 +85,19 @@ def fill(driver, **fields: str) -> None:
 
 
 def click_and_wait(driver, element) -> None:
-    """Click, then wait for the next page: a click does not wait for the page it loads."""
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
+    """Click, then wait for the next page to have loaded: a click does not wait for the page
+    it loads. The old page is marked; the new one has no mark. While the page changes, the
+    driver may answer with errors: they only mean "not yet"."""
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    page = driver.find_element(By.TAG_NAME, "html")
+    driver.execute_script("window.oldPage = true")
     element.click()
-    WebDriverWait(driver, 20).until(expected_conditions.staleness_of(page))
+    WebDriverWait(driver, 20, ignored_exceptions=(WebDriverException,)).until(
+        lambda d: d.execute_script(
+            "return window.oldPage === undefined && document.readyState === 'complete'"
+        )
+    )
 
 
 def submit(driver, form_action: str) -> None:

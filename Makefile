@@ -7,9 +7,11 @@ PY := $(BIN)/python
 SHARED_DATA ?= $(abspath ../shared/data)
 export ALPR_SHARED_DATA ?= $(SHARED_DATA)
 
-# Debian packages the tests and the synthetic-data engine use.
+# Debian packages the tests and the synthetic-data engine use (chromium: the console's
+# real-browser test).
 APT_PACKAGES := mosquitto fonts-dejavu-core fonts-dejavu-extra fonts-liberation fonts-liberation2 \
-	fonts-roboto-unhinted fonts-open-sans fonts-lobster fonts-freefont-ttf
+	fonts-roboto-unhinted fonts-open-sans fonts-lobster fonts-freefont-ttf \
+	chromium chromium-driver
 
 .PHONY: setup setup-train system-deps test demo bench eval models lint format clean vermin \
 	check-wheels
@@ -19,13 +21,13 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev,console]'
 	touch $@
 
 setup-train: $(VENV)/.installed-train
 
 $(VENV)/.installed-train: $(VENV)/.installed
-	$(PY) -m pip install -q -e '.[dev,train]'
+	$(PY) -m pip install -q -e '.[dev,train,console]'
 	# The OCR trainer's pseudo-labelling teacher (PP-OCR) ships inside this wheel; --no-deps keeps
 	# out its opencv-python, which would break the headless OpenCV wheel.
 	$(PY) -m pip install -q --no-deps rapidocr-onnxruntime==1.4.4

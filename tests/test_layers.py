@@ -1,10 +1,10 @@
 """The import rules that keep the layers of the tree honest.
 
-plates <- config <- runtime stages <- audit <- share <- query <- cli, on top of the base modules
-(errors, logs, tomlfile). A module may import its own layer and the layers below it, never one
-above. The lab (synth, train, evaluation, demo, bench) may import the runtime and what lies
-below it; nothing imports the lab except the CLI's lab commands. Only the MQTT sub-package
-imports paho, so every byte that leaves goes through the egress gate's outbox.
+plates <- config <- runtime stages <- audit <- share <- query <- console <- cli, on top of the
+base modules (errors, logs, tomlfile). A module may import its own layer and the layers below
+it, never one above. The lab (synth, train, evaluation, demo, bench) may import the runtime
+and what lies below it; nothing imports the lab except the CLI's lab commands. Only the MQTT
+sub-package imports paho, so every byte that leaves goes through the egress gate's outbox.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("edge.audit",),
     ("edge.share",),
     ("edge.query",),
+    ("edge.console",),
     # Running as a service: notify protocol, health, install paths (only the CLI uses it).
     ("edge.service",),
     ("edge.cli", "edge.__main__"),
@@ -136,3 +137,12 @@ def test_help_loads_no_model_runtime_and_no_mqtt():
     loaded = set(out.stdout.split())
     heavy = {"onnxruntime", "torch", "cv2", "numpy", "paho", "sqlite_utils"}
     assert not {m.split(".")[0] for m in loaded} & heavy
+
+
+def test_the_console_imports_nothing_that_sends_data_off_the_device():
+    sending = ("edge.share", "edge.query")
+    for path in (EDGE / "console").rglob("*.py"):
+        for line, imported in imports_of(path):
+            assert not any(imported == s or imported.startswith(s + ".") for s in sending), (
+                f"{module_name(path)} line {line} imports {imported}"
+            )

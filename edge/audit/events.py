@@ -42,6 +42,13 @@ class Event(str, Enum):
     AUDIT_VERIFY = "audit_verify"
     AUDIT_EXPORT = "audit_export"
     AUDIT_REPORT = "audit_report"
+    # The browser console (edge.console): who logged in, failed to, or logged out; an audit
+    # log page viewed; a hotlist entry imported or expired from it.
+    CONSOLE_LOGIN = "console_login"
+    CONSOLE_LOGIN_FAILED = "console_login_failed"
+    CONSOLE_LOGOUT = "console_logout"
+    AUDIT_BROWSE = "audit_browse"
+    HOTLIST_CHANGE = "hotlist_change"
 
     def __str__(self) -> str:
         return self.value

@@ -31,6 +31,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "edge.cli.audit",
     "edge.cli.retention",
     "edge.cli.query",
+    "edge.cli.console",
     "edge.cli.demo",
     "edge.cli.train",
     "edge.cli.eval",

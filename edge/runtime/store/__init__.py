@@ -336,6 +336,28 @@ class ReadStore:
         count = self.db.execute("SELECT count(*) FROM hotlist").fetchone()[0]
         return int(version), int(count)
 
+    def expire_hotlist_entry(self, entry_id: int, at: datetime) -> bool:
+        """End a hotlist entry at `at` (the console's expire); False when there is no such
+        entry. The row stays, so hits already made still name what they matched."""
+
+        def write() -> bool:
+            with self.db.atomic():
+                cursor = self.db.execute(
+                    "UPDATE hotlist SET expires_at = ? WHERE id = ?", [at.isoformat(), entry_id]
+                )
+            return cursor.rowcount == 1
+
+        return self.retrying(f"expiring hotlist entry {entry_id}", write)
+
+    def reads_with_hits(self, limit: int = 50) -> list[StoredRead]:
+        """The newest reads that raised a hotlist hit, each with its hits (to review)."""
+        rows = self.db.query(
+            "SELECT * FROM reads WHERE id IN (SELECT read_id FROM hits)"
+            " ORDER BY seen_at DESC, id DESC LIMIT ?",
+            [limit],
+        )
+        return [replace(_stored_read(r), hits=tuple(self.hits_for(r["id"]))) for r in rows]
+
     def _insert_read(self, read: VehicleRead) -> int:
         table = self.db["reads"].insert(
             {

@@ -1,12 +1,24 @@
-"""`alpr-edge run`: the reader on the configured camera (or a replayed file)."""
+"""`alpr-edge run`: the reader on the configured camera (or a replayed file).
+
+Exit codes: 0 the source was read to its end (or the unit was stopped); 1 reads could not be
+stored; 2 bad input (a source that yields no usable frame, another unit on the data folder,
+a bad config); 3 the source was read only in part (corrupt frames, a truncated file).
+"""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import logging
+from typing import TYPE_CHECKING
 
 from edge.cli.common import add_config, load
-from edge.errors import EXIT_FAILURE, EXIT_OK
+from edge.errors import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, EXIT_PARTIAL
+
+if TYPE_CHECKING:
+    from edge.runtime.pipeline.runner import RunResult
+
+log = logging.getLogger(__name__)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -19,10 +31,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
+    from edge.audit.retention import local_retention
     from edge.cli.progress import Progress
     from edge.query.service import unit_sharing
+    from edge.runtime.capture import LiveSource
     from edge.runtime.pipeline.components import open_store
     from edge.runtime.pipeline.runner import open_inputs, run_pipeline
+    from edge.runtime.store import data_folder_lock
+    from edge.share.outbox import queued_per_agency
 
     config = load(args.config)
     camera = dataclasses.replace(
@@ -33,14 +49,41 @@ def run_command(args: argparse.Namespace) -> int:
     )
     config = dataclasses.replace(config, camera=camera)
     inputs = open_inputs(config)
-    store = open_store(config)
-    progress = Progress(inputs.total_frames)
-    try:
-        with unit_sharing(config, store.data_dir) as sharing:
-            try:
-                result = run_pipeline(inputs, store, sharing, progress)
-            finally:
-                progress.close()
-    finally:
-        store.close()
-    return EXIT_FAILURE if result.stats.unstored else EXIT_OK
+    with data_folder_lock(config.store.data_dir):
+        store = open_store(config)
+        progress = Progress(inputs.total_frames)
+        try:
+            with local_retention(config, store), unit_sharing(config, store.data_dir) as sharing:
+                try:
+                    result = run_pipeline(inputs, store, sharing, progress)
+                finally:
+                    progress.close()
+        finally:
+            store.close()
+    if config.sharing is not None and config.sharing.outbox_file.is_file():
+        queued = sum(queued_per_agency(config.sharing.outbox_file).values())
+        log.info(
+            "%d message(s) still queued for agencies (sent once they connect)",
+            queued,
+            extra={"queued": queued},
+        )
+    return _exit_code(result, inputs.source.name, live=isinstance(inputs.source, LiveSource))
+
+
+def _exit_code(result: RunResult, source: str, *, live: bool) -> int:
+    """What the run's end says about the source (the module docstring's exit codes)."""
+    if result.stats.unstored:
+        return EXIT_FAILURE
+    if result.nothing_read and not live:
+        log.error("source %s gave no usable frame (%d corrupt)", source, result.corrupt_frames)
+        return EXIT_BAD_INPUT
+    if result.partial:
+        captured = result.capture
+        log.error(
+            "source %s was read only in part: %d corrupt and %d missing frame(s)",
+            source,
+            captured.corrupt if captured else 0,
+            captured.missing if captured else 0,
+        )
+        return EXIT_PARTIAL
+    return EXIT_OK

@@ -5,13 +5,19 @@ hand-over, retention, agency queries and the transparency report all go through 
 dataclasses back, so the schema (edge.runtime.store.schema) is known in one place.
 
 A read and its hits are committed in one transaction before anything else may act on them.
-Writes that fail because the disk is full or the database is locked are logged and retried
-with backoff; a write that still fails leaves no partial rows and no orphan crop.
+Writes that fail because the database is locked are logged and retried with backoff; a write
+that still fails leaves no partial rows and no orphan crop. A crop that cannot be written (a
+read-only or full crops folder) is dropped with a warning and the read kept. A full disk is not
+waited for (waiting frees nothing): the store asks its `reclaimer` (retention's disk-full rule:
+old crops first, then the oldest reads no hold or hit keeps) to free space and tries once more.
+A read-only file system fails at once, so the pipeline keeps the read in its bounded backlog.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import fcntl
 import json
 import logging
 import os
@@ -36,15 +42,57 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 DB_NAME = "reads.db"
+# Held (flock) by the one `alpr-edge run` using a data folder; it holds that process's pid.
+LOCK_NAME = "unit.lock"
+# Space kept back on the data folder's disk: on a full disk even deleting rows needs room (the
+# WAL, the audit row before a purge), so this file goes first and is put back afterwards.
+RESERVE_NAME = "space.reserve"
+RESERVE_BYTES = 256 * 1024
+# Times one write on a full disk asks the reclaimer for room before it gives up.
+RECLAIM_ROUNDS = 5
+# Below this much free space new crops are not saved: crops go first, reads are kept.
+LOW_SPACE_BYTES = 4 * RESERVE_BYTES
 # One wait for a lock held by another connection to the file (another process or thread);
 # the pipeline's own writes also retry with backoff on top of it.
 BUSY_TIMEOUT_MS = 5000
-_TRANSIENT_SQLITE = ("locked", "busy", "full", "disk i/o")
-_TRANSIENT_ERRNO = {errno.ENOSPC, errno.EDQUOT, errno.EAGAIN}
+_TRANSIENT_SQLITE = ("locked", "busy", "disk i/o")
+_TRANSIENT_ERRNO = {errno.EAGAIN}
+_FULL_SQLITE = ("full",)
+_FULL_ERRNO = {errno.ENOSPC, errno.EDQUOT}
+_READONLY_SQLITE = ("readonly", "read-only", "query_only")
+_READONLY_ERRNO = {errno.EROFS, errno.EACCES, errno.EPERM}
 
 
 class StoreUnavailable(EdgeError):
     """A write still failed after every retry; nothing of it was kept."""
+
+
+@contextlib.contextmanager
+def data_folder_lock(data_dir: Path) -> Iterator[Path]:
+    """One unit per data folder: two readers on one store would store every read twice. The
+    lock is an flock on `unit.lock`, released by the kernel however the holder dies; a second
+    unit is refused (InputError, exit 2) naming the holder's pid."""
+    data_dir = Path(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / LOCK_NAME
+    handle = open(path, "a+")  # noqa: SIM115 - held open for the whole run
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            raise InputError(
+                f"data folder {data_dir} is in use by another alpr-edge run (pid {holder}); "
+                "one unit per data folder"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        yield path
+    finally:
+        handle.close()
 
 
 @dataclass(frozen=True)
@@ -114,6 +162,9 @@ class ReadStore:
         self.retry_attempts = retry_attempts
         self.retry_initial_s = retry_initial_s
         self.readonly = readonly
+        # Frees space when the disk is full; returns whether it freed any (set by retention).
+        self.reclaimer: Callable[[], bool] | None = None
+        self._crops_paused = False
         try:
             if readonly:
                 if not self.path.is_file():
@@ -132,6 +183,8 @@ class ReadStore:
         except (OSError, sqlite3.DatabaseError) as exc:
             raise InputError(f"cannot open the database in {self.data_dir}: {exc}") from None
         self._migrate()
+        if not readonly:
+            self._keep_reserve()
 
     @property
     def path(self) -> Path:
@@ -147,7 +200,7 @@ class ReadStore:
         as stored (with its crop path). Raises StoreUnavailable when retries run out."""
 
         def write() -> tuple[int, VehicleRead]:
-            crop_path = self._write_crop(read, crop) if crop is not None else None
+            crop_path = self._write_crop_or_drop(read, crop) if crop is not None else None
             stored = replace(read, crop_path=crop_path)
             try:
                 with self.db.atomic():
@@ -172,21 +225,34 @@ class ReadStore:
         return self.retrying(f"storing read {read.plate}", write)
 
     def retrying(self, what: str, action: Callable[[], T]) -> T:
-        """Run a write, retrying with doubling waits while the disk is full or the DB locked."""
+        """Run a write, retrying with doubling waits while the DB is locked; on a full disk it is
+        tried again each time the reclaimer freed space (`RECLAIM_ROUNDS` at most), on a
+        read-only one not at all (StoreUnavailable)."""
         wait = self.retry_initial_s
-        for attempt in range(1, self.retry_attempts + 1):
+        reclaims = 0
+        attempt = 0
+        while True:
             try:
                 return action()
             except (sqlite3.OperationalError, OSError) as exc:
+                if _matches(exc, _READONLY_SQLITE, _READONLY_ERRNO):
+                    log.error("%s failed: the data folder cannot be written (%s)", what, exc)
+                    raise StoreUnavailable(f"{what}: {exc}") from exc
+                if _matches(exc, _FULL_SQLITE, _FULL_ERRNO):
+                    if reclaims < RECLAIM_ROUNDS and self._reclaim(what, exc):
+                        reclaims += 1
+                        continue
+                    log.error("%s failed: the disk is full and nothing more may go (%s)", what, exc)
+                    raise StoreUnavailable(f"{what}: {exc} (disk full)") from exc
                 if not _transient(exc):
                     raise
-                if attempt == self.retry_attempts:
+                attempt += 1
+                if attempt >= self.retry_attempts:
                     log.error("%s failed after %d tries: %s", what, attempt, exc)
                     raise StoreUnavailable(f"{what}: {exc} (after {attempt} tries)") from exc
                 log.warning("%s failed (%s); retry %d in %.2f s", what, exc, attempt, wait)
                 time.sleep(wait)
                 wait *= 2
-        raise AssertionError("unreachable")  # the loop returns or raises
 
     def reads(
         self,
@@ -279,6 +345,9 @@ class ReadStore:
         crop files were removed. Reads with hits cannot be deleted (foreign key)."""
         with self.db.atomic():
             self.db.conn.executemany("DELETE FROM reads WHERE id = ?", [(r.id,) for r in reads])
+        return self._unlink_crops(reads)
+
+    def _unlink_crops(self, reads: Sequence[StoredRead]) -> int:
         removed = 0
         for stored in reads:
             if stored.read.crop_path:
@@ -355,6 +424,99 @@ class ReadStore:
         )
         return int(table.last_pk)
 
+    def _reclaim(self, what: str, exc: BaseException) -> bool:
+        if self.reclaimer is None:
+            return False
+        log.error("DISK FULL while %s (%s): freeing space by the retention rules", what, exc)
+        (self.data_dir / RESERVE_NAME).unlink(missing_ok=True)  # room to delete in
+        try:
+            freed = self.reclaimer()
+            # Deleted rows free pages only once the WAL is folded back into the database; a WAL
+            # left to grow to its automatic checkpoint would fill a small disk by itself.
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            return freed
+        except (sqlite3.Error, OSError) as failure:
+            log.error("freeing space failed: %s", failure)
+            return False
+        finally:
+            self._keep_reserve()
+
+    def _keep_reserve(self) -> None:
+        """Put the reserve back where the disk has room for it (best effort)."""
+        reserve = self.data_dir / RESERVE_NAME
+        if reserve.is_file() and reserve.stat().st_size >= RESERVE_BYTES:
+            return
+        if self.free_bytes() < RESERVE_BYTES * 5 // 4:
+            return  # not yet: it would take the room just freed
+        try:
+            with reserve.open("wb") as out:
+                out.write(bytes(RESERVE_BYTES))
+        except OSError as exc:
+            reserve.unlink(missing_ok=True)
+            log.warning(
+                "no room for the %d-byte disk reserve in %s: %s", RESERVE_BYTES, self.data_dir, exc
+            )
+
+    def _write_crop_or_drop(self, read: VehicleRead, crop: np.ndarray) -> str | None:
+        """The crop is the first thing to go: one that cannot be written (read-only or full
+        crops folder, permissions) is dropped with a warning and the read is stored without it."""
+        if self.save_crops and self.free_bytes() < LOW_SPACE_BYTES:
+            if not self._crops_paused:
+                log.error(
+                    "DISK NEARLY FULL (%d bytes free in %s): new crops are not saved, reads are",
+                    self.free_bytes(),
+                    self.data_dir,
+                )
+            self._crops_paused = True
+            return None
+        if self._crops_paused:
+            log.warning("disk space is back in %s: crops are saved again", self.data_dir)
+            self._crops_paused = False
+        try:
+            return self._write_crop(read, crop)
+        except OSError as exc:
+            log.warning("crop of %s not saved, the read is kept without it: %s", read.plate, exc)
+            return None
+
+    def free_bytes(self) -> int:
+        """Space left for this store on its disk (as an unprivileged process sees it)."""
+        try:
+            stats = os.statvfs(self.data_dir)
+        except OSError:
+            return 1 << 62  # unknown: do not hold crops back
+        return stats.f_bavail * stats.f_frsize
+
+    def unhit_reads_with_crops(self, limit: int) -> list[StoredRead]:
+        """The oldest reads with a crop on disk and no hotlist hit: whose crops go first."""
+        rows = self.db.query(
+            "SELECT * FROM reads WHERE crop_path IS NOT NULL AND NOT EXISTS "
+            "(SELECT 1 FROM hits WHERE hits.read_id = reads.id) ORDER BY id LIMIT ?",
+            [limit],
+        )
+        return [_stored_read(row) for row in rows]
+
+    def oldest_unhit_reads(self, limit: int) -> list[StoredRead]:
+        """The oldest reads with no hotlist hit, whatever their age (a full disk)."""
+        rows = self.db.query(
+            "SELECT * FROM reads WHERE NOT EXISTS "
+            "(SELECT 1 FROM hits WHERE hits.read_id = reads.id) ORDER BY id LIMIT ?",
+            [limit],
+        )
+        return [_stored_read(row) for row in rows]
+
+    def drop_crops(self, reads: Sequence[StoredRead]) -> int:
+        """Delete the crop files of these reads (the reads stay); returns how many existed.
+        The rows forget their crop paths when the disk has room for that again."""
+        removed = self._unlink_crops(reads)
+        try:
+            with self.db.atomic():
+                self.db.conn.executemany(
+                    "UPDATE reads SET crop_path = NULL WHERE id = ?", [(r.id,) for r in reads]
+                )
+        except sqlite3.OperationalError as exc:
+            log.warning("crop paths of %d reads not cleared yet: %s", len(reads), exc)
+        return removed
+
     def _write_crop(self, read: VehicleRead, crop: np.ndarray) -> str | None:
         if not self.save_crops or crop.size == 0:
             return None
@@ -425,7 +587,20 @@ def _stored_hit(row: dict[str, Any]) -> StoredHit:
     )
 
 
+def _matches(exc: BaseException, words: tuple[str, ...], errnos: set[int]) -> bool:
+    """Whether the error, or the one it arose from, is of this kind: SQLite rolls a failed
+    transaction back itself on a full disk, so the ROLLBACK after it fails ("no transaction
+    is active") in place of the SQLITE_FULL that caused it."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, sqlite3.OperationalError):
+            if any(word in str(cause).lower() for word in words):
+                return True
+        elif isinstance(cause, OSError) and cause.errno in errnos:
+            return True
+        cause = cause.__context__
+    return False
+
+
 def _transient(exc: BaseException) -> bool:
-    if isinstance(exc, sqlite3.OperationalError):
-        return any(word in str(exc).lower() for word in _TRANSIENT_SQLITE)
-    return isinstance(exc, OSError) and exc.errno in _TRANSIENT_ERRNO
+    return _matches(exc, _TRANSIENT_SQLITE, _TRANSIENT_ERRNO)

@@ -398,6 +398,33 @@ class ReadStore:
             for row in self.db.query("SELECT * FROM hotlist ORDER BY id")
         ]
 
+    def remove_hotlist_entries(self, ids: Sequence[int], now: datetime) -> tuple[int, int, int]:
+        """Take entries off the hotlist: deleted, or expired `now` where hits refer to them
+        (the hits stay explained). Returns (deleted, expired, not found)."""
+
+        def write() -> tuple[int, int, int]:
+            deleted = expired = missing = 0
+            with self.db.atomic():
+                for entry_id in ids:
+                    if not self.db.execute(
+                        "SELECT 1 FROM hotlist WHERE id = ?", [entry_id]
+                    ).fetchone():
+                        missing += 1
+                    elif self.db.execute(
+                        "SELECT 1 FROM hits WHERE hotlist_id = ?", [entry_id]
+                    ).fetchone():
+                        self.db.execute(
+                            "UPDATE hotlist SET expires_at = ? WHERE id = ?",
+                            [now.isoformat(), entry_id],
+                        )
+                        expired += 1
+                    else:
+                        self.db.execute("DELETE FROM hotlist WHERE id = ?", [entry_id])
+                        deleted += 1
+            return deleted, expired, missing
+
+        return self.retrying("removing hotlist entries", write)
+
     def hotlist_version(self) -> tuple[int, int]:
         """Changes whenever another connection commits to the file (e.g. `hotlist import`) or
         the entry count changes: the hotlist reloads its index when it does."""

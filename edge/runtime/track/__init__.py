@@ -160,6 +160,8 @@ class PlateTracker:
         unmatched = list(range(len(sightings)))
         pairs = []
         for track in self.tracks:
+            if frame_index - track.last_frame > self.config.max_gap_frames:
+                continue  # ended: a plate seen there now is a new pass
             predicted = track.predicted(frame_index)
             for index in unmatched:
                 affinity = self._affinity(predicted, sightings[index].detection.box)

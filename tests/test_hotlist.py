@@ -90,7 +90,7 @@ def test_an_unknown_column_is_refused(tmp_path):
     store = ReadStore(tmp_path / "data")
     path = tmp_path / "h.csv"
     path.write_text("plate,state,reason,source,expiry,colour\n7ABC123,CA,x,y,,red\n")
-    with pytest.raises(InputError, match="unknown column.*'colour'"):
+    with pytest.raises(InputError, match=r"unknown column.*'colour'"):
         import_csv(store, path, now=NOW)
 
 

@@ -288,3 +288,32 @@ def test_an_empty_camera_id_is_refused_by_the_config(tmp_path, blank):
     path.write_text(f'[camera]\nid = "{blank}"\n')
     with pytest.raises(ConfigError, match=r"camera\.id"):
         load_config(path)
+
+
+# 15. The progress line and log lines share a terminal ----------------------------------------
+
+
+def test_a_log_line_clears_the_progress_line_first_and_the_line_is_redrawn_after(monkeypatch):
+    import io
+
+    from edge.cli.progress import Progress
+    from edge.runtime.pipeline.orchestrator import RunStats
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    terminal = Terminal()
+    handler = logging.StreamHandler(terminal)
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", [handler])
+    progress = Progress(100, terminal, interval_s=0.0)
+    progress(RunStats(frames=1))
+    logging.getLogger("edge.test").warning("HOTLIST HIT 7ABC123")
+    progress(RunStats(frames=2))
+    progress.close()
+    out = terminal.getvalue()
+    # The line is wiped before the log line, which so starts at the left margin on its own.
+    assert "frames 1/100" in out and "\r\x1b[KHOTLIST HIT 7ABC123\n" in out
+    assert out.index("HOTLIST HIT") < out.index("frames 2/100")
+    assert out.endswith("\n") and handler.filters == []

@@ -206,3 +206,29 @@ def test_retention_purge_works_without_sharing_and_keeps_held_reads(config, tmp_
     assert "purged 1 reads" in result.stdout and "1 kept under legal hold" in result.stdout
     store = ReadStore(tmp_path / "data")
     assert [r.read.plate for r in store.reads()] == ["2OLD222"]
+
+
+# 15. A folder of single stills under `run` ---------------------------------------------------
+
+
+def test_a_folder_of_stills_under_run_stores_what_read_reads(config, tmp_path, shared_data):
+    import shutil
+
+    photos = sorted(shared_data("real", "us").glob("*.jpg"))[:8]
+    folder = tmp_path / "stills"
+    folder.mkdir()
+    for photo in photos:
+        shutil.copy(photo, folder)
+    read = alpr("read", "--config", config, "--json", *sorted(folder.iterdir()))
+    expected = {
+        plate["text"]
+        for line in read.stdout.splitlines()
+        for plate in json.loads(line)["plates"]
+        if plate["confidence"] >= 0.5
+    }
+    assert expected, "the photos chosen should hold readable plates"
+    result = alpr("run", "--config", config, "--source", folder, "--stills")
+    assert result.returncode == 0, result.stderr
+    store = ReadStore(tmp_path / "data", readonly=True)
+    # Each still is a pass of its own: every plate `read` is sure of is stored.
+    assert expected <= {r.read.plate for r in store.reads()}

@@ -27,6 +27,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--source", help="override [camera] source (file, folder, URL, device)")
     run.add_argument("--realtime", action="store_true", help="replay files at their frame rate")
     run.add_argument("--loop", action="store_true", help="replay files or folders endlessly")
+    run.add_argument(
+        "--stills",
+        action="store_true",
+        help="the source folder holds single stills: each image is read as a pass of its own",
+    )
     run.set_defaults(handler=run_command)
 
 
@@ -35,7 +40,7 @@ def run_command(args: argparse.Namespace) -> int:
     from edge.cli.progress import Progress
     from edge.query.service import unit_sharing
     from edge.runtime.capture import LiveSource
-    from edge.runtime.pipeline.components import open_store
+    from edge.runtime.pipeline.components import as_stills, open_store
     from edge.runtime.pipeline.runner import open_inputs, run_pipeline
     from edge.runtime.store import data_folder_lock
     from edge.share.outbox import queued_per_agency
@@ -48,6 +53,8 @@ def run_command(args: argparse.Namespace) -> int:
         loop=args.loop or config.camera.loop,
     )
     config = dataclasses.replace(config, camera=camera)
+    if args.stills or config.camera.stills:
+        config = as_stills(config)
     inputs = open_inputs(config)
     with data_folder_lock(config.store.data_dir):
         store = open_store(config)

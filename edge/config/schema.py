@@ -131,6 +131,11 @@ class CameraConfig:
     decode_queue: int = option(
         "frames buffered between the decoding thread and the pipeline", 8, at_least(1)
     )
+    stills: bool = option(
+        "an image folder holds single stills, not a sequence: each image is one pass of its "
+        "own (read like `alpr-edge read` does) instead of frames tracked across",
+        False,
+    )
     open_timeout_s: float = option(
         "seconds a network stream may take to open before the try counts as failed",
         10.0,

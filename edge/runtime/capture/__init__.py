@@ -104,7 +104,7 @@ def open_source(spec: str, camera: CameraConfig) -> FrameSource:
         return LiveSource(spec, spec, cv2.CAP_V4L2, **reconnect)
     path = Path(spec)
     if path.is_dir():
-        return ImageFolderSource(path, loop=camera.loop)
+        return ImageFolderSource(path, loop=camera.loop, stills=camera.stills)
     if path.is_file():
         return VideoFileSource(
             path, realtime=camera.realtime, loop=camera.loop, decode_threads=camera.decode_threads

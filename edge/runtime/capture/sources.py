@@ -140,17 +140,19 @@ class VideoFileSource:
 
 
 class ImageFolderSource:
-    """Reads the images of a folder in name order; unreadable files are skipped and counted."""
+    """Reads the images of a folder in name order; unreadable files are skipped and counted.
+    With `stills`, each image is a scene of its own: a gap follows it (its tracks end)."""
 
-    def __init__(self, folder: Path, *, loop: bool = False) -> None:
+    def __init__(self, folder: Path, *, loop: bool = False, stills: bool = False) -> None:
         self.name = str(folder)
         self.loop = loop
+        self.stills = stills
         self.stats = CaptureStats()
         self.files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         if not self.files:
             raise InputError(f"image folder {folder}: no images ({', '.join(IMAGE_SUFFIXES)})")
 
-    def frames(self) -> Iterator[Frame]:
+    def frames(self) -> Iterator[Frame | SourceGap]:
         index = 0
         while True:
             for file in self.files:
@@ -162,6 +164,8 @@ class ImageFolderSource:
                 self.stats.frames += 1
                 yield Frame(image=image, index=index, timestamp=datetime.now(UTC), source=str(file))
                 index += 1
+                if self.stills:
+                    yield SourceGap(str(file))
             if not self.loop:
                 return
 

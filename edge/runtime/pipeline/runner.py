@@ -88,7 +88,7 @@ def run_pipeline(
     captured = source.stats
     log.info(
         "stopped: %d frames (%d skipped by motion, %d corrupt, %d missing), %d reads, "
-        "%d hotlist hits, %d repeats, %d source drops, %d reconnect tries, %d unstored",
+        "%d hotlist hits, %d repeats, %d source gaps (drops), %d reconnect tries, %d unstored",
         stats.frames,
         stats.motion_skipped,
         captured.corrupt,

@@ -179,32 +179,40 @@ def fill(store, start=0, limit=2000):
 
 
 def test_a_full_disk_deletes_old_crops_then_old_reads_and_keeps_reading_loudly(tmp_path, caplog):
+    from dataclasses import replace
+
+    from edge.runtime.types import HotlistHit
+
     data = tmp_path / "data"
     with tmpfs(data, "2m"):
         config = unit_config(tmp_path, data)
         store = ReadStore(data, retry_attempts=5, retry_initial_s=0.2)
         audit = AuditLog(config.audit_file)
         hit_id = store.db["hotlist"].insert({"plate": "0ABC000", "loaded_at": "now"}).last_pk
-        from edge.runtime.types import HotlistHit
-
         hit = HotlistHit(hit_id, "0ABC000", "CA", "stolen", "CHP", 0)
-        hit_read, _ = store.add_read(make_read("0ABC000"), noisy_crop(), [hit])
-        held_read, _ = store.add_read(make_read("0HLD000", index=1), noisy_crop(1))
+        hit_read, with_hit = store.add_read(make_read("0ABC000"), noisy_crop(), [hit])
+        held_read, held = store.add_read(make_read("0HLD000", index=1), noisy_crop(1))
         record_hold(audit, [held_read], "C-1", "officer", "evidence", True)
-        retention = Retention(store, audit, 30)
-        store.reclaimer = retention.reclaim_space
-        fill(store, start=2)
-        # Far more reads than the disk holds with their crops: each still stored, fast.
+        store.reclaimer = Retention(store, audit, 30).reclaim_space
+        assert fill(store, start=2) > 10  # reads with crops, until crops are held back
+        # Far more than the disk holds (each ~1.5 KB): every one is still stored, fast.
         timings = []
-        for i in range(3000, 3300):
+        for i in range(3000, 5000):
+            bulky = replace(
+                make_read(f"9XYZ{i % 1000:03d}", index=i), char_confidences=(0.5,) * 250
+            )
             started = time.monotonic()
-            store.add_read(make_read(f"9XYZ{i % 1000:03d}", index=i), noisy_crop(i))
+            store.add_read(bulky, noisy_crop(i))
             timings.append(time.monotonic() - started)
         assert max(timings) < 1.0  # no 3-s retry stalls on a full disk
-        assert "DISK FULL" in caplog.text
+        assert "DISK FULL: deleted the crops" in caplog.text
+        assert (
+            "DISK FULL: deleted the " in caplog.text and "oldest reads with no hit" in caplog.text
+        )
         kept = {r.id for r in store.reads(limit=100000)}
         assert {hit_read, held_read} <= kept  # a hit and a hold are never reclaimed
-        assert [r.read.plate for r in store.reads(limit=1)] == ["9XYZ299"]
+        assert (data / with_hit.crop_path).is_file() and (data / held.crop_path).is_file()
+        assert [r.read.plate for r in store.reads(limit=1)] == ["9XYZ999"]
         with audit.reading() as conn:
             reasons = [
                 row[0]
@@ -212,7 +220,7 @@ def test_a_full_disk_deletes_old_crops_then_old_reads_and_keeps_reading_loudly(t
                     "SELECT reason FROM audit WHERE event = ?", (Event.PURGE.value,)
                 )
             ]
-        assert any("crops of" in r for r in reasons)
+        assert any("crops of" in r for r in reasons) and any("oldest reads" in r for r in reasons)
         audit.close()
         store.close()
 

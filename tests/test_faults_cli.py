@@ -232,3 +232,17 @@ def test_a_folder_of_stills_under_run_stores_what_read_reads(config, tmp_path, s
     store = ReadStore(tmp_path / "data", readonly=True)
     # Each still is a pass of its own: every plate `read` is sure of is stored.
     assert expected <= {r.read.plate for r in store.reads()}
+
+
+def test_a_corrupted_middle_is_counted_reported_and_exits_partial(config, tmp_path):
+    damaged = clip(tmp_path / "m.avi", frames=30)
+    data = bytearray(damaged.read_bytes())
+    starts = [i for i in range(len(data) - 1) if data[i : i + 2] == b"\xff\xd8"]
+    for frame in (10, 11, 12):  # wipe the start of three JPEG frames
+        data[starts[frame] : starts[frame] + 400] = bytes(400)
+    damaged.write_bytes(bytes(data))
+    result = alpr("--log-format", "json", "run", "--config", config, "--source", damaged)
+    assert result.returncode == 3, result.stderr
+    summary = [json.loads(line) for line in result.stderr.splitlines()]
+    stopped = next(entry for entry in summary if entry["message"].startswith("stopped:"))
+    assert (stopped["frames"], stopped["corrupt"]) == (27, 3)

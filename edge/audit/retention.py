@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 
 # Reads (or crops) freed per step when the disk is full: enough for many new reads.
 RECLAIM_BATCH = 200
+# Reads deleted per transaction then: each transaction's WAL must fit on the full disk.
+RECLAIM_CHUNK = 10
 
 
 @dataclass(frozen=True)
@@ -163,7 +165,7 @@ class Retention:
             return False
         # Audited before anything is deleted, as every purge is.
         self._record_reclaim(f"disk full: {len(doomed)} oldest reads with no hit deleted", doomed)
-        self.store.delete_reads(doomed)
+        self.store.delete_reads(doomed, chunk=RECLAIM_CHUNK)
         log.error(
             "DISK FULL: deleted the %d oldest reads with no hit (ids %d-%d) to keep reading",
             len(doomed),

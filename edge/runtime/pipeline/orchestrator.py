@@ -139,7 +139,8 @@ class Pipeline:
         stats.frames += 1
         if not self._zones_checked:
             self._zones_checked = True
-            self._check_zones(frame)
+            if self.config.motion.enabled:
+                self._check_zones(frame)
         with stats.timing("motion"):
             moving = self.motion.moving_area(frame.image)
         if moving is None:

@@ -50,6 +50,16 @@ RESERVE_NAME = "space.reserve"
 RESERVE_BYTES = 256 * 1024
 # Times one write on a full disk asks the reclaimer for room before it gives up.
 RECLAIM_ROUNDS = 5
+# Pages after which the WAL is folded back automatically (SQLite's default is 1000, 4 MB).
+WAL_CHECKPOINT_PAGES = 32
+# A WAL larger than this is folded back into the database before anything is deleted.
+WAL_FOLD_BYTES = 32 * 1024
+# Disk room the next few writes need (WAL pages), and free database pages that make deleting
+# more needless.
+HEADROOM_BYTES = 64 * 1024
+# The reserve comes back before new reads take the room (it is what lets a purge run later).
+RESERVE_MARGIN_BYTES = 16 * 1024
+MIN_FREE_PAGES = 4
 # Below this much free space new crops are not saved: crops go first, reads are kept.
 LOW_SPACE_BYTES = 4 * RESERVE_BYTES
 # One wait for a lock held by another connection to the file (another process or thread);
@@ -180,6 +190,8 @@ class ReadStore:
             self.db.execute("PRAGMA foreign_keys = ON")
             if not readonly:
                 self.db.enable_wal()
+                # A small WAL: folding it back never needs more room than the reserve holds.
+                self.db.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
         except (OSError, sqlite3.DatabaseError) as exc:
             raise InputError(f"cannot open the database in {self.data_dir}: {exc}") from None
         self._migrate()
@@ -340,12 +352,18 @@ class ReadStore:
         )
         return [_stored_read(row) for row in rows]
 
-    def delete_reads(self, reads: Sequence[StoredRead]) -> int:
-        """Delete reads (rows first, in one transaction), then their crops; returns how many
-        crop files were removed. Reads with hits cannot be deleted (foreign key)."""
-        with self.db.atomic():
-            self.db.conn.executemany("DELETE FROM reads WHERE id = ?", [(r.id,) for r in reads])
-        return self._unlink_crops(reads)
+    def delete_reads(self, reads: Sequence[StoredRead], chunk: int | None = None) -> int:
+        """Delete reads (rows first, in one transaction per `chunk` reads, all in one when
+        None), then their crops; returns how many crop files were removed. Reads with hits
+        cannot be deleted (foreign key). Small chunks keep the WAL small on a full disk."""
+        step = chunk or max(1, len(reads))
+        removed = 0
+        for first in range(0, len(reads), step):
+            part = reads[first : first + step]
+            with self.db.atomic():
+                self.db.conn.executemany("DELETE FROM reads WHERE id = ?", [(r.id,) for r in part])
+            removed += self._unlink_crops(part)
+        return removed
 
     def _unlink_crops(self, reads: Sequence[StoredRead]) -> int:
         removed = 0
@@ -452,15 +470,20 @@ class ReadStore:
         return int(table.last_pk)
 
     def _reclaim(self, what: str, exc: BaseException) -> bool:
+        """Make room on a full disk: the reserve goes, the WAL is folded back into the
+        database, and only when that leaves too little room does the reclaimer delete (crops,
+        then old reads); the reserve is put back last. Returns whether there is room now."""
         if self.reclaimer is None:
             return False
-        log.error("DISK FULL while %s (%s): freeing space by the retention rules", what, exc)
-        (self.data_dir / RESERVE_NAME).unlink(missing_ok=True)  # room to delete in
+        (self.data_dir / RESERVE_NAME).unlink(missing_ok=True)  # room to work in
         try:
+            self._fold_wal()
+            if self._has_room():
+                log.warning("disk full while %s: the WAL was folded back to free room", what)
+                return True
+            log.error("DISK FULL while %s (%s): freeing space by the retention rules", what, exc)
             freed = self.reclaimer()
-            # Deleted rows free pages only once the WAL is folded back into the database; a WAL
-            # left to grow to its automatic checkpoint would fill a small disk by itself.
-            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._fold_wal()
             return freed
         except (sqlite3.Error, OSError) as failure:
             log.error("freeing space failed: %s", failure)
@@ -468,20 +491,42 @@ class ReadStore:
         finally:
             self._keep_reserve()
 
+    def _has_room(self) -> bool:
+        """Room for the next writes: disk for the WAL, and pages inside the database that
+        deleted rows left free (or disk for it to grow)."""
+        free = self.free_bytes()
+        (free_pages,) = self.db.execute("PRAGMA freelist_count").fetchone()
+        return free >= HEADROOM_BYTES and (
+            free_pages >= MIN_FREE_PAGES or free >= RESERVE_BYTES + HEADROOM_BYTES
+        )
+
+    def _fold_wal(self) -> None:
+        """Fold the WAL back into the database and truncate it: deleted rows free pages only
+        then, and a WAL left to its automatic checkpoint (4 MB) fills a small card alone."""
+        wal = self.path.with_name(DB_NAME + "-wal")
+        if wal.is_file() and wal.stat().st_size > WAL_FOLD_BYTES:
+            try:
+                self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.OperationalError as exc:  # the database could not grow: delete first
+                log.warning("folding the WAL back failed: %s", exc)
+
     def _keep_reserve(self) -> None:
         """Put the reserve back where the disk has room for it (best effort)."""
         reserve = self.data_dir / RESERVE_NAME
         if reserve.is_file() and reserve.stat().st_size >= RESERVE_BYTES:
             return
-        if self.free_bytes() < RESERVE_BYTES * 5 // 4:
-            return  # not yet: it would take the room just freed
+        if self.free_bytes() < RESERVE_BYTES + RESERVE_MARGIN_BYTES:
+            return  # not yet
         try:
             with reserve.open("wb") as out:
                 out.write(bytes(RESERVE_BYTES))
         except OSError as exc:
             reserve.unlink(missing_ok=True)
             log.warning(
-                "no room for the %d-byte disk reserve in %s: %s", RESERVE_BYTES, self.data_dir, exc
+                "no room for the %d-byte disk reserve in %s: %s",
+                RESERVE_BYTES,
+                self.data_dir,
+                exc,
             )
 
     def _write_crop_or_drop(self, read: VehicleRead, crop: np.ndarray) -> str | None:
@@ -497,6 +542,8 @@ class ReadStore:
             self._crops_paused = True
             return None
         if self._crops_paused:
+            if self.free_bytes() < 2 * LOW_SPACE_BYTES:
+                return None  # not yet: room freed for reads is not taken by crops again
             log.warning("disk space is back in %s: crops are saved again", self.data_dir)
             self._crops_paused = False
         try:

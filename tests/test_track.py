@@ -149,11 +149,16 @@ def test_a_similar_plate_elsewhere_in_the_frame_at_once_is_another_vehicle():
     assert [p.read.plate for p in drive(tracker, first + beside)] == ["7ABC123", "7ABC124"]
 
 
-def test_a_hotlisted_plate_is_never_suppressed_as_a_repeat():
+def test_a_hotlisted_neighbour_of_a_split_pass_is_never_suppressed_as_a_repeat():
     listed = PlateTracker(
-        TrackConfig(max_gap_frames=5, repeat_window_s=30), "cam", listed=lambda r: True
+        TrackConfig(max_gap_frames=3, repeat_window_s=30),
+        "cam",
+        listed=lambda read: read.plate == "7ABC128",
     )
-    passes = [(i, [sighting(100, 300, "7ABC123")]) for i in range(5)]
-    again = [(300 + i, [sighting(100, 300, "7ABC123")]) for i in range(5)]  # 10 s later
-    assert [p.read.plate for p in drive(listed, passes + again)] == ["7ABC123", "7ABC123"]
-    assert listed.repeats == 0
+    first = [(i, [sighting(100, 300, "7ABC123")]) for i in range(4)]
+    # Where a split pass would be a repeat, the listed plate is still reported: its hit counts.
+    second = [(i, [sighting(100, 300, "7ABC128")]) for i in range(20, 24)]
+    assert [p.read.plate for p in drive(listed, first + second)] == ["7ABC123", "7ABC128"]
+    # The listed plate read again in the window raised its hit already: a repeat.
+    again = [(i, [sighting(100, 300, "7ABC128")]) for i in range(300, 304)]
+    assert drive(listed, again) == [] and listed.repeats == 1

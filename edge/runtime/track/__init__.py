@@ -11,8 +11,9 @@ A repeat is the same vehicle, never merely a similar text: the same voted plate 
 within `repeat_window_s` on this camera (a car waiting at the light), or a plate one character
 away from a pass that ended moments before at the same place (one pass the tracker split in
 two and misread once: it starts within `SPLIT_PASS_S` of the other's last sighting, within
-`SPLIT_PASS_WIDTHS` plate widths of it). A read that is on the hotlist (`listed`) is never
-suppressed as a repeat.
+`SPLIT_PASS_WIDTHS` plate widths of it). No hotlist hit is suppressed: a read on the hotlist
+(`listed`) that is one character from the earlier read is kept (the same plate again raised its
+hit the first time).
 """
 
 from __future__ import annotations
@@ -222,8 +223,9 @@ class PlateTracker:
                 passes.append(plate_pass)
         return passes
 
-    def _is_repeat(self, plate: str, track: Track) -> bool:
-        """Whether this pass is a vehicle already read (module docstring); remembers it."""
+    def _repeat_of(self, plate: str, track: Track) -> str | None:
+        """The earlier read this pass repeats (module docstring), None when it is a new
+        vehicle; remembers this pass."""
         started = track.first_time or track.best_time
         ended = track.last_time or track.best_time
         assert started is not None and ended is not None  # a concluded track was seen
@@ -231,10 +233,17 @@ class PlateTracker:
         self._last_read = {
             p: seen for p, seen in self._last_read.items() if started - seen.last_time <= window
         }
-        repeat = plate in self._last_read or any(
-            _one_apart(plate, previous) and self._continues(seen, track, started)
-            for previous, seen in self._last_read.items()
-        )
+        if plate in self._last_read:
+            repeat: str | None = plate
+        else:
+            repeat = next(
+                (
+                    previous
+                    for previous, seen in self._last_read.items()
+                    if _one_apart(plate, previous) and self._continues(seen, track, started)
+                ),
+                None,
+            )
         self._last_read[plate] = _Passed(ended, track.box)
         return repeat
 
@@ -263,7 +272,12 @@ class PlateTracker:
             frame_count=track.frames_seen,
             char_confidences=vote.char_confidences,
         )
-        if self._is_repeat(vote.text, track) and not (self.listed and self.listed(read)):
+        repeated = self._repeat_of(vote.text, track)
+        # The same plate again raised its hit already; a one-character neighbour that is on
+        # the hotlist is reported whatever the earlier read was, so no hit is ever lost.
+        if repeated == vote.text or (
+            repeated is not None and not (self.listed and self.listed(read))
+        ):
             self.repeats += 1
             return None
         return PlatePass(read, track.best_crop)

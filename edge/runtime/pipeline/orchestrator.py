@@ -245,7 +245,7 @@ class Pipeline:
                     # Keep reading frames; try the store again later rather than on every frame.
                     self._retry_at = time.monotonic() + BACKLOG_RETRY_S
                     log.error(
-                        "%d read(s) waiting in memory for the store (at most %d)",
+                        "%d read(s) waiting for the store (in memory, at most %d)",
                         len(self._backlog),
                         self.config.store.backlog_limit,
                         extra={"backlog": len(self._backlog)},

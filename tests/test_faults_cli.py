@@ -246,3 +246,17 @@ def test_a_corrupted_middle_is_counted_reported_and_exits_partial(config, tmp_pa
     summary = [json.loads(line) for line in result.stderr.splitlines()]
     stopped = next(entry for entry in summary if entry["message"].startswith("stopped:"))
     assert (stopped["frames"], stopped["corrupt"]) == (27, 3)
+
+
+def test_a_file_source_that_opens_but_yields_no_frame_is_an_error_exit():
+    from edge.cli.run import _exit_code
+    from edge.runtime.capture import CaptureStats
+    from edge.runtime.pipeline.orchestrator import RunStats
+    from edge.runtime.pipeline.runner import RunResult
+
+    nothing = RunResult(RunStats(), 1, 0.0, CaptureStats(corrupt=1))
+    assert _exit_code(nothing, "notes.mp4", live=False) == 2
+    clean = RunResult(RunStats(frames=840), 0, 0.0, CaptureStats(frames=840))
+    assert _exit_code(clean, "clip.mp4", live=False) == 0
+    # A live source stopped before its first frame (down all along) is not bad input.
+    assert _exit_code(RunResult(RunStats(), 0, 0.0, CaptureStats()), "rtsp://c", live=True) == 0

@@ -8,6 +8,9 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 # Bad input: an unreadable file or URL, a missing camera, an invalid config or argument.
 EXIT_BAD_INPUT = 2
+# `alpr-edge run`: the source was read only in part (corrupt frames, a truncated file); what
+# could be read was read and stored.
+EXIT_PARTIAL = 3
 
 
 class EdgeError(Exception):

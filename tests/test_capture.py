@@ -69,7 +69,6 @@ def test_image_folder_skips_and_counts_corrupt_images(tmp_path):
     ("spec", "named"),
     [
         ("no/such/clip.mp4", "no/such/clip.mp4"),
-        ("rtsp://127.0.0.1:9/stream", "rtsp://127.0.0.1:9/stream"),
         ("/dev/video99", "/dev/video99"),
         ("gst:videotestsrc ! appsink", "GStreamer"),
         ("", "no source given"),
@@ -130,3 +129,30 @@ def test_corrupt_frames_in_a_video_are_skipped_and_counted(tmp_path):
     frames = list(DecodeThread(source))
     assert (len(frames), source.stats.corrupt) == (27, 3)
     assert [f.index for f in frames] == [*range(10), *range(13, 30)]
+
+
+def test_a_fast_looping_replay_never_stamps_a_frame_after_the_clock(clip):
+    from datetime import UTC, datetime
+
+    source = open_source(str(clip), CameraConfig(loop=True))
+    frames = []
+    for frame in DecodeThread(source):
+        frames.append(frame)
+        assert frame.timestamp <= datetime.now(UTC)
+        if len(frames) == 45 * 6:  # six loops, far faster than 30 fps
+            break
+    stamps = [f.timestamp for f in frames]
+    assert stamps == sorted(stamps)  # and never backwards
+    assert frames[30].timestamp - frames[0].timestamp == timedelta(seconds=1)  # spacing kept
+
+
+def test_image_folder_of_stills_ends_each_image_with_a_gap(tmp_path):
+    from edge.runtime.capture import SourceGap
+
+    for i in range(3):
+        cv2.imwrite(str(tmp_path / f"{i}.jpg"), numbered_frame(i))
+    items = list(open_source(str(tmp_path), CameraConfig(stills=True)).frames())
+    assert [type(i).__name__ for i in items] == ["Frame", "SourceGap"] * 3
+    assert not any(
+        isinstance(i, SourceGap) for i in open_source(str(tmp_path), CameraConfig()).frames()
+    )

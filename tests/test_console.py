@@ -39,7 +39,6 @@ data_dir = "share"
 unit_id = "unit-1"
 operator_agency = "CA0010900"
 query_policy = "query-policy.toml"
-retention_days = 30
 """
 AGENCY = """[[agency]]
 id = "{id}"

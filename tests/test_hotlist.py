@@ -76,3 +76,60 @@ def test_bad_rows_name_file_and_line_and_load_nothing(tmp_path, row, message):
 def test_missing_file_is_bad_input(tmp_path):
     with pytest.raises(InputError, match=r"absent\.csv"):
         import_csv(ReadStore(tmp_path), tmp_path / "absent.csv")
+
+
+def test_a_row_with_more_fields_than_the_header_is_refused_naming_its_line(tmp_path):
+    store = ReadStore(tmp_path / "data")
+    csv = write_csv(tmp_path / "h.csv", ["7ABC123,CA,stolen,CHP,", "8XYZ000,CA,stolen,CHP,,extra"])
+    with pytest.raises(InputError, match=r"h\.csv:3: 6 fields, the header has 5"):
+        import_csv(store, csv, now=NOW)
+    assert store.hotlist_entries() == []  # all or nothing
+
+
+def test_an_unknown_column_is_refused(tmp_path):
+    store = ReadStore(tmp_path / "data")
+    path = tmp_path / "h.csv"
+    path.write_text("plate,state,reason,source,expiry,colour\n7ABC123,CA,x,y,,red\n")
+    with pytest.raises(InputError, match=r"unknown column.*'colour'"):
+        import_csv(store, path, now=NOW)
+
+
+def test_an_unterminated_quote_is_refused_with_the_line_it_starts_on(tmp_path):
+    store = ReadStore(tmp_path / "data")
+    csv = write_csv(
+        tmp_path / "h.csv", ["7ABC123,CA,x,y,", '8XYZ000,CA,"stolen,CHP,', "9AAA999,CA,x,y,"]
+    )
+    with pytest.raises(InputError, match=r"h\.csv:3: .*quote left open"):
+        import_csv(store, csv, now=NOW)
+    assert store.hotlist_entries() == []
+
+
+def test_already_expired_entries_are_named_in_a_warning(tmp_path, caplog):
+    store = ReadStore(tmp_path / "data")
+    csv = write_csv(tmp_path / "h.csv", ["7ABC123,CA,x,y,2026-01-01", "8XYZ000,CA,x,y,2099-01-01"])
+    assert import_csv(store, csv, now=NOW) == 2
+    assert "1 entry is already expired" in caplog.text and "7ABC123" in caplog.text
+    assert "8XYZ000" not in caplog.text
+
+
+def test_hotlist_list_and_remove_on_the_command_line(tmp_path, capsys):
+    from edge.cli import main
+
+    config = tmp_path / "edge.toml"
+    config.write_text('[store]\ndata_dir = "data"\n')
+    csv = write_csv(tmp_path / "h.csv", ["7ABC123,CA,stolen,CHP,", "8XYZ000,CA,amber,FBI,"])
+    assert main(["hotlist", "import", "--config", str(config), str(csv)]) == 0
+    store = ReadStore(tmp_path / "data")
+    hit_entry = store.hotlist_entries()[1]
+    from edge.runtime.types import HotlistHit
+
+    store.add_read(read("8XYZ000"), None, [HotlistHit(hit_entry.id, "8XYZ000", "CA", "a", "F", 0)])
+    capsys.readouterr()
+    assert main(["hotlist", "list", "--config", str(config)]) == 0
+    listing = capsys.readouterr().out
+    assert "7ABC123" in listing and "8XYZ000" in listing and "never" in listing
+    assert main(["hotlist", "remove", "--config", str(config), "1", "2", "99"]) == 1
+    assert "removed 1 hotlist entries; 1 expired now" in capsys.readouterr().out
+    assert main(["hotlist", "list", "--config", str(config), "--active"]) == 0
+    assert "(no entries)" in capsys.readouterr().out
+    assert [e.plate for e in store.hotlist_entries()] == ["8XYZ000"]  # its hit still explained

@@ -18,12 +18,12 @@ from edge.share.messages import HIT, Outgoing
 
 EDGE_TOML = """[store]
 data_dir = "store"
+retention_days = 21
 
 [sharing]
 agencies_file = "agencies.toml"
 data_dir = "."
 unit_id = "unit-1"
-retention_days = 21
 """
 
 

@@ -7,13 +7,12 @@ import numpy as np
 import pytest
 
 from edge.audit.export import export_rows
-from edge.audit.log import verify
+from edge.audit.log import AuditLog, verify
 from edge.audit.retention import Retention, held_read_ids, record_hold
-from edge.config import SharingConfig, parse_section
+from edge.config import parse_section
 from edge.errors import ConfigError
 from edge.runtime.store import ReadStore
 from edge.runtime.types import Box, HotlistHit, VehicleRead
-from edge.share.service import Sharing
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -38,15 +37,20 @@ def store_read(store: ReadStore, plate: str, age_days: float, hit: bool = False)
     return read_id
 
 
+class Unit:
+    """The unit's store and audit log, and its retention (local policy, no sharing needed)."""
+
+    def __init__(self, store: ReadStore, audit: AuditLog) -> None:
+        self.audit = audit
+        self.retention = Retention(store, audit, 30)
+
+
 @pytest.fixture
 def unit(tmp_path):
     store = ReadStore(tmp_path / "data")
-    settings = SharingConfig(
-        agencies_file=tmp_path / "agencies.toml", data_dir=tmp_path / "share", unit_id="unit-1"
-    )
-    sharing = Sharing(settings, store.data_dir)
-    yield store, sharing
-    sharing.close()
+    audit = AuditLog(tmp_path / "data" / "audit.sqlite")
+    yield store, Unit(store, audit)
+    audit.close()
     store.close()
 
 
@@ -91,13 +95,11 @@ def test_legal_hold_keeps_a_read_past_retention_until_released(unit):
 
 def test_retention_is_configurable_but_never_above_sixty_days(tmp_path):
     file = tmp_path / "edge.toml"
-    table = {"agencies_file": "agencies.toml", "data_dir": "share", "unit_id": "unit-1"}
-    settings = parse_section("sharing", table | {"retention_days": 60}, file)
+    settings = parse_section("store", {"retention_days": 60}, file)
     assert settings.retention_days == 60
-    assert settings.agencies_file == tmp_path / "agencies.toml"
     with pytest.raises(ConfigError) as caught:
-        parse_section("sharing", table | {"retention_days": 90}, file)
-    assert caught.value.key == "sharing.retention_days" and "legal hold" in caught.value.reason
+        parse_section("store", {"retention_days": 90}, file)
+    assert caught.value.key == "store.retention_days" and "legal hold" in caught.value.reason
     with pytest.raises(ValueError, match="1 to 60"):
         Retention(None, None, days=61)
 

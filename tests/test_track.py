@@ -132,3 +132,33 @@ def test_a_pass_whose_reads_all_disagree_is_dropped_not_guessed():
 def test_a_letter_read_where_the_format_needs_a_digit_is_swapped_for_its_lookalike():
     reads = [text("LSI5EBC", region="UK")] * 3  # UK: two letters, two digits, three letters
     assert vote_text(reads).text == "LS15EBC"
+
+
+def test_a_similar_plate_seen_20_s_later_is_another_vehicle_not_a_repeat():
+    tracker = PlateTracker(TrackConfig(max_gap_frames=3, repeat_window_s=30), "cam")
+    first = [(i, [sighting(100, 300, "7ABC123")]) for i in range(4)]
+    later = [(600 + i, [sighting(100, 300, "7ABC124")]) for i in range(4)]  # 20 s later
+    assert [p.read.plate for p in drive(tracker, first + later)] == ["7ABC123", "7ABC124"]
+    assert tracker.repeats == 0
+
+
+def test_a_similar_plate_elsewhere_in_the_frame_at_once_is_another_vehicle():
+    tracker = PlateTracker(TrackConfig(max_gap_frames=3, repeat_window_s=30), "cam")
+    first = [(i, [sighting(100, 300, "7ABC123")]) for i in range(4)]
+    beside = [(i, [sighting(1200, 300, "7ABC124")]) for i in range(8, 12)]  # another lane
+    assert [p.read.plate for p in drive(tracker, first + beside)] == ["7ABC123", "7ABC124"]
+
+
+def test_a_hotlisted_neighbour_of_a_split_pass_is_never_suppressed_as_a_repeat():
+    listed = PlateTracker(
+        TrackConfig(max_gap_frames=3, repeat_window_s=30),
+        "cam",
+        listed=lambda read: read.plate == "7ABC128",
+    )
+    first = [(i, [sighting(100, 300, "7ABC123")]) for i in range(4)]
+    # Where a split pass would be a repeat, the listed plate is still reported: its hit counts.
+    second = [(i, [sighting(100, 300, "7ABC128")]) for i in range(20, 24)]
+    assert [p.read.plate for p in drive(listed, first + second)] == ["7ABC123", "7ABC128"]
+    # The listed plate read again in the window raised its hit already: a repeat.
+    again = [(i, [sighting(100, 300, "7ABC128")]) for i in range(300, 304)]
+    assert drive(listed, again) == [] and listed.repeats == 1

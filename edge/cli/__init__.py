@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import sys
 from collections.abc import Sequence
 
 from edge import __version__
 from edge.errors import EdgeError
-from edge.logs import configure_logging
+from edge.logs import configure_logging, fatal
 
 # In the order `alpr-edge --help` lists them: the unit, its guardrails, then the lab.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -62,13 +61,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     configure_logging(args.log_format, args.log_level)
+    fmt = args.log_format
     try:
         return int(args.handler(args) or 0)
     except EdgeError as exc:
-        print(f"alpr-edge: error: {exc}", file=sys.stderr)
+        # Under --log-format json the last line is JSON too (with the exit code it ends with).
+        fatal(f"error: {exc}", fmt, exit_code=exc.exit_code)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("alpr-edge: interrupted", file=sys.stderr)
+        fatal("interrupted", fmt, exit_code=130)
         return 130
     except BrokenPipeError:
         return 0

@@ -156,7 +156,7 @@ def run_report(args: argparse.Namespace) -> int:
         audit_log=sharing.audit_file,
         allowlist_file=sharing.agencies_file,
         store_dir=config.store.data_dir,
-        retention_days=sharing.retention_days,
+        retention_days=config.store.retention_days,
     )
     if not sources.audit_log.is_file():
         raise InputError(f"audit log not found: {sources.audit_log}")

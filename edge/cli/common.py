@@ -38,6 +38,24 @@ def moment(text: str) -> datetime:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
+def purpose(text: str) -> str:
+    """A reason for an audited access: blank is no reason at all."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("a purpose is required and must not be blank")
+    return text.strip()
+
+
+def positive_int(text: str) -> int:
+    """A count that must be at least 1 (a limit of 0 or -1 is no limit)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive whole number, got {value}")
+    return value
+
+
 def add_config(parser: argparse.ArgumentParser, help: str = "edge.toml") -> None:
     parser.add_argument(
         "--config",
@@ -52,7 +70,10 @@ def add_access_reason(parser: argparse.ArgumentParser) -> None:
     """Who is looking at stored reads and why: Civil Code 1798.90.52 asks for both on every
     access, so both go to the audit log."""
     parser.add_argument(
-        "--purpose", required=True, help="why you are searching (written to the audit log)"
+        "--purpose",
+        required=True,
+        type=purpose,
+        help="why you are searching (written to the audit log; not blank)",
     )
     parser.add_argument(
         "--user", default=getpass.getuser(), help="who is searching (default: login name)"

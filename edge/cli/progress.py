@@ -1,7 +1,13 @@
-"""A one-line progress display for replays: frames, fps, reads, hits."""
+"""A one-line progress display for replays: frames, fps, reads, hits.
+
+On a terminal the line is redrawn in place; a log line written meanwhile (to the same
+terminal) first clears it, so the two never overwrite each other, and the line is drawn again
+below it at the next frame.
+"""
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from typing import TextIO
@@ -25,13 +31,29 @@ class Progress:
         self.interval_s = interval_s
         self.started = time.monotonic()
         self._last_drawn = 0.0
+        self._drawn = False
+        self._handlers: list[logging.Handler] = []
+        if self.enabled:
+            for handler in logging.getLogger().handlers:
+                handler.addFilter(self._clear_before_log)
+                self._handlers.append(handler)
+
+    def _clear_before_log(self, record: logging.LogRecord) -> bool:
+        """A filter on the log handlers: wipe the progress line before a record is written."""
+        if self._drawn:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+            self._drawn = False
+            self._last_drawn = 0.0  # redraw at the next frame, below the log line
+        return True
 
     def __call__(self, stats: RunStats) -> None:
         now = time.monotonic()
         if self.enabled and now - self._last_drawn >= self.interval_s:
             self._last_drawn = now
-            self.stream.write("\r" + self.line(stats, now - self.started))
+            self.stream.write("\r\x1b[K" + self.line(stats, now - self.started))
             self.stream.flush()
+            self._drawn = True
 
     def line(self, stats: RunStats, elapsed_s: float) -> str:
         of_total = f"/{self.total}" if self.total else ""
@@ -42,6 +64,10 @@ class Progress:
         )
 
     def close(self) -> None:
-        if self.enabled and self._last_drawn:
+        for handler in self._handlers:
+            handler.removeFilter(self._clear_before_log)
+        self._handlers = []
+        if self.enabled and self._drawn:
             self.stream.write("\n")
             self.stream.flush()
+            self._drawn = False

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from edge.cli.common import add_access_reason, add_config, load, moment
+from edge.cli.common import add_access_reason, add_config, load, moment, positive_int
 from edge.errors import EXIT_OK
 
 
@@ -19,7 +19,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         add_config(parser)
         parser.add_argument("--since", type=moment, help="ISO date/time, or an age like 2h, 7d")
         parser.add_argument("--until", type=moment, help="ISO date/time, or an age like 1h")
-        parser.add_argument("--limit", type=int, default=50)
+        parser.add_argument(
+            "--limit", type=positive_int, default=50, help="most reads shown (at least 1)"
+        )
         parser.add_argument("--json", action="store_true", help="one JSON object per line")
         add_access_reason(parser)
         parser.set_defaults(handler=reads_command)

@@ -1,11 +1,14 @@
-"""`alpr-edge retention hold|release|purge`: legal holds and the retention purge (audited)."""
+"""`alpr-edge retention hold|release|purge`: legal holds and the retention purge (audited).
+
+Retention is the unit's own policy (`[store] retention_days`): these work with or without a
+[sharing] table, audited in the unit's audit log (`config.audit_file`)."""
 
 from __future__ import annotations
 
 import argparse
 import getpass
 
-from edge.cli.common import add_config, load, sharing_of
+from edge.cli.common import add_config, load
 from edge.errors import EXIT_OK, InputError
 
 
@@ -16,7 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         hold = actions.add_parser(
             name, help=f"{'place' if place else 'lift'} a legal hold on reads (audited)"
         )
-        add_config(hold, "edge.toml with a [sharing] table")
+        add_config(hold)
         hold.add_argument("read_ids", metavar="READ_ID", type=int, nargs="+")
         hold.add_argument("--case", required=True, help="case or incident number")
         hold.add_argument("--reason", required=True, help="why (court order, evidence, ...)")
@@ -24,16 +27,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     purge = actions.add_parser(
         "purge", help="delete reads past retention now (the unit also does it periodically)"
     )
-    add_config(purge, "edge.toml with a [sharing] table")
+    add_config(purge)
     purge.set_defaults(handler=run_purge)
 
 
 def run_hold(args: argparse.Namespace) -> int:
     from edge.audit.log import AuditLog
-    from edge.audit.retention import record_hold
+    from edge.audit.retention import operator_agency, record_hold
 
-    sharing = sharing_of(load(args.config))
-    audit = AuditLog(sharing.audit_file)
+    config = load(args.config)
+    config.audit_file.parent.mkdir(parents=True, exist_ok=True)
+    audit = AuditLog(config.audit_file)
     try:
         record_hold(
             audit,
@@ -42,7 +46,7 @@ def run_hold(args: argparse.Namespace) -> int:
             getpass.getuser(),
             args.reason,
             args.place,
-            user_agency=sharing.operator_agency,
+            user_agency=operator_agency(config),
         )
     finally:
         audit.close()
@@ -52,20 +56,16 @@ def run_hold(args: argparse.Namespace) -> int:
 
 def run_purge(args: argparse.Namespace) -> int:
     from edge.audit.log import AuditLog
-    from edge.audit.retention import Retention
+    from edge.audit.retention import unit_retention
     from edge.runtime.store import DB_NAME, ReadStore
 
     config = load(args.config)
-    sharing = sharing_of(config)
     if not (config.store.data_dir / DB_NAME).is_file():
         raise InputError(f"no reads database to purge for {args.config}")
     store = ReadStore(config.store.data_dir)
-    audit = AuditLog(sharing.audit_file)
+    audit = AuditLog(config.audit_file)
     try:
-        retention = Retention(
-            store, audit, sharing.retention_days, operator_agency=sharing.operator_agency
-        )
-        result = retention.purge()
+        result = unit_retention(config, audit, store).purge()
     finally:
         audit.close()
         store.close()

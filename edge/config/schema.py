@@ -79,12 +79,35 @@ def option(help: str, default: Any = _REQUIRED, check: Check | None = None) -> A
     return field(**kwargs)
 
 
+# Reads are kept at most this long (the CHP limit, Veh. Code 2413(b), and SB 274's proposal);
+# a read needed longer is put under a legal hold (`alpr-edge retention hold`).
+DEFAULT_RETENTION_DAYS = 30
+MAX_RETENTION_DAYS = 60
+
+
+def _retention_check(days: int) -> str | None:
+    if 1 <= days <= MAX_RETENTION_DAYS:
+        return None
+    return (
+        f"must be a whole number of days from 1 to {MAX_RETENTION_DAYS}; reads needed longer "
+        "must be put under a legal hold (`alpr-edge retention hold`)"
+    )
+
+
+def _positive(value: float) -> str | None:
+    return None if value > 0 else f"must be a positive number of seconds, got {value}"
+
+
+def _camera_id_check(value: str) -> str | None:
+    return None if value.strip() else "must not be empty: every read is stored with it"
+
+
 @dataclass(frozen=True)
 class CameraConfig:
     id: str = option(
         "camera id stored with every read and shared with agencies (unique on the unit)",
         "camera-1",
-        lambda value: None if value.strip() else "must not be empty",
+        _camera_id_check,
     )
     source: str = option(
         "where frames come from: a video file, a folder of images, rtsp:// or http(s):// URL, "
@@ -117,6 +140,22 @@ class CameraConfig:
             "of [motion]; keys it leaves out, or no table at all, take the top-level [motion]",
             "section": "motion",
         },
+    )
+    stills: bool = option(
+        "an image folder holds single stills, not a sequence: each image is one pass of its "
+        "own (read like `alpr-edge read` does) instead of frames tracked across",
+        False,
+    )
+    open_timeout_s: float = option(
+        "seconds a network stream may take to open before the try counts as failed",
+        10.0,
+        _positive,
+    )
+    read_timeout_s: float = option(
+        "seconds without data from an open network stream before it counts as dropped (a "
+        "frozen stream); OpenCV's FFmpeg backend takes both timeouts",
+        5.0,
+        _positive,
     )
 
 
@@ -271,6 +310,21 @@ class StoreConfig:
     retry_initial_s: float = option(
         "first wait between write tries (doubles each time)", 0.2, at_least(0)
     )
+    retention_days: int = option(
+        f"days reads with no hotlist hit are kept (1-{MAX_RETENTION_DAYS}); every unit purges "
+        "them itself, audited, with or without [sharing]; legal holds keep a read longer",
+        DEFAULT_RETENTION_DAYS,
+        _retention_check,
+    )
+    purge_interval_s: float = option(
+        "seconds between the unit's retention purges (the first runs at start)", 3600.0, _positive
+    )
+    backlog_limit: int = option(
+        "reads kept in memory while the store cannot be written; beyond it the oldest waiting "
+        "read is dropped (logged with the count)",
+        1000,
+        at_least(1),
+    )
 
 
 @dataclass(frozen=True)
@@ -326,10 +380,6 @@ class HealthConfig:
 
 
 _UNIT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-# Reads are kept at most this long (the CHP limit, Veh. Code 2413(b), and SB 274's proposal);
-# a read needed longer is put under a legal hold (`alpr-edge retention hold`).
-DEFAULT_RETENTION_DAYS = 30
-MAX_RETENTION_DAYS = 60
 
 
 def _unit_id_check(value: str) -> str | None:
@@ -338,19 +388,6 @@ def _unit_id_check(value: str) -> str | None:
     return (
         f"must be 1-64 letters, digits, '-' or '_' starting with a letter or digit, got {value!r}"
     )
-
-
-def _retention_check(days: int) -> str | None:
-    if 1 <= days <= MAX_RETENTION_DAYS:
-        return None
-    return (
-        f"must be a whole number of days from 1 to {MAX_RETENTION_DAYS}; reads needed longer "
-        "must be put under a legal hold (`alpr-edge retention hold`)"
-    )
-
-
-def _positive(value: float) -> str | None:
-    return None if value > 0 else f"must be a positive number of seconds, got {value}"
 
 
 @dataclass(frozen=True)
@@ -390,12 +427,6 @@ class SharingConfig:
     audit_head_interval_s: float = option(
         "seconds between audit chain heads published to every agency", 900.0, _positive
     )
-    retention_days: int = option(
-        f"days reads with no hotlist hit are kept (1-{MAX_RETENTION_DAYS})",
-        DEFAULT_RETENTION_DAYS,
-        _retention_check,
-    )
-    purge_interval_s: float = option("seconds between retention purges", 3600.0, _positive)
     drain_on_exit_s: float = option(
         "at exit, seconds to wait for connected agencies to receive the queue",
         5.0,

@@ -43,7 +43,7 @@ def attach_queries(sharing: Sharing, store: ReadStore) -> QueryResponder | None:
         policy=policy,
         ledger=QueryLedger(sharing.settings.data_dir / LEDGER_FILE, policy.max_request_age),
         reads=StoreReads(store),
-        retention=timedelta(days=sharing.settings.retention_days),
+        retention=timedelta(days=sharing.retention_days),
     )
 
     def on_query(query: IncomingQuery) -> None:
@@ -63,7 +63,7 @@ def unit_sharing(config: EdgeConfig, store_dir: Path) -> Iterator[Sharing | None
     if config.sharing is None:
         yield None
         return
-    sharing = Sharing(config.sharing, store_dir)
+    sharing = Sharing(config.sharing, store_dir, retention_days=config.store.retention_days)
     with contextlib.ExitStack() as stack:
         store = ReadStore(store_dir)
         stack.callback(store.close)

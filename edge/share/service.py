@@ -3,7 +3,7 @@
 The pipeline stores each read and its hits, then calls `Sharing.on_read(read_id, read, hits)`
 once. Sharing sends a `read` document to every active agency that receives reads and a `hit`
 document to those that receive hits, publishes heartbeats and the audit chain head
-periodically, and runs the retention purge.
+periodically.
 """
 
 from __future__ import annotations
@@ -21,10 +21,9 @@ from typing import Any
 from edge.audit.bundle import keep_allowlist_version
 from edge.audit.events import SYSTEM_USER, Decision, Event
 from edge.audit.log import AuditLog
-from edge.audit.retention import Retention
 from edge.audit.signing import device_key, head_document
 from edge.config.allowlist import Agency, AllowList, load_allowlist, narrow_allowlist
-from edge.config.schema import SharingConfig
+from edge.config.schema import DEFAULT_RETENTION_DAYS, SharingConfig
 from edge.errors import ConfigError
 from edge.runtime.store import ReadStore
 from edge.runtime.types import HotlistHit, VehicleRead
@@ -51,10 +50,12 @@ class Sharing:
         settings: SharingConfig,
         store_dir: Path | None = None,
         *,
+        retention_days: int = DEFAULT_RETENTION_DAYS,
         today: Callable[[], date] = utc_today,
     ) -> None:
         """`store_dir`: the pipeline's read store, opened here on a connection of its own (the
-        periodic thread purges and hands over reads while the pipeline writes)."""
+        reads stored but not handed over before a crash are read from it at start).
+        `retention_days`: the unit's retention ([store] retention_days), told to agencies."""
         self.settings = settings
         self._today = today
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -67,16 +68,9 @@ class Sharing:
         )
         self.transport = Transport(self.gate, self.outbox, settings.unit_id)
         self.store = ReadStore(store_dir) if store_dir is not None else None
-        self.retention = (
-            Retention(
-                self.store,
-                self.audit,
-                settings.retention_days,
-                operator_agency=settings.operator_agency,
-            )
-            if self.store is not None
-            else None
-        )
+        # Retention is the unit's own policy ([store] retention_days, run by the unit with or
+        # without sharing); sharing states it in its settings row and its heartbeats.
+        self.retention_days = retention_days
         self._stop = threading.Event()
         self._started_at = time.monotonic()
         self._periodic: threading.Thread | None = None
@@ -100,8 +94,11 @@ class Sharing:
         self.gate.system_event(
             Event.SETTINGS_LOAD,
             Decision.DONE,
-            f"sharing settings in force: retention {self.settings.retention_days} days",
-            details={k: str(v) for k, v in asdict(self.settings).items()},
+            f"sharing settings in force: retention {self.retention_days} days",
+            details={
+                **{k: str(v) for k, v in asdict(self.settings).items()},
+                "retention_days": str(self.retention_days),
+            },
         )
         self.reload_allowlist()
         if self.store is not None:
@@ -225,9 +222,7 @@ class Sharing:
             [
                 (
                     a.id,
-                    heartbeat_message(
-                        uptime, self.outbox.depth(a.id), self.settings.retention_days, state
-                    ),
+                    heartbeat_message(uptime, self.outbox.depth(a.id), self.retention_days, state),
                 )
                 for a in agencies
             ]
@@ -254,7 +249,6 @@ class Sharing:
         due = {
             "heartbeat": now + self.settings.heartbeat_interval_s,
             "audit_head": now,
-            "purge": now,
         }
         while not self._stop.wait(1.0):
             now = time.monotonic()
@@ -267,9 +261,6 @@ class Sharing:
                 if now >= due["audit_head"]:
                     self.publish_audit_head()
                     due["audit_head"] = now + self.settings.audit_head_interval_s
-                if self.retention is not None and now >= due["purge"]:
-                    self.retention.purge()
-                    due["purge"] = now + self.settings.purge_interval_s
             except (sqlite3.Error, OSError) as exc:
                 log.error("periodic sharing task failed: %s", exc)
 

@@ -33,11 +33,13 @@ import cv2
 
 from edge.config import NON_PATH_SOURCES, CameraConfig
 from edge.errors import InputError
+from edge.logs import redact
 from edge.runtime.capture.sources import (
     IMAGE_SUFFIXES,
     CaptureStats,
     ImageFolderSource,
     LiveSource,
+    SourceGap,
     VideoFileSource,
     read_image,
 )
@@ -50,19 +52,22 @@ __all__ = [
     "FrameSource",
     "ImageFolderSource",
     "LiveSource",
+    "SourceGap",
     "VideoFileSource",
     "open_source",
     "read_image",
 ]
 
 STREAM_SCHEMES = NON_PATH_SOURCES[:5]
+# How long a stop waits for the decoding thread (blocked, perhaps, in a frozen stream's read).
+CLOSE_WAIT_S = 1.0
 
 
 class FrameSource(Protocol):
     name: str
     stats: CaptureStats
 
-    def frames(self) -> Iterator[Frame]: ...
+    def frames(self) -> Iterator[Frame | SourceGap]: ...
 
 
 def open_source(spec: str, camera: CameraConfig) -> FrameSource:
@@ -75,7 +80,14 @@ def open_source(spec: str, camera: CameraConfig) -> FrameSource:
     }
     if spec.startswith(STREAM_SCHEMES):
         return LiveSource(
-            spec, spec, cv2.CAP_FFMPEG, decode_threads=camera.decode_threads, **reconnect
+            spec,
+            spec,
+            cv2.CAP_FFMPEG,
+            decode_threads=camera.decode_threads,
+            open_timeout_s=camera.open_timeout_s,
+            read_timeout_s=camera.read_timeout_s,
+            wait_at_start=True,
+            **reconnect,
         )
     if spec.startswith("gst:"):
         if "GStreamer:                   YES" not in cv2.getBuildInformation():
@@ -92,12 +104,12 @@ def open_source(spec: str, camera: CameraConfig) -> FrameSource:
         return LiveSource(spec, spec, cv2.CAP_V4L2, **reconnect)
     path = Path(spec)
     if path.is_dir():
-        return ImageFolderSource(path, loop=camera.loop)
+        return ImageFolderSource(path, loop=camera.loop, stills=camera.stills)
     if path.is_file():
         return VideoFileSource(
             path, realtime=camera.realtime, loop=camera.loop, decode_threads=camera.decode_threads
         )
-    raise InputError(f"source {spec}: no such file, folder, camera or URL scheme")
+    raise InputError(f"source {redact(spec)}: no such file, folder, camera or URL scheme")
 
 
 class DecodeThread:
@@ -130,7 +142,7 @@ class DecodeThread:
         self.decode_seconds = 0.0
         self._thread = threading.Thread(target=self._run, name="decode", daemon=True)
 
-    def __iter__(self) -> Iterator[Frame]:
+    def __iter__(self) -> Iterator[Frame | SourceGap]:
         self.start()
         try:
             while (item := self._queue.get()) is not self._END:
@@ -144,9 +156,10 @@ class DecodeThread:
         if not self._thread.is_alive() and not self._thread.ident:
             self._thread.start()
 
-    def poll(self) -> Frame | None:
-        """The next decoded frame, or None when none is ready yet or the source has ended
-        (`ended` then true); an error the source raised is raised here, once, at its end."""
+    def poll(self) -> Frame | SourceGap | None:
+        """The next decoded frame (or a gap: the live source dropped), or None when none is
+        ready yet or the source has ended (`ended` then true); an error the source raised is
+        raised here, once, at its end."""
         if self.ended:
             return None
         try:
@@ -160,12 +173,15 @@ class DecodeThread:
             raise self._error
         return None
 
-    def close(self) -> None:
+    def close(self, wait_s: float = CLOSE_WAIT_S) -> None:
+        """Stop the decoder; a read blocked in a frozen stream is not waited for past
+        `wait_s` (the thread is a daemon and ends with the process), so a stop is prompt."""
         self._stop.set()
         stop = getattr(self.source, "stop", None)
         if stop is not None:
             stop()
-        while self._thread.is_alive():
+        deadline = time.monotonic() + wait_s
+        while self._thread.is_alive() and time.monotonic() < deadline:
             with contextlib.suppress(queue.Empty):  # unblock a producer blocked on a full queue
                 self._queue.get(timeout=0.05)
 

@@ -5,6 +5,11 @@ up to `max_confusions` positions provided each differing pair is in one confusio
 (`edge.plates.confusions`). Any other difference, or a different length, is no match. Expired
 entries never match. Plates are stored and compared as `edge.plates.text.normalise_plate`
 writes them.
+
+An import is all or nothing and says what is wrong with the line: a row with more fields than
+the header, a column this format does not have, a quote left open (which would swallow the
+rest of the file into one field). Entries already expired are imported (they document the
+list as received) but named in a warning, since they will never match.
 """
 
 from __future__ import annotations
@@ -28,9 +33,19 @@ CSV_COLUMNS = ("plate", "state", "reason", "source", "expiry")
 def import_csv(store: ReadStore, path: Path, *, now: datetime | None = None) -> int:
     """Load a hotlist CSV (header: plate,state,reason,source,expiry) into the store, all rows or
     none. A plate already listed with the same state and source is updated, not duplicated."""
-    loaded_at = (now or datetime.now(UTC)).isoformat()
+    now = now or datetime.now(UTC)
     entries = _parse_csv(path)
-    store.upsert_hotlist(entries, loaded_at, str(path))
+    expired = [e for e in entries if e.expires_at is not None and e.expires_at <= now]
+    if expired:
+        log.warning(
+            "%s: %d entr%s already expired and will never match: %s",
+            path,
+            len(expired),
+            "y is" if len(expired) == 1 else "ies are",
+            ", ".join(f"{e.plate} (expired {e.expires_at:%Y-%m-%d})" for e in expired[:10]),
+            extra={"expired": len(expired)},
+        )
+    store.upsert_hotlist(entries, now.isoformat(), str(path))
     return len(entries)
 
 
@@ -79,19 +94,37 @@ class Hotlist:
 
 
 def _parse_csv(path: Path) -> list[HotlistEntry]:
+    line = 1
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.DictReader(handle)
+            # strict: a quote left open is an error, not a field that runs to the end.
+            reader = csv.DictReader(handle, strict=True)
             header = [name.strip().lower() for name in reader.fieldnames or []]
             if "plate" not in header:
                 raise InputError(f"{path}: no 'plate' column (expected {','.join(CSV_COLUMNS)})")
+            unknown = [name for name in header if name not in CSV_COLUMNS]
+            if unknown:
+                raise InputError(
+                    f"{path}:1: unknown column(s) {', '.join(map(repr, unknown))} "
+                    f"(expected {','.join(CSV_COLUMNS)})"
+                )
             reader.fieldnames = header
             rows = []
-            for line, row in enumerate(reader, start=2):
+            for row in reader:
+                line = reader.line_num
+                if None in row:  # DictReader puts fields beyond the header under None
+                    raise InputError(
+                        f"{path}:{line}: {len(header) + len(row[None])} fields, the header has "
+                        f"{len(header)} (a comma inside a value must be quoted)"
+                    )
                 rows.append(_parse_row(path, line, row))
     except OSError as exc:
         raise InputError(f"cannot read hotlist {path}: {exc.strerror}") from None
-    except (UnicodeDecodeError, csv.Error) as exc:
+    except csv.Error as exc:
+        raise InputError(
+            f"{path}:{line + 1}: not a readable CSV record ({exc}; a quote left open?)"
+        ) from None
+    except UnicodeDecodeError as exc:
         raise InputError(f"{path}: not a readable CSV file ({exc})") from None
     return rows
 

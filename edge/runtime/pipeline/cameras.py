@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, fields
 
 from edge.config import CameraConfig, EdgeConfig
 from edge.errors import InputError
-from edge.runtime.capture import DecodeThread, FrameSource, LiveSource, open_source
+from edge.runtime.capture import DecodeThread, FrameSource, LiveSource, SourceGap, open_source
 from edge.runtime.hotlist import Hotlist
 from edge.runtime.pipeline.components import open_models
 from edge.runtime.pipeline.orchestrator import Pipeline, ReadSink, RunStats
@@ -228,8 +228,11 @@ def _serve(
                     active.remove(feed)
                     _account(feed, started)
                 continue
-            feed.pipeline.process(frame)
             served = True
+            if isinstance(frame, SourceGap):  # the live source dropped: its tracks end now
+                feed.pipeline.source_dropped()
+                continue
+            feed.pipeline.process(frame)
             if on_frame is not None:
                 on_frame(total_stats(run.stats for run in runs))
         if not served and active:

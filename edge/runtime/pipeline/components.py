@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -102,3 +103,17 @@ def open_models(config: EdgeConfig) -> tuple[AreaDetector, PlateReader]:
     from edge.runtime.pipeline.search_areas import AreaDetector
 
     return AreaDetector(open_detector(config)), open_reader(config)
+
+
+def as_stills(config: EdgeConfig) -> EdgeConfig:
+    """The config for a folder of single stills (`[camera] stills`): every image is searched
+    whole and read at the still-photo margins, and one reading makes a pass, as
+    `alpr-edge read` reads a photo; a still has no motion to gate on."""
+    return dataclasses.replace(
+        config,
+        camera=dataclasses.replace(config.camera, stills=True),
+        motion=dataclasses.replace(config.motion, enabled=False),
+        detector=dataclasses.replace(config.detector, discover_every_n_frames=1),
+        ocr=dataclasses.replace(config.ocr, crop_margins=config.ocr.still_crop_margins),
+        track=dataclasses.replace(config.track, min_reads=1),
+    )

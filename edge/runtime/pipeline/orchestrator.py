@@ -3,6 +3,10 @@
 capture -> motion gate -> detect (new plates where the frame moved, known ones near their tracks)
 -> OCR (one batch per frame)
 -> track and vote -> store (committed) -> hotlist hits (committed with the read) -> sharing
+
+A live source that drops is a gap (`SourceGap`): the open tracks end and are committed at once.
+Reads the store cannot take (read-only or full disk) wait in a bounded backlog, retried every
+`BACKLOG_RETRY_S` without stalling the frames, and are counted whenever one is dropped.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from edge.config import CameraConfig, EdgeConfig
+from edge.runtime.capture import SourceGap
 from edge.runtime.detect import plate_crop
 from edge.runtime.hotlist import Hotlist
 from edge.runtime.motion import MotionGate
@@ -32,8 +37,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Reads kept in memory while the store is unavailable, and how often it is tried meanwhile.
-BACKLOG_LIMIT = 1000
+# How often the store is tried while reads wait for it (the limit is [store] backlog_limit).
 BACKLOG_RETRY_S = 10.0
 # Overlap with a settled track's predicted box that marks a detection as that plate.
 SAME_PLATE_IOU = 0.3
@@ -66,6 +70,8 @@ class RunStats:
     hits: int = 0
     repeats: int = 0
     unstored: int = 0
+    # Times the source dropped (each ended the open tracks).
+    gaps: int = 0
     seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
 
     @contextmanager
@@ -98,19 +104,28 @@ class Pipeline:
         self.sink = sink
         self.hotlist = hotlist or Hotlist(store, config.hotlist.max_confusions)
         self.motion = MotionGate(config.motion_of(self.camera))
-        self.tracker = PlateTracker(config.track, self.camera.id)
+        # A hotlisted plate is never suppressed as a repeat.
+        self.tracker = PlateTracker(
+            config.track, self.camera.id, listed=lambda read: bool(self.hotlist.match(read))
+        )
         self.stats = RunStats()
         self._moving_frames = 0
         # Passes not yet committed because the store was unavailable; retried on each new pass.
         self._backlog: deque[PlatePass] = deque()
         self._retry_at = 0.0
+        self._zones_checked = False
 
     def run(
-        self, frames: Iterable[Frame], on_frame: Callable[[RunStats], None] | None = None
+        self,
+        frames: Iterable[Frame | SourceGap],
+        on_frame: Callable[[RunStats], None] | None = None,
     ) -> RunStats:
         """Process frames until the source ends (or Ctrl-C), then end every open track."""
         try:
             for frame in frames:
+                if isinstance(frame, SourceGap):
+                    self.source_dropped()
+                    continue
                 self.process(frame)
                 if on_frame is not None:
                     on_frame(self.stats)
@@ -118,9 +133,19 @@ class Pipeline:
             self.finish()
         return self.stats
 
+    def source_dropped(self) -> None:
+        """The source dropped: nothing more of the open tracks can be seen, so they end and
+        are committed now (a read must not wait in memory for the stream to come back)."""
+        self.stats.gaps += 1
+        self._commit(self.tracker.finish(), force=True)
+
     def process(self, frame: Frame) -> None:
         stats = self.stats
         stats.frames += 1
+        if not self._zones_checked:
+            self._zones_checked = True
+            if self.motion.config.enabled:
+                self._check_zones(frame)
         with stats.timing("motion"):
             moving = self.motion.moving_area(frame.image)
         if moving is None:
@@ -148,6 +173,22 @@ class Pipeline:
         with stats.timing("track"):
             passes = self.tracker.update(frame.index, frame.timestamp, sightings)
         self._commit(passes)
+
+    def _check_zones(self, frame: Frame) -> None:
+        """Motion zones that miss the frame would skip every frame: say so at once, loudly."""
+        height, width = frame.image.shape[:2]
+        for number, zone in enumerate(self.motion.config.zones, start=1):
+            outside = [(x, y) for x, y in zone if not (0 <= x <= width and 0 <= y <= height)]
+            if outside:
+                log.error(
+                    "[motion] zone %d has points outside the %dx%d frame: %s; motion there is "
+                    "never seen (check the zones against this camera)",
+                    number,
+                    width,
+                    height,
+                    outside,
+                    extra={"zone": number, "frame_size": [width, height]},
+                )
 
     def _worth_reading(self, box: Box, frame_index: int) -> bool:
         """Wide enough to read, and not a plate its track has read enough already."""
@@ -192,14 +233,21 @@ class Pipeline:
 
     def _commit(self, passes: Sequence[PlatePass], *, force: bool = False) -> None:
         self._backlog.extend(passes)
-        while len(self._backlog) > BACKLOG_LIMIT:
+        while len(self._backlog) > self.config.store.backlog_limit:
             dropped = self._backlog.popleft()
             self.stats.unstored += 1
             log.error(
-                "camera %s: store unavailable too long: dropped the read of %s",
+                "camera %s: store unavailable too long: dropped the read of %s (%d dropped so "
+                "far, %d waiting)",
                 self.camera.id,
                 dropped.read.plate,
-                extra={"camera": self.camera.id},
+                self.stats.unstored,
+                len(self._backlog),
+                extra={
+                    "camera": self.camera.id,
+                    "unstored": self.stats.unstored,
+                    "backlog": len(self._backlog),
+                },
             )
         if not self._backlog or (time.monotonic() < self._retry_at and not force):
             return
@@ -213,10 +261,11 @@ class Pipeline:
                     # Keep reading frames; try the store again later rather than on every frame.
                     self._retry_at = time.monotonic() + BACKLOG_RETRY_S
                     log.error(
-                        "camera %s: %d read(s) waiting for the store",
+                        "camera %s: %d read(s) waiting for the store (in memory, at most %d)",
                         self.camera.id,
                         len(self._backlog),
-                        extra={"camera": self.camera.id},
+                        self.config.store.backlog_limit,
+                        extra={"camera": self.camera.id, "backlog": len(self._backlog)},
                     )
                     return
                 self._backlog.popleft()

@@ -1,8 +1,9 @@
 """Running the pipeline over a source until it ends or the unit is told to stop.
 
 The one place a run is put together (`alpr-edge run`, and the lab's demo and bench replays):
-frames are decoded on their own thread, a service manager's SIGTERM ends the run like Ctrl-C,
-and either way every open track is still stored before it returns.
+frames are decoded on their own thread, a service manager's SIGTERM (or a SIGHUP from a closed
+terminal, a SIGQUIT) ends the run like Ctrl-C, and either way every open track is still stored
+before it returns.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from edge.config import EdgeConfig
-from edge.runtime.capture import DecodeThread, FrameSource, open_source
+from edge.runtime.capture import CaptureStats, DecodeThread, FrameSource, open_source
 from edge.runtime.pipeline.components import open_models
 from edge.runtime.pipeline.orchestrator import Pipeline, ReadSink, RunStats
 from edge.runtime.pipeline.search_areas import AreaDetector
@@ -24,11 +25,26 @@ from edge.runtime.store import ReadStore
 log = logging.getLogger(__name__)
 
 
+# Signals that end a run as Ctrl-C does: open tracks are committed first.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+
+
 @dataclass(frozen=True)
 class RunResult:
     stats: RunStats
     corrupt_frames: int
     decode_seconds: float
+    capture: CaptureStats | None = None
+
+    @property
+    def nothing_read(self) -> bool:
+        """The source gave no usable frame at all (a text file given as a video)."""
+        return self.stats.frames == 0
+
+    @property
+    def partial(self) -> bool:
+        """Part of the source could not be read: corrupt frames, or a truncated file."""
+        return self.capture is not None and self.capture.partial
 
 
 @dataclass(frozen=True)
@@ -69,27 +85,45 @@ def run_pipeline(
         pipeline.run(frames, on_frame)
     stats = pipeline.stats
     stats.seconds["decode"] = frames.decode_seconds
+    captured = source.stats
     log.info(
-        "stopped: %d frames (%d skipped by motion, %d corrupt), %d reads, %d hotlist hits",
+        "stopped: %d frames (%d skipped by motion, %d corrupt, %d missing), %d reads, "
+        "%d hotlist hits, %d repeats, %d source gaps (drops), %d reconnect tries, %d unstored",
         stats.frames,
         stats.motion_skipped,
-        source.stats.corrupt,
+        captured.corrupt,
+        captured.missing,
         stats.reads,
         stats.hits,
-        extra={"frames": stats.frames, "reads": stats.reads, "hits": stats.hits},
+        stats.repeats,
+        stats.gaps,
+        captured.reconnects,
+        stats.unstored,
+        extra={
+            "frames": stats.frames,
+            "reads": stats.reads,
+            "hits": stats.hits,
+            "repeats": stats.repeats,
+            "corrupt": captured.corrupt,
+            "missing": captured.missing,
+            "drops": stats.gaps,
+            "reconnects": captured.reconnects,
+            "unstored": stats.unstored,
+        },
     )
-    return RunResult(stats, source.stats.corrupt, frames.decode_seconds)
+    return RunResult(stats, captured.corrupt, frames.decode_seconds, captured)
 
 
 @contextlib.contextmanager
 def _stopped_by_sigterm() -> Iterator[None]:
-    """A service manager's SIGTERM ends the run like Ctrl-C: open tracks are still stored."""
+    """SIGTERM, SIGHUP and SIGQUIT end the run like Ctrl-C: open tracks are still stored."""
 
     def interrupt(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    previous = {number: signal.signal(number, interrupt) for number in STOP_SIGNALS}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)

@@ -7,8 +7,13 @@ The result is checked against the state's serial formats (from `edge.plates`); i
 fits none but vanity, the runner-up character at one position, an observed read, or the text
 with one or two OCR-confusable characters swapped (`edge.plates.confusions`), that fits a regular
 format is taken (a vanity plate that nothing else fits stays as read).
-A plate read again within `repeat_window_s` is a repeat, not a new read; so is a plate one
-character away from one read in that window (the same pass, split in two and misread once).
+A repeat is the same vehicle, never merely a similar text: the same voted plate read again
+within `repeat_window_s` on this camera (a car waiting at the light), or a plate one character
+away from a pass that ended moments before at the same place (one pass the tracker split in
+two and misread once: it starts within `SPLIT_PASS_S` of the other's last sighting, within
+`SPLIT_PASS_WIDTHS` plate widths of it). No hotlist hit is suppressed: a read on the hotlist
+(`listed`) that is one character from the earlier read is kept (the same plate again raised its
+hit the first time).
 """
 
 from __future__ import annotations
@@ -30,6 +35,10 @@ from edge.runtime.types import Box, Detection, PlateText, VehicleRead
 FormatCheck = Callable[[str, str], bool]
 # OCR confidence above which agreeing reads count towards settling a track.
 SETTLED_CONFIDENCE = 0.8
+# A pass one character from another is its other half only when it starts this soon after the
+# other's last sighting, this close to where it was last seen (centres, in plate widths).
+SPLIT_PASS_S = 2.0
+SPLIT_PASS_WIDTHS = 3.0
 
 
 def fits_known_format(text: str, state: str) -> bool:
@@ -67,6 +76,9 @@ class Track:
     best_crop: np.ndarray | None = None
     best_box: Box | None = None
     best_time: datetime | None = None
+    first_time: datetime | None = None
+    last_time: datetime | None = None
+    first_box: Box | None = None
 
     def predicted(self, frame_index: int) -> Box:
         gap = frame_index - self.last_frame
@@ -90,6 +102,7 @@ class Track:
         self.velocity = ((box.x - self.box.x) / gap, (box.y - self.box.y) / gap)
         self.box = box
         self.last_frame = frame_index
+        self.last_time = timestamp
         self.frames_seen += 1
         self.observe(sighting, timestamp)
 
@@ -115,17 +128,31 @@ class Vote:
     agreeing: int
 
 
+@dataclass(frozen=True)
+class _Passed:
+    """Where and when a read plate was last seen, to tell a repeat from another vehicle."""
+
+    last_time: datetime
+    last_box: Box
+
+
 class PlateTracker:
     def __init__(
-        self, config: TrackConfig, camera_id: str, fits: FormatCheck = fits_known_format
+        self,
+        config: TrackConfig,
+        camera_id: str,
+        fits: FormatCheck = fits_known_format,
+        listed: Callable[[VehicleRead], bool] | None = None,
     ) -> None:
+        """`listed(read)`: whether a read is on a hotlist (such a read is never a repeat)."""
         self.config = config
         self.camera_id = camera_id
         self.fits = fits
+        self.listed = listed
         self.tracks: list[Track] = []
         self.repeats = 0
         self._ids = itertools.count(1)
-        self._last_read: dict[str, datetime] = {}
+        self._last_read: dict[str, _Passed] = {}
 
     def update(
         self, frame_index: int, timestamp: datetime, sightings: Sequence[Sighting]
@@ -134,6 +161,8 @@ class PlateTracker:
         unmatched = list(range(len(sightings)))
         pairs = []
         for track in self.tracks:
+            if frame_index - track.last_frame > self.config.max_gap_frames:
+                continue  # ended: a plate seen there now is a new pass
             predicted = track.predicted(frame_index)
             for index in unmatched:
                 affinity = self._affinity(predicted, sightings[index].detection.box)
@@ -147,7 +176,15 @@ class PlateTracker:
             unmatched.remove(index)
             track.add(sightings[index], frame_index, timestamp)
         for index in unmatched:
-            track = Track(next(self._ids), sightings[index].detection.box, frame_index)
+            box = sightings[index].detection.box
+            track = Track(
+                next(self._ids),
+                box,
+                frame_index,
+                first_time=timestamp,
+                last_time=timestamp,
+                first_box=box,
+            )
             track.observe(sightings[index], timestamp)
             self.tracks.append(track)
         return self.expire(frame_index)
@@ -186,23 +223,44 @@ class PlateTracker:
                 passes.append(plate_pass)
         return passes
 
-    def _is_repeat(self, plate: str, seen_at: datetime) -> bool:
-        """Whether this plate, or one a character away (a pass the tracker split in two and
-        read once slightly wrong), was read within the repeat window; remembers this sighting."""
+    def _repeat_of(self, plate: str, track: Track) -> str | None:
+        """The earlier read this pass repeats (module docstring), None when it is a new
+        vehicle; remembers this pass."""
+        started = track.first_time or track.best_time
+        ended = track.last_time or track.best_time
+        assert started is not None and ended is not None  # a concluded track was seen
         window = timedelta(seconds=self.config.repeat_window_s)
-        self._last_read = {p: t for p, t in self._last_read.items() if seen_at - t <= window}
-        repeat = any(_one_apart(plate, previous) for previous in self._last_read)
-        self._last_read[plate] = seen_at
+        self._last_read = {
+            p: seen for p, seen in self._last_read.items() if started - seen.last_time <= window
+        }
+        if plate in self._last_read:
+            repeat: str | None = plate
+        else:
+            repeat = next(
+                (
+                    previous
+                    for previous, seen in self._last_read.items()
+                    if _one_apart(plate, previous) and self._continues(seen, track, started)
+                ),
+                None,
+            )
+        self._last_read[plate] = _Passed(ended, track.box)
         return repeat
+
+    def _continues(self, seen: _Passed, track: Track, started: datetime) -> bool:
+        """Whether a track starts where and just when an earlier pass was last seen."""
+        if (started - seen.last_time).total_seconds() > SPLIT_PASS_S:
+            return False
+        first = track.first_box or track.box
+        dx = (first.x + first.w / 2) - (seen.last_box.x + seen.last_box.w / 2)
+        dy = (first.y + first.h / 2) - (seen.last_box.y + seen.last_box.h / 2)
+        return (dx * dx + dy * dy) ** 0.5 <= SPLIT_PASS_WIDTHS * max(first.w, seen.last_box.w)
 
     def _conclude(self, track: Track) -> PlatePass | None:
         if len(track.texts) < self.config.min_reads or track.best_time is None:
             return None
         vote = vote_text(track.texts, self.fits)
         if vote.agreeing < self.config.min_reads or vote.confidence < self.config.min_confidence:
-            return None
-        if self._is_repeat(vote.text, track.best_time):
-            self.repeats += 1
             return None
         read = VehicleRead(
             plate=vote.text,
@@ -214,6 +272,14 @@ class PlateTracker:
             frame_count=track.frames_seen,
             char_confidences=vote.char_confidences,
         )
+        repeated = self._repeat_of(vote.text, track)
+        # The same plate again raised its hit already; a one-character neighbour that is on
+        # the hotlist is reported whatever the earlier read was, so no hit is ever lost.
+        if repeated == vote.text or (
+            repeated is not None and not (self.listed and self.listed(read))
+        ):
+            self.repeats += 1
+            return None
         return PlatePass(read, track.best_crop)
 
 

@@ -68,10 +68,8 @@ lint: setup vermin
 # Python 3.10 (JetPack 6) stays supported: nothing newer than 3.10 in edge/. datetime.UTC is
 # swept separately; the other names are known findings in modules other issues own (listed in
 # tests/test_python310.py, which fails on anything new).
-VERMIN_KNOWN := datetime.UTC enum.StrEnum tomllib 'warnings.catch_warnings(action)' \
-	'warnings.catch_warnings(category)'
 vermin: setup
-	$(BIN)/vermin --target=3.10- --no-tips --violations $(addprefix --exclude ,$(VERMIN_KNOWN)) edge
+	$(BIN)/vermin --target=3.10- --no-tips --violations edge
 
 # Every runtime dependency has an aarch64 wheel for CPython 3.10 (JetPack 6) and 3.11 (Pi OS
 # Bookworm): no compiler on the unit. Needs the package index, so it is not part of `make test`.

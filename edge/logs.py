@@ -14,8 +14,10 @@ import logging
 import os
 import re
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TextIO
+
+from edge.clock import UTC
 
 _STANDARD_ATTRS = set(vars(logging.makeLogRecord({})))
 # scheme://user:password@host or scheme://token@host: everything between :// and @ goes.

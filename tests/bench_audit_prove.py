@@ -16,7 +16,7 @@ import json
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from edge.audit.bundle import build_bundle, keep_allowlist_version, read_bundle_text, write_bundle
@@ -24,6 +24,7 @@ from edge.audit.events import Decision, Event
 from edge.audit.log import AuditEvent, AuditLog
 from edge.audit.prove import load_bundle, prove
 from edge.audit.signing import device_key
+from edge.clock import UTC
 
 REPO = Path(__file__).resolve().parents[1]
 ALLOWLIST = """demo = true

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import tomllib
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from edge.audit.log import AuditLog
+from edge.clock import UTC
 from edge.config import SharingConfig
 from edge.config.allowlist import AllowList, parse_allowlist
 from edge.query.client import QueryRequest, signed_message

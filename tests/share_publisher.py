@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
+from edge.clock import UTC
 from edge.config import SharingConfig
 from edge.runtime.types import Box, HotlistHit, VehicleRead
 from edge.share.service import Sharing

@@ -5,13 +5,14 @@ import sqlite3
 import subprocess
 import sys
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
 from edge.audit.access import record_search
 from edge.audit.export import export_rows, write_export
 from edge.audit.log import AuditEvent, AuditLog, ChainHead, verify
+from edge.clock import UTC
 from edge.config import load_config
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from conftest import REPO_ROOT
@@ -18,6 +18,7 @@ from edge.audit.log import row_hash
 from edge.audit.prove import REQUIRED_OPTION, load_bundle, parse_head, prove
 from edge.audit.signing import device_key
 from edge.cli import main
+from edge.clock import UTC
 from edge.config import load_config
 from edge.query.policy import load_policy
 from edge.query.responder import QueryDecision

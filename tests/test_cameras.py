@@ -5,13 +5,14 @@ import dataclasses
 import threading
 import time
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from edge.cli import main
+from edge.clock import UTC
 from edge.config import describe, load_config
 from edge.errors import ConfigError
 from edge.lab.bench import BenchResult

@@ -132,7 +132,9 @@ def test_corrupt_frames_in_a_video_are_skipped_and_counted(tmp_path):
 
 
 def test_a_fast_looping_replay_never_stamps_a_frame_after_the_clock(clip):
-    from datetime import UTC, datetime
+    from datetime import datetime
+
+    from edge.clock import UTC
 
     source = open_source(str(clip), CameraConfig(loop=True))
     frames = []

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 import pytest
@@ -15,6 +15,7 @@ from faults import remount, tmpfs
 from edge.audit.events import Event
 from edge.audit.log import AuditLog
 from edge.audit.retention import Retention, local_retention, record_hold
+from edge.clock import UTC
 from edge.config import load_config
 from edge.runtime.capture import SourceGap
 from edge.runtime.pipeline.orchestrator import Pipeline

@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import cv2
@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from faults import MjpegServer
 
+from edge.clock import UTC
 from edge.runtime.store import ReadStore, data_folder_lock
 from edge.runtime.types import Box, VehicleRead
 

@@ -1,7 +1,8 @@
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pytest
 
+from edge.clock import UTC
 from edge.errors import InputError
 from edge.runtime.hotlist import Hotlist, import_csv
 from edge.runtime.store import ReadStore

@@ -21,7 +21,7 @@ EDGE = ROOT / "edge"
 
 # Lowest first. A module's layer is the longest prefix of its name listed here.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("edge", "edge.errors", "edge.logs", "edge.tomlfile"),
+    ("edge", "edge.clock", "edge.errors", "edge.logs", "edge.tomlfile"),
     ("edge.plates",),
     ("edge.config",),
     ("edge.runtime",),

@@ -4,11 +4,12 @@ import json
 import sqlite3
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pytest
 
 from edge.cli import main
+from edge.clock import UTC
 from edge.config.schema import AUDIT_FILE
 from edge.lab.demo import TruthVehicle, compare
 from edge.runtime.pipeline.search_areas import merge_overlapping, window_around

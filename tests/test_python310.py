@@ -1,9 +1,6 @@
 """Python 3.10 stays supported (JetPack 6 ships it) although no 3.10 interpreter runs here:
-vermin reads every module of `edge` and names each construct newer than 3.10.
-
-`datetime.UTC` (3.11) is used across the tree and is swept in one change after the branches
-merge; until then it is excluded. The other findings listed in KNOWN sit in modules other
-issues own: each must go, and nothing new may join them.
+vermin reads every module of `edge` and names each construct newer than 3.10; there must be
+none (`edge.clock.UTC` stands in for 3.11's `datetime.UTC`, `edge.tomlfile` for `tomllib`).
 """
 
 from __future__ import annotations
@@ -17,14 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# (module path, finding) pairs still to fix, each in a module another issue owns.
-KNOWN = {
-    ("edge/lab/synth/designs.py", "'tomllib' module"),  # use edge.tomlfile.tomllib
-    ("edge/lab/train/detector.py", "'warnings.catch_warnings(action)'"),
-    ("edge/lab/train/detector.py", "'warnings.catch_warnings(category)'"),
-    ("edge/query/schema.py", "'enum.StrEnum' member"),  # (str, Enum) with __str__ = value
-}
-VERMIN_ARGS = ["--target=3.10-", "--no-tips", "--violations", "--exclude", "datetime.UTC"]
+VERMIN_ARGS = ["--target=3.10-", "--no-tips", "--violations"]
 
 
 def vermin_findings(paths: list[str]) -> set[tuple[str, str]]:
@@ -49,10 +39,8 @@ def vermin_findings(paths: list[str]) -> set[tuple[str, str]]:
     return findings
 
 
-def test_edge_uses_nothing_newer_than_python_310_beyond_the_known_findings():
-    found = vermin_findings(["edge"])
-    assert found - KNOWN == set(), "new constructs that need Python 3.11 or later"
-    assert KNOWN - found == set(), "fixed: take these out of KNOWN"
+def test_edge_uses_nothing_newer_than_python_310():
+    assert vermin_findings(["edge"]) == set(), "constructs that need Python 3.11 or later"
 
 
 def test_vermin_names_a_311_construct(tmp_path):

@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from query_support import VALID_REQUEST, Seen, quiet_unit_settings, store_with
 
 from edge.audit.export import export_rows
 from edge.cli import main
+from edge.clock import UTC
 from edge.query.client import signed_message
 from edge.query.service import attach_queries
 from edge.query.signing import public_key_text

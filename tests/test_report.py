@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pytest
 from query_support import NOW, VALID_REQUEST, Agencies, responder
@@ -12,6 +12,7 @@ from query_support import NOW, VALID_REQUEST, Agencies, responder
 from edge.audit.log import verify
 from edge.audit.report import month_bounds
 from edge.cli import main
+from edge.clock import UTC
 from edge.runtime.store import ReadStore
 from edge.runtime.types import Box, HotlistHit, VehicleRead
 from edge.share.messages import HIT, Outgoing

@@ -4,13 +4,14 @@ import sqlite3
 import subprocess
 import sys
 import time
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
 
 from edge.audit.export import export_rows
 from edge.audit.log import AuditLog, verify
+from edge.clock import UTC
 from edge.config import SharingConfig
 from edge.config.allowlist import Agency, AllowList, Broker
 from edge.runtime.types import Box, VehicleRead

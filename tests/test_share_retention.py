@@ -1,7 +1,7 @@
 import json
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 import pytest
@@ -9,6 +9,7 @@ import pytest
 from edge.audit.export import export_rows
 from edge.audit.log import AuditLog, verify
 from edge.audit.retention import Retention, held_read_ids, record_hold
+from edge.clock import UTC
 from edge.config import parse_section
 from edge.errors import ConfigError
 from edge.runtime.store import ReadStore

@@ -2,11 +2,12 @@ import sqlite3
 import threading
 import time
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 import pytest
 
+from edge.clock import UTC
 from edge.errors import InputError
 from edge.runtime.store import DB_NAME, ReadStore, StoreUnavailable
 from edge.runtime.store.schema import SCHEMA_VERSION

@@ -1,5 +1,6 @@
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
+from edge.clock import UTC
 from edge.config import TrackConfig
 from edge.runtime.track import PlateTracker, Sighting, vote_text
 from edge.runtime.types import Box, Detection, PlateText

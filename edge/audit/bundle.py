@@ -21,13 +21,14 @@ import json
 import os
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from edge.audit.export import export_rows
 from edge.audit.log import GENESIS_HASH, connect
 from edge.audit.signing import DeviceKey
+from edge.clock import UTC
 
 BUNDLE_SCHEMA = "alpr-edge/audit-bundle/1"
 ALLOWLIST_VERSIONS = "allowlists"

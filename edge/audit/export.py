@@ -5,11 +5,12 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
 from edge.audit.log import CONTENT_COLUMNS, connect
+from edge.clock import UTC
 
 EXPORT_COLUMNS = (*CONTENT_COLUMNS, "row_hash")
 

@@ -18,11 +18,12 @@ import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from edge.audit.events import Decision, Event
+from edge.clock import UTC
 from edge.errors import InputError
 
 GENESIS_HASH = "0" * 64

@@ -26,14 +26,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-import tomllib
-
 from edge.audit.bundle import BUNDLE_SCHEMA, signed_part
 from edge.audit.log import row_hash
 from edge.audit.signing import head_signature_is_valid, public_key_from_text, signature_is_valid
 from edge.audit.terms import prohibited_terms_in
 from edge.config.allowlist import CALIFORNIA, PUBLIC_AGENCY_KINDS, federal_domain_of
 from edge.errors import InputError
+from edge.tomlfile import tomllib
 
 # What each message kind needs in the agency's `receives` (edge.share.messages.REQUIRED_OPTION).
 REQUIRED_OPTION: dict[str, str | None] = {

@@ -12,13 +12,14 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from edge.audit.export import export_rows
 from edge.audit.log import verify
 from edge.audit.terms import PROHIBITED_TERMS
+from edge.clock import UTC
 from edge.config.allowlist import AllowList, load_allowlist
 from edge.errors import ConfigError, InputError
 from edge.runtime.store import DB_NAME, ReadStore

@@ -24,10 +24,11 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from edge.audit.events import SYSTEM_USER, Decision, Event
 from edge.audit.log import AuditEvent, AuditLog
+from edge.clock import UTC
 from edge.config import EdgeConfig
 from edge.config.schema import DEFAULT_RETENTION_DAYS, MAX_RETENTION_DAYS
 from edge.runtime.store import ReadStore, StoredRead

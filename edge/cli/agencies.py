@@ -9,11 +9,12 @@ running unit notices the new file within seconds (edge.share.reload).
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from edge.cli.common import DEFAULT_CONFIG, load, sharing_of
+from edge.clock import UTC
 from edge.errors import EXIT_BAD_INPUT, EXIT_OK, InputError
 
 if TYPE_CHECKING:

@@ -6,10 +6,11 @@ import argparse
 import getpass
 import logging
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from edge.clock import UTC
 from edge.errors import ConfigError, InputError
 
 if TYPE_CHECKING:

@@ -56,8 +56,9 @@ def hotlist_import_command(args: argparse.Namespace) -> int:
 
 
 def hotlist_list_command(args: argparse.Namespace) -> int:
-    from datetime import UTC, datetime
+    from datetime import datetime
 
+    from edge.clock import UTC
     from edge.runtime.pipeline.components import open_store
 
     store = open_store(load(args.config))
@@ -83,8 +84,9 @@ def hotlist_list_command(args: argparse.Namespace) -> int:
 
 
 def hotlist_remove_command(args: argparse.Namespace) -> int:
-    from datetime import UTC, datetime
+    from datetime import datetime
 
+    from edge.clock import UTC
     from edge.runtime.pipeline.components import open_store
 
     store = open_store(load(args.config))

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edge.cli.common import add_config, load, moment, sharing_of
+from edge.clock import UTC
 from edge.errors import EXIT_FAILURE, EXIT_OK, InputError
 
 if TYPE_CHECKING:

@@ -11,11 +11,12 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from edge.audit.events import Decision, Event
 from edge.audit.log import AuditEvent
+from edge.clock import UTC
 from edge.config.allowlist import AllowList
 from edge.query.ledger import QueryLedger
 from edge.query.policy import QueryContext, QueryPolicy, check_query

@@ -19,10 +19,11 @@ import json
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from enum import StrEnum
+from datetime import datetime
+from enum import Enum
 from typing import Any
 
+from edge.clock import UTC
 from edge.plates.text import strip_separators
 
 QUERY_VERSION = 1
@@ -50,7 +51,7 @@ FIELDS = (
 )
 
 
-class RefusalReason(StrEnum):
+class RefusalReason(str, Enum):
     """Why a query was refused; the codes appear in answers, audit rows and reports."""
 
     MALFORMED = "malformed"
@@ -68,6 +69,13 @@ class RefusalReason(StrEnum):
     REASON_MISSING = "reason_missing"
     OUTSIDE_RETENTION = "outside_retention"
     WILDCARD_TOO_BROAD = "wildcard_too_broad"
+
+    # As `enum.StrEnum` (Python 3.11+) would: the code itself, in messages and JSON.
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
 
 
 class QueryRefused(Exception):

@@ -15,11 +15,12 @@ import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from edge.audit.events import SYSTEM_USER, Decision, Event
 from edge.audit.log import AuditEvent, AuditLog, ChainHead, utc_now
+from edge.clock import UTC
 from edge.config.allowlist import EMPTY_ALLOWLIST, Agency, AllowList, Narrowing
 from edge.share.messages import REQUIRED_OPTION, Outgoing, topic
 from edge.share.outbox import Outbox, QueuedMessage

@@ -19,7 +19,7 @@ import logging
 import signal
 import threading
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 from edge.audit.log import AuditLog
+from edge.clock import UTC
 from edge.config.allowlist import AllowList
 from edge.share.messages import CONFIG_CHANGE, Outgoing
 from edge.share.service import Sharing

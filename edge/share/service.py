@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from edge.audit.bundle import keep_allowlist_version
 from edge.audit.events import SYSTEM_USER, Decision, Event
 from edge.audit.log import AuditLog
 from edge.audit.signing import device_key, head_document
+from edge.clock import UTC
 from edge.config.allowlist import Agency, AllowList, load_allowlist, narrow_allowlist
 from edge.config.schema import DEFAULT_RETENTION_DAYS, SharingConfig
 from edge.errors import ConfigError

@@ -18,10 +18,11 @@ import json
 import os
 import threading
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from edge.clock import UTC
 from edge.config.allowlist import AllowList
 
 STATE_FILE = "sharing-state.json"

@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 from importlib import resources
 from typing import Any
 
-import tomllib
+from edge.tomlfile import tomllib
 
 Colour = tuple[int, int, int]
 

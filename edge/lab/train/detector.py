@@ -287,7 +287,8 @@ def export_onnx(net: torch.nn.Module, path: Path, max_side: int) -> None:
     exported = ExportedDetector(net).eval()
     example = torch.zeros(1, max_side // 2, max_side, 3, dtype=torch.uint8)
     # The TorchScript exporter is deprecated, but it needs no onnxscript and handles this graph.
-    with warnings.catch_warnings(action="ignore", category=DeprecationWarning):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
         torch.onnx.export(
             exported,
             (example,),

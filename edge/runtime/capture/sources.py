@@ -14,12 +14,13 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from edge.clock import UTC
 from edge.errors import InputError
 from edge.logs import redact
 from edge.runtime.types import Frame

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import csv
 import logging
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
+from edge.clock import UTC
 from edge.errors import InputError
 from edge.plates.confusions import confusion_distance, confusion_key
 from edge.plates.text import normalise_plate

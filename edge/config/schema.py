@@ -211,6 +211,12 @@ class OcrConfig(ModelRuntime):
         PLATE_CROP_SURE_CONFIDENCE,
         between(0, 1),
     )
+    candidates: int = option(
+        "alternative readings each read carries (OpenALPR's top-N), best first, with their "
+        "confidences; the hotlist considers them; 0 = the read text alone",
+        10,
+        at_least(0),
+    )
 
 
 @dataclass(frozen=True)

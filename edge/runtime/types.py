@@ -57,6 +57,15 @@ class Detection:
 
 
 @dataclass(frozen=True)
+class Candidate:
+    """One alternative reading of a plate, as OpenALPR's top-N lists them: the text and the
+    probability the OCR gives that whole text (every slot, pads included)."""
+
+    text: str
+    confidence: float
+
+
+@dataclass(frozen=True)
 class PlateText:
     """What the OCR read on one plate crop."""
 
@@ -66,6 +75,8 @@ class PlateText:
     # The issuing region: a US state code, or UK, EU, BR; None when the model is not sure.
     region: str | None = None
     region_confidence: float | None = None
+    # The N best readings, best first; the first is `text` itself. Empty when not asked for.
+    candidates: tuple[Candidate, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -81,6 +92,9 @@ class VehicleRead:
     frame_count: int
     crop_path: str | None = None
     char_confidences: tuple[float, ...] = field(default=())
+    # The voted alternative readings, best first (the first is `plate`); see `Candidate`.
+    candidates: tuple[Candidate, ...] = field(default=())
+    region_confidence: float | None = None
 
 
 @dataclass(frozen=True)
@@ -94,6 +108,9 @@ class HotlistHit:
     source: str
     # Characters that differ, each within one OCR-confusion group (0 = exact match).
     distance: int
+    # The reading that matched: the read's plate (rank 0) or one of its candidates.
+    matched_text: str | None = None
+    candidate_rank: int = 0
 
 
 @dataclass(frozen=True)

@@ -25,17 +25,28 @@ if TYPE_CHECKING:
 class PlateInImage:
     text: PlateText
     box: Box
+    # The detector's score (1 for a plate crop given whole).
+    score: float = 1.0
 
 
 def read_photo(
     image: np.ndarray, detector: PlateDetector, reader: PlateReader, ocr: OcrConfig
 ) -> list[PlateInImage]:
     """Every plate found in a photo, read."""
+    detections = detector.detect_any_size(image)
+    texts = read_photo_boxes(image, [d.box for d in detections], reader, ocr)
+    return [PlateInImage(t, d.box, d.score) for t, d in zip(texts, detections, strict=True)]
+
+
+def read_photo_boxes(
+    image: np.ndarray, boxes: list[Box], reader: PlateReader, ocr: OcrConfig
+) -> list[PlateText]:
+    """The plates at `boxes` of a photo, read as `read_photo` reads the ones it finds (the
+    evaluation reads the labelled boxes through here to split OCR loss from box loss)."""
     from edge.runtime.recognise.margins import read_boxes
 
-    boxes = [d.box for d in detector.detect_any_size(image)]
-    texts = read_boxes(reader, image, boxes, ocr.still_crop_margins)
-    return [PlateInImage(t, b) for t, b in zip(texts, boxes, strict=True)]
+    reader = reader.with_candidates(ocr.candidates)
+    return read_boxes(reader, image, boxes, ocr.still_crop_margins)
 
 
 def read_plate_crop(image: np.ndarray, reader: PlateReader, ocr: OcrConfig) -> PlateInImage:
@@ -43,5 +54,5 @@ def read_plate_crop(image: np.ndarray, reader: PlateReader, ocr: OcrConfig) -> P
     from edge.runtime.recognise.margins import read_plate_crops
 
     views, sure = ocr.plate_crop_views, ocr.plate_crop_sure_confidence
-    [text] = read_plate_crops(reader, [image], views, sure)
+    [text] = read_plate_crops(reader.with_candidates(ocr.candidates), [image], views, sure)
     return PlateInImage(text, Box(0, 0, image.shape[1], image.shape[0]))

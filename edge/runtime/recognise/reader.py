@@ -6,6 +6,8 @@ published hub models (`cct-s-v1-global-model` and others) on a machine that can 
 The optional `region` output names the plate's state (US) or region (UK, EU, BR). A unit that
 knows where it stands can say which regions it expects (`PlateReader.expecting`): the state is
 then chosen among those alone, and the decoder reads the text against their serial formats.
+Every reading carries its `candidates` best alternatives (`PlateReader.with_candidates`, from
+`ocr.candidates`), the read text first.
 """
 
 from __future__ import annotations
@@ -25,13 +27,15 @@ from fast_plate_ocr.inference.config import PlateConfig
 
 from edge.errors import InputError, ModelError
 from edge.plates.regions import expand_region_codes
-from edge.runtime.recognise.decoding import decode
+from edge.runtime.recognise.decoding import candidate_readings, decode
 from edge.runtime.recognise.preprocess import to_model_input
-from edge.runtime.types import PlateText
+from edge.runtime.types import Candidate, PlateText
 
 log = logging.getLogger(__name__)
 
 HUB_MODELS: tuple[str, ...] = get_args(hub.OcrModel)
+# Alternative readings per plate unless told otherwise (`ocr.candidates`).
+DEFAULT_CANDIDATES = 10
 
 
 def _load_plate_config(path: Path) -> PlateConfig:
@@ -80,6 +84,7 @@ class PlateReader:
             raise ModelError(self.model_path, f"cannot load as an ONNX model: {exc}") from exc
         self._check_contract()
         self._region_mask: np.ndarray | None = None
+        self.candidate_count = DEFAULT_CANDIDATES
 
     @classmethod
     def from_hub(
@@ -151,6 +156,12 @@ class PlateReader:
         variant._region_mask = self._expected_mask(regions)
         return variant
 
+    def with_candidates(self, count: int) -> PlateReader:
+        """The same model (one session) listing `count` readings per plate (0: none)."""
+        variant = copy.copy(self)
+        variant.candidate_count = count
+        return variant
+
     def read(self, crops: Sequence[np.ndarray]) -> list[PlateText]:
         """One `PlateText` per BGR crop, in order, from one batched model run."""
         if not crops:
@@ -188,9 +199,37 @@ class PlateReader:
                 region_confidence or 0.0,
             )
             confidence = float(np.prod(decoded.char_confidences)) if decoded.text else 0.0
+            candidates = self._candidates(probabilities, decoded.text, region, region_confidence)
             results.append(
                 PlateText(
-                    decoded.text, confidence, decoded.char_confidences, region, region_confidence
+                    decoded.text,
+                    confidence,
+                    decoded.char_confidences,
+                    region,
+                    region_confidence,
+                    candidates,
                 )
             )
         return results
+
+    def _candidates(
+        self,
+        probabilities: np.ndarray,
+        text: str,
+        region: str | None,
+        region_confidence: float | None,
+    ) -> tuple[Candidate, ...]:
+        """The read text first (the decoder's choice), then the likeliest others."""
+        if self.candidate_count <= 0 or not text:
+            return ()
+        found = candidate_readings(
+            probabilities,
+            self.config.alphabet,
+            self.config.pad_char,
+            self.candidate_count + 1,
+            region,
+            region_confidence or 0.0,
+        )
+        first = next((c for c in found if c.text == text), Candidate(text, 0.0))
+        others = [c for c in found if c.text != text]
+        return (first, *others[: self.candidate_count - 1])

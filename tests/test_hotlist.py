@@ -76,3 +76,49 @@ def test_bad_rows_name_file_and_line_and_load_nothing(tmp_path, row, message):
 def test_missing_file_is_bad_input(tmp_path):
     with pytest.raises(InputError, match=r"absent\.csv"):
         import_csv(ReadStore(tmp_path), tmp_path / "absent.csv")
+
+
+def test_a_confident_candidate_matches_exactly_and_says_which_reading_matched(tmp_path):
+    from dataclasses import replace
+
+    from edge.runtime.types import Candidate
+
+    store = ReadStore(tmp_path / "data")
+    import_csv(store, write_csv(tmp_path / "h.csv", ["5LTA600,CA,stolen vehicle,CHP,"]), now=NOW)
+    hotlist = Hotlist(store, max_confusions=1)
+    misread = replace(
+        read("5LTA6O0X"),
+        candidates=(
+            Candidate("5LTA6O0X", 0.5),
+            Candidate("5LTA601", 0.2),
+            Candidate("5LTA600", 0.1),
+        ),
+    )
+    [hit] = hotlist.match(misread)
+    assert (hit.listed_plate, hit.matched_text, hit.candidate_rank, hit.distance) == (
+        "5LTA600",
+        "5LTA600",
+        2,
+        0,
+    )
+    # The read's own text still matches first, with its confusions allowed.
+    [own] = hotlist.match(replace(misread, plate="5LTA6O0"))
+    assert (own.matched_text, own.candidate_rank, own.distance) == ("5LTA6O0", 0, 1)
+
+
+def test_an_unlikely_candidate_or_one_a_confusion_away_raises_no_hit(tmp_path):
+    from dataclasses import replace
+
+    from edge.runtime.types import Candidate
+
+    store = ReadStore(tmp_path / "data")
+    import_csv(store, write_csv(tmp_path / "h.csv", ["5LTA600,CA,stolen vehicle,CHP,"]), now=NOW)
+    hotlist = Hotlist(store, max_confusions=1)
+    tail = replace(
+        read("8XYZ123"), candidates=(Candidate("8XYZ123", 0.99), Candidate("5LTA600", 0.01))
+    )
+    assert hotlist.match(tail) == []
+    near = replace(
+        read("8XYZ123"), candidates=(Candidate("8XYZ123", 0.6), Candidate("5LTA6O0", 0.3))
+    )
+    assert hotlist.match(near) == []

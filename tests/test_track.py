@@ -132,3 +132,39 @@ def test_a_pass_whose_reads_all_disagree_is_dropped_not_guessed():
 def test_a_letter_read_where_the_format_needs_a_digit_is_swapped_for_its_lookalike():
     reads = [text("LSI5EBC", region="UK")] * 3  # UK: two letters, two digits, three letters
     assert vote_text(reads).text == "LS15EBC"
+
+
+def test_a_pass_keeps_the_candidates_its_reads_voted_for_the_voted_text_first():
+    from dataclasses import replace
+
+    from edge.runtime.types import Candidate
+
+    def listed(value, *others):
+        return replace(text(value), candidates=(Candidate(value, 0.8), *others))
+
+    tracker = PlateTracker(TrackConfig(), "cam")
+    frames = [
+        (
+            0,
+            [
+                Sighting(
+                    Detection(Box(100, 100, 120, 40), 0.9),
+                    listed("7ABC123", Candidate("7A8C123", 0.15)),
+                )
+            ],
+        ),
+        (
+            1,
+            [
+                Sighting(
+                    Detection(Box(104, 100, 120, 40), 0.9),
+                    listed("7ABC123", Candidate("7ABC128", 0.1)),
+                )
+            ],
+        ),
+    ]
+    [plate_pass] = drive(tracker, frames)
+    candidates = plate_pass.read.candidates
+    assert [c.text for c in candidates] == ["7ABC123", "7A8C123"]
+    assert candidates[0].confidence == 0.8
+    assert candidates[1].confidence == 0.075

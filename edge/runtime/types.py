@@ -6,6 +6,8 @@ capture -> Frame -> motion -> detect -> Detection -> recognise -> PlateText
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -63,6 +65,23 @@ class Candidate:
 
     text: str
     confidence: float
+
+
+def vote_candidates(first: str, lists: Sequence[Sequence[Candidate]]) -> tuple[Candidate, ...]:
+    """Several readings' candidates voted into one list (crop margins, a track's frames): each
+    text's confidence is its mean over the lists (0 where a list lacks it), `first` (the voted
+    text) first, as many as the longest list."""
+    if not lists:
+        return ()
+    total: dict[str, float] = defaultdict(float)
+    for candidates in lists:
+        for candidate in candidates:
+            total[candidate.text] += candidate.confidence / len(lists)
+    ranked = sorted(total, key=lambda text: (text != first, -total[text]))
+    if first not in total:
+        ranked.insert(0, first)
+    count = max(len(c) for c in lists)
+    return tuple(Candidate(text, total.get(text, 0.0)) for text in ranked[:count])
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ def open_reader(config: EdgeConfig) -> PlateReader:
         reader = PlateReader(
             ocr.model, ocr.plate_config, providers=ocr.providers, threads=ocr.threads
         )
-    return reader.expecting(ocr.expected_regions)
+    return reader.expecting(ocr.expected_regions).with_candidates(ocr.candidates)
 
 
 def open_store(config: EdgeConfig) -> ReadStore:

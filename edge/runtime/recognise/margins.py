@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 
 from edge.runtime.detect import plate_crop
-from edge.runtime.types import Box, Candidate, PlateText
+from edge.runtime.types import Box, PlateText, vote_candidates
 
 # (width, height) added on each side of a whole plate crop, as shares of its size; negative trims.
 CropView = tuple[float, float]
@@ -51,19 +51,7 @@ def agreed_reading(readings: Sequence[PlateText]) -> PlateText:
     agreed = max((r for r in readings if r.text == winner), key=lambda r: r.confidence)
     if len(readings) == 1 or not agreed.candidates:
         return agreed
-    return replace(agreed, candidates=merged_candidates(winner, readings))
-
-
-def merged_candidates(first: str, readings: Sequence[PlateText]) -> tuple[Candidate, ...]:
-    """The readings' candidates voted: mean confidence over the readings, `first` first, as
-    many as the longest list."""
-    total: dict[str, float] = defaultdict(float)
-    for reading in readings:
-        for candidate in reading.candidates:
-            total[candidate.text] += candidate.confidence / len(readings)
-    ranked = sorted(total, key=lambda text: (text != first, -total[text]))
-    count = max(len(r.candidates) for r in readings)
-    return tuple(Candidate(text, total[text]) for text in ranked[:count])
+    return replace(agreed, candidates=vote_candidates(winner, [r.candidates for r in readings]))
 
 
 def crop_view(crop: np.ndarray, view: CropView) -> np.ndarray:

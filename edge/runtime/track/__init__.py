@@ -6,7 +6,8 @@ most-supported length wins, then per position the character with the most summed
 The result is checked against the state's serial formats (from `edge.plates`); if it
 fits none but vanity, the runner-up character at one position, an observed read, or the text
 with one or two OCR-confusable characters swapped (`edge.plates.confusions`), that fits a regular
-format is taken (a vanity plate that nothing else fits stays as read).
+format is taken (a vanity plate that nothing else fits stays as read). The reads' candidates
+vote too (`vote_candidates`: mean confidence over the reads), the voted text first.
 A plate read again within `repeat_window_s` is a repeat, not a new read; so is a plate one
 character away from one read in that window (the same pass, split in two and misread once).
 """
@@ -25,7 +26,7 @@ from edge.config import TrackConfig
 from edge.plates.confusions import confusable_with
 from edge.plates.masks import fits_issued_format
 from edge.plates.regions import REGIONS
-from edge.runtime.types import Box, Detection, PlateText, VehicleRead
+from edge.runtime.types import Box, Detection, PlateText, VehicleRead, vote_candidates
 
 FormatCheck = Callable[[str, str], bool]
 # OCR confidence above which agreeing reads count towards settling a track.
@@ -213,6 +214,7 @@ class PlateTracker:
             box=track.best_box or track.box,
             frame_count=track.frames_seen,
             char_confidences=vote.char_confidences,
+            candidates=vote_candidates(vote.text, [t.candidates for t in track.texts]),
         )
         return PlatePass(read, track.best_crop)
 

@@ -17,6 +17,7 @@ from edge.errors import EXIT_OK
 from edge.lab.shared_data import shared_data_dir, shared_data_path
 
 if TYPE_CHECKING:
+    from edge.config import OcrConfig
     from edge.runtime.detect import PlateDetector
     from edge.runtime.recognise import PlateReader
 
@@ -62,7 +63,9 @@ def _run(args: argparse.Namespace) -> int:
         )
         return EXIT_OK
     detector = PlateDetector(args.detector) if _present(args.detector) else None
-    reader = PlateReader(args.ocr_model, args.ocr_config) if _present(args.ocr_model) else None
+    reader = None
+    if _present(args.ocr_model):
+        reader = PlateReader(args.ocr_model, args.ocr_config).configured(_ocr_settings(args))
     figures: dict[str, dict] = {}
     for name in PHOTO_SETS:
         folder = shared_data_path("real", name)
@@ -106,15 +109,10 @@ def _stages(
     args: argparse.Namespace, detector: PlateDetector, reader: PlateReader, figures: dict
 ) -> None:
     """Loss by stage on each photo set, through `alpr-edge read`'s own call."""
-    from dataclasses import replace
-
-    from edge.config import OcrConfig
     from edge.lab.evaluation.detection import load_plate_photos
     from edge.lab.evaluation.stages import evaluate_stages
 
-    ocr = replace(
-        OcrConfig(), still_crop_margins=tuple(args.crop_margins), candidates=args.candidates
-    )
+    ocr = _ocr_settings(args)
     for name in STAGE_SETS:
         folder = shared_data_path("real", name)
         if folder is None:
@@ -123,6 +121,20 @@ def _stages(
         stages = evaluate_stages(detector, reader, load_plate_photos(folder), ocr)
         figures[f"stages/{name}"] = stages.summary()
         log.debug("real/%s stage misreads (file, label, read): %s", name, stages.misreads)
+
+
+def _ocr_settings(args: argparse.Namespace) -> OcrConfig:
+    """The [ocr] defaults as `alpr-edge read` uses them, with this command's choices."""
+    from dataclasses import replace
+
+    from edge.config import OcrConfig
+
+    return replace(
+        OcrConfig(),
+        still_crop_margins=tuple(args.crop_margins),
+        candidates=args.candidates,
+        state_model=args.state_model if args.state_model and _present(args.state_model) else None,
+    )
 
 
 def _present(model: Path) -> bool:
@@ -165,6 +177,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="end to end, read each plate cut at these margins (share of the box width added "
         "on each side) and let the readings vote, as `alpr-edge read` does "
         "(ocr.still_crop_margins)",
+    )
+    parser.add_argument(
+        "--state-model",
+        type=Path,
+        default=None,
+        help="a state classifier naming the region instead of the OCR's head "
+        "(ocr.state_model, e.g. models/state.onnx)",
     )
     parser.add_argument(
         "--candidates",

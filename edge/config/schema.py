@@ -217,6 +217,21 @@ class OcrConfig(ModelRuntime):
         10,
         at_least(0),
     )
+    min_region_confidence: float = option(
+        "the OCR names a plate's state or region only from this confidence on, otherwise "
+        "null (never a guess); chosen on the state set's valid split (models/README.md): the "
+        "shipped region head is never that sure, so only a unit told its one region names it",
+        1.0,
+        between(0, 1),
+    )
+    state_model: Path | None = field(
+        default=None,
+        metadata={
+            "help": "a state classifier (models/state.onnx, edge.runtime.recognise.state) that "
+            "names the region instead of the OCR's region head, from its own sure threshold; "
+            "unset = the OCR's head"
+        },
+    )
 
 
 @dataclass(frozen=True)

@@ -93,9 +93,18 @@ class PlateText:
     char_confidences: tuple[float, ...]
     # The issuing region: a US state code, or UK, EU, BR; None when the model is not sure.
     region: str | None = None
+    # The confidence of the likeliest region, named or not (None: the model names none).
     region_confidence: float | None = None
     # The N best readings, best first; the first is `text` itself. Empty when not asked for.
     candidates: tuple[Candidate, ...] = ()
+    # The likeliest region when it was not sure enough to be named: it still steers the
+    # serial formats (decoding, the tracker's format check), never a read's region.
+    region_guess: str | None = None
+
+    @property
+    def steering_region(self) -> str | None:
+        """The region whose serial formats steer the text: named or merely likeliest."""
+        return self.region or self.region_guess
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ def open_reader(config: EdgeConfig) -> PlateReader:
         reader = PlateReader(
             ocr.model, ocr.plate_config, providers=ocr.providers, threads=ocr.threads
         )
-    return reader.expecting(ocr.expected_regions).with_candidates(ocr.candidates)
+    return reader.expecting(ocr.expected_regions).configured(ocr)
 
 
 def open_store(config: EdgeConfig) -> ReadStore:

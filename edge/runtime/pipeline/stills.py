@@ -45,7 +45,7 @@ def read_photo_boxes(
     evaluation reads the labelled boxes through here to split OCR loss from box loss)."""
     from edge.runtime.recognise.margins import read_boxes
 
-    reader = reader.with_candidates(ocr.candidates)
+    reader = reader.with_candidates(ocr.candidates).naming(ocr.min_region_confidence)
     return read_boxes(reader, image, boxes, ocr.still_crop_margins)
 
 
@@ -54,5 +54,6 @@ def read_plate_crop(image: np.ndarray, reader: PlateReader, ocr: OcrConfig) -> P
     from edge.runtime.recognise.margins import read_plate_crops
 
     views, sure = ocr.plate_crop_views, ocr.plate_crop_sure_confidence
-    [text] = read_plate_crops(reader.with_candidates(ocr.candidates), [image], views, sure)
+    reader = reader.with_candidates(ocr.candidates).naming(ocr.min_region_confidence)
+    [text] = read_plate_crops(reader, [image], views, sure)
     return PlateInImage(text, Box(0, 0, image.shape[1], image.shape[0]))

@@ -8,6 +8,12 @@ knows where it stands can say which regions it expects (`PlateReader.expecting`)
 then chosen among those alone, and the decoder reads the text against their serial formats.
 Every reading carries its `candidates` best alternatives (`PlateReader.with_candidates`, from
 `ocr.candidates`), the read text first.
+
+A region is named only when it is sure (`PlateReader.naming`, `ocr.min_region_confidence`);
+below that the reading's region is null and its `region_confidence` says how sure the
+likeliest one was, which still steers the serial formats (`region_guess`). A state classifier
+(`edge.runtime.recognise.state`, `ocr.state_model`) may name the region instead of the OCR's
+own head, from its own sure threshold when its file carries one.
 """
 
 from __future__ import annotations
@@ -25,10 +31,12 @@ from fast_plate_ocr import LicensePlateRecognizer
 from fast_plate_ocr.inference import hub
 from fast_plate_ocr.inference.config import PlateConfig
 
+from edge.config import OcrConfig
 from edge.errors import InputError, ModelError
 from edge.plates.regions import expand_region_codes
 from edge.runtime.recognise.decoding import candidate_readings, decode
 from edge.runtime.recognise.preprocess import to_model_input
+from edge.runtime.recognise.state import StateClassifier
 from edge.runtime.types import Candidate, PlateText
 
 log = logging.getLogger(__name__)
@@ -84,7 +92,10 @@ class PlateReader:
             raise ModelError(self.model_path, f"cannot load as an ONNX model: {exc}") from exc
         self._check_contract()
         self._region_mask: np.ndarray | None = None
+        self._expected: frozenset[str] | None = None
         self.candidate_count = DEFAULT_CANDIDATES
+        self.min_region_confidence = 0.0
+        self.state_classifier: StateClassifier | None = None
 
     @classmethod
     def from_hub(
@@ -154,7 +165,52 @@ class PlateReader:
         """The same model (one session) reading as a unit that expects only `regions`."""
         variant = copy.copy(self)
         variant._region_mask = self._expected_mask(regions)
+        variant._expected = frozenset(expand_region_codes(regions)) if regions else None
         return variant
+
+    def configured(self, ocr: OcrConfig) -> PlateReader:
+        """The same model reading as `ocr` asks: candidates, sure naming, state model (loaded
+        here, once)."""
+        classifier = None
+        if ocr.state_model is not None:
+            classifier = StateClassifier(ocr.state_model, ocr.providers, ocr.threads)
+        reader = self.with_candidates(ocr.candidates).naming(ocr.min_region_confidence)
+        return reader.with_state_classifier(classifier)
+
+    def naming(self, min_confidence: float) -> PlateReader:
+        """The same model naming a region only from `min_confidence` on (0: always)."""
+        variant = copy.copy(self)
+        variant.min_region_confidence = min_confidence
+        return variant
+
+    def with_state_classifier(self, classifier: StateClassifier | None) -> PlateReader:
+        """The same model with `classifier` naming the region instead of its own head."""
+        variant = copy.copy(self)
+        variant.state_classifier = classifier
+        return variant
+
+    def _region_probabilities(
+        self, region_output: np.ndarray | None, batch: np.ndarray
+    ) -> tuple[tuple[str, ...], np.ndarray | None, float]:
+        """The region names, their (N, regions) probabilities (None: no region source) and the
+        confidence from which one is named; the expected regions alone keep their weight."""
+        if self.state_classifier is not None:
+            classifier = self.state_classifier
+            names, probabilities = classifier.classes, classifier.probabilities(batch)
+            mask = None
+            if self._expected is not None:
+                mask = np.array([name in self._expected for name in names])
+            sure = classifier.sure_threshold
+            threshold = self.min_region_confidence if sure is None else sure
+        else:
+            names, probabilities, mask = self.regions, region_output, self._region_mask
+            threshold = self.min_region_confidence
+        if probabilities is not None and mask is not None and mask.any():
+            # In float64 with a floor far below any real weight: a region the model all but
+            # rules out (1e-16) is still the only one expected, and then it is sure of it.
+            kept = np.where(mask, probabilities.astype(np.float64) + 1e-300, 0.0)
+            probabilities = kept / kept.sum(axis=1, keepdims=True)
+        return names, probabilities, threshold
 
     def with_candidates(self, count: int) -> PlateReader:
         """The same model (one session) listing `count` readings per plate (0: none)."""
@@ -181,16 +237,14 @@ class PlateReader:
             names.append(recognizer.region_output_name)
         outputs = recognizer.model.run(names, {"input": batch})
         chars = outputs[0].reshape(len(batch), self.config.max_plate_slots, -1)
-        regions = outputs[1] if recognizer.has_region_head else None
-        if regions is not None and self._region_mask is not None:
-            regions = np.where(self._region_mask, regions, 0.0)
-            regions = regions / np.maximum(regions.sum(axis=1, keepdims=True), 1e-9)
+        head = outputs[1] if recognizer.has_region_head else None
+        names, regions, threshold = self._region_probabilities(head, batch)
         results = []
         for i, probabilities in enumerate(chars):
             region, region_confidence = None, None
             if regions is not None:
                 best = int(regions[i].argmax())
-                region, region_confidence = self.regions[best], float(regions[i, best])
+                region, region_confidence = names[best], float(regions[i, best])
             decoded = decode(
                 probabilities,
                 self.config.alphabet,
@@ -200,14 +254,16 @@ class PlateReader:
             )
             confidence = float(np.prod(decoded.char_confidences)) if decoded.text else 0.0
             candidates = self._candidates(probabilities, decoded.text, region, region_confidence)
+            sure = region_confidence is not None and region_confidence >= threshold
             results.append(
                 PlateText(
                     decoded.text,
                     confidence,
                     decoded.char_confidences,
-                    region,
+                    region if sure else None,
                     region_confidence,
                     candidates,
+                    region_guess=None if sure else region,
                 )
             )
         return results

@@ -111,6 +111,8 @@ class Vote:
     text: str
     confidence: float
     char_confidences: tuple[float, ...]
+    # The region the reads named (None when none was sure); the formats were those of the
+    # likeliest region, named or not.
     region: str | None
     # Reads that are the voted text or one character from it: a lone misread agrees with none.
     agreeing: int
@@ -231,7 +233,7 @@ def _one_apart(a: str, b: str) -> bool:
 
 def vote_text(texts: Sequence[PlateText], fits: FormatCheck = fits_known_format) -> Vote:
     """Per-character confidence voting over a track's OCR reads (see the module docstring)."""
-    state = _vote_region(texts)
+    state = _vote_region(texts, steering=True)
     by_length: dict[int, list[PlateText]] = defaultdict(list)
     for text in texts:
         by_length[len(text.text)].append(text)
@@ -252,7 +254,7 @@ def vote_text(texts: Sequence[PlateText], fits: FormatCheck = fits_known_format)
         best = _fitting(best, ranked, voters, state, fits)
     chars = support(best)
     agreeing = sum(1 for t in voters if _one_apart(t.text, best))
-    return Vote(best, sum(chars) / length, chars, state, agreeing)
+    return Vote(best, sum(chars) / length, chars, _vote_region(texts), agreeing)
 
 
 def _fitting(
@@ -288,11 +290,14 @@ def _confusion_variants(text: str) -> list[str]:
     return singles + doubles
 
 
-def _vote_region(texts: Sequence[PlateText]) -> str | None:
+def _vote_region(texts: Sequence[PlateText], steering: bool = False) -> str | None:
+    """The region the reads named most surely; with `steering`, counting the regions they
+    found likeliest but were not sure enough to name."""
     weights: dict[str, float] = defaultdict(float)
     for text in texts:
-        if text.region:
-            weights[text.region] += text.region_confidence or 1.0
+        region = text.steering_region if steering else text.region
+        if region:
+            weights[region] += text.region_confidence or 1.0
     return max(weights, key=lambda s: weights[s]) if weights else None
 
 

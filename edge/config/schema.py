@@ -217,6 +217,21 @@ class OcrConfig(ModelRuntime):
         10,
         at_least(0),
     )
+    still_rectify: bool = option(
+        "in still photos, warp each plate flat from the detector's four corners before "
+        "reading it, instead of cutting its box (kept off: see models/README.md)",
+        False,
+    )
+    still_pad_edges: bool = option(
+        "in still photos, a plate at the frame's edge is padded with edge pixels so its crop "
+        "keeps every margin (see models/README.md)",
+        False,
+    )
+    still_second_look: bool = option(
+        "in still photos, a small or unsure plate is boxed again by the detector on the area "
+        "around it enlarged 2x, and read from that box (see models/README.md)",
+        False,
+    )
     min_region_confidence: float = option(
         "the OCR names a plate's state or region only from this confidence on, otherwise "
         "null (never a guess); chosen on the state set's valid split (models/README.md): the "

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from edge.config import OcrConfig
-from edge.runtime.types import Box, PlateText
+from edge.runtime.types import Box, Detection, PlateText
 
 if TYPE_CHECKING:
     from edge.runtime.detect import PlateDetector
@@ -34,19 +34,65 @@ def read_photo(
 ) -> list[PlateInImage]:
     """Every plate found in a photo, read."""
     detections = detector.detect_any_size(image)
-    texts = read_photo_boxes(image, [d.box for d in detections], reader, ocr)
+    corners = [d.corners for d in detections] if ocr.still_rectify else None
+    texts = read_photo_boxes(image, [d.box for d in detections], reader, ocr, corners)
+    if ocr.still_second_look:
+        detections, texts = _second_look(image, detector, reader, ocr, detections, texts)
     return [PlateInImage(t, d.box, d.score) for t, d in zip(texts, detections, strict=True)]
 
 
+# A plate narrower than this (pixels), or read less sure than this, gets a second look.
+SECOND_LOOK_WIDTH = 100
+SECOND_LOOK_CONFIDENCE = 0.6
+
+
+def _second_look(
+    image: np.ndarray,
+    detector: PlateDetector,
+    reader: PlateReader,
+    ocr: OcrConfig,
+    detections: list[Detection],
+    texts: list[PlateText],
+) -> tuple[list[Detection], list[PlateText]]:
+    """Small or unsure plates (`SECOND_LOOK_WIDTH`, `SECOND_LOOK_CONFIDENCE`, set before
+    measuring) boxed again at 2x (`PlateDetector.look_again`) and read from the new box."""
+    again = [
+        i
+        for i, (d, t) in enumerate(zip(detections, texts, strict=True))
+        if d.box.w < SECOND_LOOK_WIDTH or t.confidence < SECOND_LOOK_CONFIDENCE
+    ]
+    if not again:
+        return detections, texts
+    looked = {i: detector.look_again(image, detections[i]) for i in again}
+    moved = [i for i in again if looked[i].box != detections[i].box]
+    corners = [looked[i].corners for i in moved] if ocr.still_rectify else None
+    reread = read_photo_boxes(image, [looked[i].box for i in moved], reader, ocr, corners)
+    detections, texts = list(detections), list(texts)
+    for i, text in zip(moved, reread, strict=True):
+        detections[i], texts[i] = looked[i], text
+    return detections, texts
+
+
 def read_photo_boxes(
-    image: np.ndarray, boxes: list[Box], reader: PlateReader, ocr: OcrConfig
+    image: np.ndarray,
+    boxes: list[Box],
+    reader: PlateReader,
+    ocr: OcrConfig,
+    corners: list[tuple[tuple[float, float], ...] | None] | None = None,
 ) -> list[PlateText]:
     """The plates at `boxes` of a photo, read as `read_photo` reads the ones it finds (the
     evaluation reads the labelled boxes through here to split OCR loss from box loss)."""
     from edge.runtime.recognise.margins import read_boxes
 
     reader = reader.with_candidates(ocr.candidates).naming(ocr.min_region_confidence)
-    return read_boxes(reader, image, boxes, ocr.still_crop_margins)
+    return read_boxes(
+        reader,
+        image,
+        boxes,
+        ocr.still_crop_margins,
+        corners=corners,
+        pad_edges=ocr.still_pad_edges,
+    )
 
 
 def read_plate_crop(image: np.ndarray, reader: PlateReader, ocr: OcrConfig) -> PlateInImage:

@@ -29,7 +29,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from edge.runtime.detect import plate_crop
+from edge.runtime.detect import plate_crop, rectified_crop
 from edge.runtime.types import Box, PlateText, vote_candidates
 
 # (width, height) added on each side of a whole plate crop, as shares of its size; negative trims.
@@ -88,17 +88,31 @@ def read_plate_crops(
     return agreed
 
 
+Corners = Sequence[tuple[float, float]]
+
+
 def read_boxes(
     reader: CropReader,
     image_bgr: np.ndarray,
     boxes: Sequence[Box],
     margins: Sequence[float],
+    *,
+    corners: Sequence[Corners | None] | None = None,
+    pad_edges: bool = False,
 ) -> list[PlateText]:
     """One agreed reading per box of `image_bgr`, from one batched OCR run over every margin
-    (width added on each side, as a share of the box's width)."""
+    (width added on each side, as a share of the box's width). With `corners` (one entry per
+    box, None where there are none), a plate is warped flat from its corners instead of cut
+    from its box; with `pad_edges`, a box at the frame's edge is padded with edge pixels."""
     if not margins:
         raise ValueError("at least one crop margin is needed")
-    crops = [plate_crop(image_bgr, box, margin) for box in boxes for margin in margins]
+    quads = list(corners) if corners is not None else [None] * len(boxes)
+
+    def cut(box: Box, quad: Corners | None, margin: float) -> np.ndarray:
+        flat = rectified_crop(image_bgr, quad, margin) if quad is not None else None
+        return flat if flat is not None else plate_crop(image_bgr, box, margin, pad_edges=pad_edges)
+
+    crops = [cut(box, quad, m) for box, quad in zip(boxes, quads, strict=True) for m in margins]
     readings = reader.read(crops)
     per_box = len(margins)
     return [agreed_reading(readings[i * per_box : (i + 1) * per_box]) for i in range(len(boxes))]

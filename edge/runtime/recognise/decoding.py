@@ -183,31 +183,38 @@ def decode(
     return _decode_indices(reading.indices, reading.confidences, alphabet, pad_index)
 
 
-def _beam(
-    slot_choices: list[tuple[np.ndarray, np.ndarray]], width: int
-) -> list[tuple[float, list[int]]]:
-    """The `width` likeliest index sequences, one index per slot from that slot's
-    (indices, log probabilities), as (log probability, indices), best first."""
-    scores = np.zeros(1)
-    sequences = np.zeros((1, 0), dtype=np.int64)
-    for indices, log_probabilities in slot_choices:
-        expanded = (scores[:, None] + log_probabilities[None, :]).ravel()
-        keep = np.argsort(-expanded, kind="stable")[:width]
-        rows, columns = np.divmod(keep, len(indices))
-        sequences = np.concatenate([sequences[rows], indices[columns][:, None]], axis=1)
-        scores = expanded[keep]
-    return list(zip(scores.tolist(), sequences.tolist(), strict=True))
+Choices = list[tuple[int, float]]  # (character index, log probability), likeliest first
 
 
-def _top(probabilities: np.ndarray, allowed: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+def _beam(slot_choices: list[Choices], width: int) -> list[tuple[float, list[int]]]:
+    """The `width` likeliest index sequences, one index per slot from that slot's choices,
+    as (log probability, indices), best first. Plain Python: most slots offer one choice, and
+    numpy's per-call cost outweighs its speed on a few dozen beams."""
+    beams: list[tuple[float, list[int]]] = [(0.0, [])]
+    for choices in slot_choices:
+        if len(choices) == 1:
+            [(index, log_probability)] = choices
+            beams = [(score + log_probability, [*seq, index]) for score, seq in beams]
+            continue
+        expanded = [(score + lp, [*seq, index]) for score, seq in beams for index, lp in choices]
+        expanded.sort(key=lambda beam: -beam[0])
+        beams = expanded[:width]
+    return beams
+
+
+def _top(probabilities: np.ndarray, allowed: np.ndarray) -> list[Choices]:
     """Per slot (row), the `CANDIDATE_TOP_K` likeliest of the `allowed` columns and their log
     probabilities; a slot whose best is all but sure keeps that one alone."""
     choices = probabilities[:, allowed]
     order = np.argsort(-choices, axis=1, kind="stable")[:, :CANDIDATE_TOP_K]
     chosen = np.take_along_axis(choices, order, axis=1)
-    logs = np.log(np.clip(chosen, 1e-9, 1.0))
-    kept = np.where(chosen[:, 0] >= SURE_SLOT, 1, order.shape[1])
-    return [(allowed[o[:k]], lp[:k]) for o, lp, k in zip(order, logs, kept, strict=True)]
+    logs = np.log(np.clip(chosen, 1e-9, 1.0)).tolist()
+    sure = (chosen[:, 0] >= SURE_SLOT).tolist()
+    indices = allowed[order].tolist()
+    return [
+        list(zip(i[:1] if one else i, lp[:1] if one else lp, strict=True))
+        for i, lp, one in zip(indices, logs, sure, strict=True)
+    ]
 
 
 def candidate_readings(
@@ -238,15 +245,17 @@ def candidate_readings(
 
     collect(_beam(_top(probabilities, everything), width), scaled)
     if formats is not None:
-        pad_only = np.array([pad_index])
         tops = {kind: _top(formats.by_class[kind], formats.columns[kind]) for kind in "LDA"}
-        pads = _top(probabilities, pad_only)
+        pads = _top(probabilities, np.array([pad_index]))
+
+        def mask_choices(mask: str) -> list[Choices]:
+            return [tops[kind][slot] for slot, kind in enumerate(mask)] + pads[len(mask) :]
+
+        # The formats whose best reading is likeliest (the first choice of every slot).
         best_first = sorted(
-            formats.masks,
-            key=lambda m: -_best_for_mask(formats.by_class, m, formats.columns, pad_index).score,
+            formats.masks, key=lambda m: -sum(choices[0][1] for choices in mask_choices(m))
         )
         for mask in best_first[:CANDIDATE_FORMATS]:
-            choices = [tops[kind][slot] for slot, kind in enumerate(mask)]
-            collect(_beam(choices + pads[len(mask) :], width), 0.0)
+            collect(_beam(mask_choices(mask), width), 0.0)
     ranked = sorted(scored.items(), key=lambda item: -item[1][0])[:count]
     return [Candidate(text, float(np.exp(score))) for text, (_, score) in ranked]

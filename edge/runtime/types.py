@@ -122,7 +122,6 @@ class VehicleRead:
     char_confidences: tuple[float, ...] = field(default=())
     # The voted alternative readings, best first (the first is `plate`); see `Candidate`.
     candidates: tuple[Candidate, ...] = field(default=())
-    region_confidence: float | None = None
 
 
 @dataclass(frozen=True)

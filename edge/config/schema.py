@@ -228,9 +228,10 @@ class OcrConfig(ModelRuntime):
         False,
     )
     still_second_look: bool = option(
-        "in still photos, a small or unsure plate is boxed again by the detector on the area "
-        "around it enlarged 2x, and read from that box (see models/README.md)",
-        False,
+        "in still photos, a small plate (under 100 px wide) is boxed again by the detector on "
+        "the area around it enlarged 2x, and read from that box (real/us top-1 0.545 -> "
+        "0.616, real/eu and real/br no lower: models/README.md)",
+        True,
     )
     min_region_confidence: float = option(
         "the OCR names a plate's state or region only from this confidence on, otherwise "

@@ -91,3 +91,49 @@ def test_a_second_look_at_2x_boxes_a_plate_again_or_keeps_the_first_box():
     blank = np.full((400, 600, 3), 127, np.uint8)
     nothing = Detection(Box(250, 180, 100, 30), 0.5)
     assert detector.look_again(blank, nothing) is nothing
+
+
+class FakeDetector:
+    """Finds one small and one wide plate; a second look moves the small one's box."""
+
+    def __init__(self):
+        self.looked = []
+
+    def detect_any_size(self, image):
+        from edge.runtime.types import Detection
+
+        return [Detection(Box(10, 10, 60, 20), 0.9), Detection(Box(100, 100, 200, 60), 0.8)]
+
+    def look_again(self, image, found):
+        from edge.runtime.types import Detection
+
+        self.looked.append(found.box)
+        return Detection(Box(8, 10, 64, 20), found.score)
+
+
+class FakeReader(ShapeReader):
+    def with_candidates(self, count):
+        return self
+
+    def naming(self, confidence):
+        return self
+
+
+def test_a_second_look_reboxes_only_the_small_plates_and_reads_them_from_the_new_box():
+    from dataclasses import replace
+
+    from edge.config import OcrConfig
+    from edge.runtime.pipeline.stills import read_photo
+
+    frame = np.full((300, 400, 3), 100, np.uint8)
+    detector = FakeDetector()
+    ocr = replace(OcrConfig(), still_crop_margins=(0.0,))
+    found = read_photo(frame, detector, FakeReader(), ocr)
+    assert detector.looked == [Box(10, 10, 60, 20)]
+    assert [(p.box, p.text.text) for p in found] == [
+        (Box(8, 10, 64, 20), "64"),
+        (Box(100, 100, 200, 60), "200"),
+    ]
+    detector.looked.clear()
+    plain = read_photo(frame, detector, FakeReader(), replace(ocr, still_second_look=False))
+    assert detector.looked == [] and plain[0].box == Box(10, 10, 60, 20)

@@ -91,7 +91,6 @@ class PlateReader:
         except Exception as exc:  # onnxruntime raises its own untyped errors for bad files
             raise ModelError(self.model_path, f"cannot load as an ONNX model: {exc}") from exc
         self._check_contract()
-        self._region_mask: np.ndarray | None = None
         self._expected: frozenset[str] | None = None
         self.candidate_count = DEFAULT_CANDIDATES
         self.min_region_confidence = 0.0
@@ -163,9 +162,12 @@ class PlateReader:
 
     def expecting(self, regions: Sequence[str]) -> PlateReader:
         """The same model (one session) reading as a unit that expects only `regions`."""
+        self._expected_mask(regions)  # refuses codes it does not know, or none it can name
         variant = copy.copy(self)
-        variant._region_mask = self._expected_mask(regions)
-        variant._expected = frozenset(expand_region_codes(regions)) if regions else None
+        try:
+            variant._expected = frozenset(expand_region_codes(regions)) if regions else None
+        except ValueError as exc:
+            raise InputError(f"expected regions: {exc}") from None
         return variant
 
     def configured(self, ocr: OcrConfig) -> PlateReader:
@@ -189,28 +191,50 @@ class PlateReader:
         variant.state_classifier = classifier
         return variant
 
-    def _region_probabilities(
-        self, region_output: np.ndarray | None, batch: np.ndarray
-    ) -> tuple[tuple[str, ...], np.ndarray | None, float]:
-        """The region names, their (N, regions) probabilities (None: no region source) and the
-        confidence from which one is named; the expected regions alone keep their weight."""
-        if self.state_classifier is not None:
-            classifier = self.state_classifier
-            names, probabilities = classifier.classes, classifier.probabilities(batch)
-            mask = None
-            if self._expected is not None:
-                mask = np.array([name in self._expected for name in names])
-            sure = classifier.sure_threshold
-            threshold = self.min_region_confidence if sure is None else sure
-        else:
-            names, probabilities, mask = self.regions, region_output, self._region_mask
-            threshold = self.min_region_confidence
-        if probabilities is not None and mask is not None and mask.any():
-            # In float64 with a floor far below any real weight: a region the model all but
-            # rules out (1e-16) is still the only one expected, and then it is sure of it.
-            kept = np.where(mask, probabilities.astype(np.float64) + 1e-300, 0.0)
-            probabilities = kept / kept.sum(axis=1, keepdims=True)
-        return names, probabilities, threshold
+    def _best_regions(
+        self, names: Sequence[str], probabilities: np.ndarray | None, count: int
+    ) -> list[tuple[str | None, float | None]]:
+        """Per crop, the likeliest region and its probability, the expected regions alone
+        keeping their weight; (None, None) without a region source."""
+        if probabilities is None:
+            return [(None, None)] * count
+        if self._expected is not None:
+            mask = np.array([name in self._expected for name in names])
+            if mask.any():
+                # In float64 with a floor far below any real weight: a region the model all
+                # but rules out (1e-16) is still the only one expected, and then it is sure.
+                kept = np.where(mask, probabilities.astype(np.float64) + 1e-300, 0.0)
+                probabilities = kept / kept.sum(axis=1, keepdims=True)
+        best = probabilities.argmax(axis=1)
+        return [(names[b], float(row[b])) for b, row in zip(best, probabilities, strict=True)]
+
+    def _regions(
+        self, head: np.ndarray | None, batch: np.ndarray
+    ) -> list[tuple[str | None, float | None, str | None, float]]:
+        """Per crop: the region named (None when unsure), the confidence reported, and the
+        region (with its confidence) whose serial formats steer the text. The OCR's head
+        steers unless the state classifier is sure, and names only from
+        `min_region_confidence`; the classifier names from its own sure threshold."""
+        own = self._best_regions(self.regions, head, len(batch))
+        classifier = self.state_classifier
+        if classifier is None:
+            regions = []
+            for name, conf in own:
+                sure = conf is not None and conf >= self.min_region_confidence
+                regions.append((name if sure else None, conf, name, conf or 0.0))
+            return regions
+        threshold = classifier.sure_threshold
+        threshold = self.min_region_confidence if threshold is None else threshold
+        classified = self._best_regions(
+            classifier.classes, classifier.probabilities(batch), len(batch)
+        )
+        regions = []
+        for (name, conf), (head_name, head_conf) in zip(classified, own, strict=True):
+            if conf is not None and conf >= threshold:
+                regions.append((name, conf, name, conf))
+            else:
+                regions.append((None, conf, head_name, head_conf or 0.0))
+        return regions
 
     def with_candidates(self, count: int) -> PlateReader:
         """The same model (one session) listing `count` readings per plate (0: none)."""
@@ -238,32 +262,30 @@ class PlateReader:
         outputs = recognizer.model.run(names, {"input": batch})
         chars = outputs[0].reshape(len(batch), self.config.max_plate_slots, -1)
         head = outputs[1] if recognizer.has_region_head else None
-        names, regions, threshold = self._region_probabilities(head, batch)
         results = []
-        for i, probabilities in enumerate(chars):
-            region, region_confidence = None, None
-            if regions is not None:
-                best = int(regions[i].argmax())
-                region, region_confidence = names[best], float(regions[i, best])
+        for probabilities, (named, region_confidence, steering, steering_confidence) in zip(
+            chars, self._regions(head, batch), strict=True
+        ):
             decoded = decode(
                 probabilities,
                 self.config.alphabet,
                 self.config.pad_char,
-                region,
-                region_confidence or 0.0,
+                steering,
+                steering_confidence,
             )
             confidence = float(np.prod(decoded.char_confidences)) if decoded.text else 0.0
-            candidates = self._candidates(probabilities, decoded.text, region, region_confidence)
-            sure = region_confidence is not None and region_confidence >= threshold
+            candidates = self._candidates(
+                probabilities, decoded.text, steering, steering_confidence
+            )
             results.append(
                 PlateText(
                     decoded.text,
                     confidence,
                     decoded.char_confidences,
-                    region if sure else None,
+                    named,
                     region_confidence,
                     candidates,
-                    region_guess=None if sure else region,
+                    region_guess=None if named else steering,
                 )
             )
         return results

@@ -66,5 +66,34 @@ def test_eval_prints_every_figure_of_the_model_issue(shared_data, capsys):
         "ocr/us-crops latency_ms_median",
         "ocr/us-crops latency_ms_per_plate_median",
         "detector_latency ms_per_1280x720_frame_median",
+        "stages/us detection_recall",
+        "stages/us ocr_exact_true_boxes",
+        "stages/us ocr_exact_our_boxes_pooled",
+        "stages/eu top1_exact_pooled",
+        "stages/br top10_exact",
+        "stages/br ms_per_photo_p90",
     ):
         assert figure in out
+
+
+def test_loss_by_stage_counts_each_plate_at_every_stage(shared_data):
+    from edge.config import OcrConfig
+    from edge.lab.evaluation.stages import evaluate_stages
+    from edge.runtime.detect import PlateDetector
+    from edge.runtime.recognise import PlateReader
+
+    photos = load_plate_photos(shared_data("real", "br"))[:12]
+    detector = PlateDetector(MODELS / "detector.onnx")
+    reader = PlateReader(MODELS / "ocr.onnx", MODELS / "ocr_plate_config.yaml")
+    stages = evaluate_stages(detector, reader, photos, OcrConfig())
+    assert stages.plates == sum(len(p.plates) for p in photos)
+    assert stages.top1_exact <= stages.detection_recall
+    assert stages.top1_exact == pytest.approx(stages.detection_recall * stages.ocr_exact_our_boxes)
+    for strict, pooled in (
+        (stages.top1_exact, stages.top1_exact_pooled),
+        (stages.ocr_exact_true_boxes, stages.ocr_exact_true_boxes_pooled),
+    ):
+        assert strict <= pooled
+    assert stages.top1_exact <= stages.top10_exact <= stages.top10_exact_pooled
+    assert 0 < stages.ms_per_photo_median <= stages.ms_per_photo_p90
+    assert len(stages.misreads) == round(stages.plates * (1 - stages.top1_exact))

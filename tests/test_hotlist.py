@@ -134,3 +134,49 @@ def test_hotlist_list_and_remove_on_the_command_line(tmp_path, capsys):
     assert main(["hotlist", "list", "--config", str(config), "--active"]) == 0
     assert "(no entries)" in capsys.readouterr().out
     assert [e.plate for e in store.hotlist_entries()] == ["8XYZ000"]  # its hit still explained
+
+
+def test_a_confident_candidate_matches_exactly_and_says_which_reading_matched(tmp_path):
+    from dataclasses import replace
+
+    from edge.runtime.types import Candidate
+
+    store = ReadStore(tmp_path / "data")
+    import_csv(store, write_csv(tmp_path / "h.csv", ["5LTA600,CA,stolen vehicle,CHP,"]), now=NOW)
+    hotlist = Hotlist(store, max_confusions=1)
+    misread = replace(
+        read("5LTA6O0X"),
+        candidates=(
+            Candidate("5LTA6O0X", 0.5),
+            Candidate("5LTA601", 0.2),
+            Candidate("5LTA600", 0.1),
+        ),
+    )
+    [hit] = hotlist.match(misread)
+    assert (hit.listed_plate, hit.matched_text, hit.candidate_rank, hit.distance) == (
+        "5LTA600",
+        "5LTA600",
+        2,
+        0,
+    )
+    # The read's own text still matches first, with its confusions allowed.
+    [own] = hotlist.match(replace(misread, plate="5LTA6O0"))
+    assert (own.matched_text, own.candidate_rank, own.distance) == ("5LTA6O0", 0, 1)
+
+
+def test_an_unlikely_candidate_or_one_a_confusion_away_raises_no_hit(tmp_path):
+    from dataclasses import replace
+
+    from edge.runtime.types import Candidate
+
+    store = ReadStore(tmp_path / "data")
+    import_csv(store, write_csv(tmp_path / "h.csv", ["5LTA600,CA,stolen vehicle,CHP,"]), now=NOW)
+    hotlist = Hotlist(store, max_confusions=1)
+    tail = replace(
+        read("8XYZ123"), candidates=(Candidate("8XYZ123", 0.99), Candidate("5LTA600", 0.01))
+    )
+    assert hotlist.match(tail) == []
+    near = replace(
+        read("8XYZ123"), candidates=(Candidate("8XYZ123", 0.6), Candidate("5LTA6O0", 0.3))
+    )
+    assert hotlist.match(near) == []

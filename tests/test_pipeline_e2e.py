@@ -135,6 +135,13 @@ def test_read_plate_crops_skips_the_detector(tmp_path, capsys):
         (plate,) = line["plates"]
         assert plate["box"] == [0, 0, width, height]
     assert vehicle["plate"] in [line["plates"][0]["text"] for line in lines]
+    for line in lines:
+        (plate,) = line["plates"]
+        # Each read lists its alternatives, its own text first, at most ocr.candidates.
+        assert plate["candidates"][0]["plate"] == plate["text"]
+        assert 1 <= len(plate["candidates"]) <= 10
+        confidences = [c["confidence"] for c in plate["candidates"][1:]]
+        assert confidences == sorted(confidences, reverse=True)
 
 
 def test_a_unit_configured_for_brazil_names_brazil_as_the_state(tmp_path, capsys):

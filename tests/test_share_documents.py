@@ -88,3 +88,29 @@ def test_every_audit_event_is_documented():
     table = DOC.read_text().split("The events (every name in", 1)[1].split("\n\n", 2)[1]
     documented = set(re.findall(r"`([a-z_]+)`", table))
     assert {event.value for event in Event} <= documented
+
+
+def test_a_read_document_shares_only_the_candidates_confident_enough_to_raise_a_hit(validators):
+    from dataclasses import replace
+
+    from edge.runtime.types import Candidate
+
+    read, _ = synthetic_read(3)
+    read = replace(
+        read,
+        candidates=(
+            Candidate(read.plate, 0.7),
+            Candidate("7A8C003", 0.2),
+            Candidate("7ABC0O3", 0.001),
+        ),
+    )
+    fields = read_message(3, read).body["read"]
+    assert fields["candidates"] == [{"plate": "7A8C003", "confidence": 0.2}]
+    document = {
+        "schema": "alpr-edge/read/1",
+        "id": "0" * 32,
+        "unit": "unit-1",
+        "queued_at": "2026-01-01T00:00:00+00:00",
+        "read": fields,
+    }
+    validators["alpr-edge/read/1"].validate(document)

@@ -11,7 +11,7 @@ from edge.clock import UTC
 from edge.errors import InputError
 from edge.runtime.store import DB_NAME, ReadStore, StoreUnavailable
 from edge.runtime.store.schema import SCHEMA_VERSION
-from edge.runtime.types import Box, HotlistHit, VehicleRead
+from edge.runtime.types import Box, HotlistEntry, HotlistHit, VehicleRead
 
 
 def make_read(plate="7ABC123", seen_at=None):
@@ -104,3 +104,45 @@ def test_locked_database_is_retried_until_the_lock_is_released(tmp_path, caplog)
     assert read_id == 1
     assert "locked" in caplog.text
     release.join()
+
+
+def test_a_read_keeps_its_candidates_and_a_hit_the_candidate_that_matched(tmp_path):
+    from edge.runtime.types import Candidate
+
+    store = ReadStore(tmp_path)
+    read = replace(
+        make_read("7ABC123"), candidates=(Candidate("7ABC123", 0.61), Candidate("7A8C123", 0.2))
+    )
+    hit = HotlistHit(
+        1, "7A8C123", "CA", "stolen", "CHP", 0, matched_text="7A8C123", candidate_rank=1
+    )
+    entry = HotlistEntry(0, "7A8C123", "CA", "stolen", "CHP", None)
+    store.upsert_hotlist([entry], "2026-01-01T00:00:00+00:00", "h.csv")
+    read_id, _ = store.add_read(read, None, [hit])
+    [stored] = store.reads()
+    assert stored.read.candidates == read.candidates
+    [stored_hit] = store.hits_for(read_id)
+    assert (stored_hit.hit.matched_text, stored_hit.hit.candidate_rank) == ("7A8C123", 1)
+    assert stored.as_row()["candidates"] == '[["7ABC123", 0.61], ["7A8C123", 0.2]]'
+
+
+def test_a_version_2_database_gains_the_candidate_columns_and_keeps_its_reads(tmp_path):
+    from edge.runtime.store.schema import MIGRATIONS
+
+    store = ReadStore(tmp_path)
+    store.close()
+    conn = sqlite3.connect(tmp_path / DB_NAME)
+    conn.execute("ALTER TABLE reads DROP COLUMN candidates")
+    conn.execute("ALTER TABLE hits DROP COLUMN matched_text")
+    conn.execute("ALTER TABLE hits DROP COLUMN candidate_rank")
+    conn.execute(
+        "INSERT INTO reads (seen_at, camera_id, plate, confidence, frame_count) "
+        "VALUES ('2026-01-02T03:04:05+00:00', 'cam-a', 'OLD123', 0.9, 3)"
+    )
+    conn.execute("PRAGMA user_version = 2")
+    conn.commit()
+    conn.close()
+    store = ReadStore(tmp_path)
+    assert store.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 3
+    [old] = store.reads()
+    assert (old.read.plate, old.read.candidates) == ("OLD123", ())

@@ -163,3 +163,39 @@ def test_a_hotlisted_neighbour_of_a_split_pass_is_never_suppressed_as_a_repeat()
     # The listed plate read again in the window raised its hit already: a repeat.
     again = [(i, [sighting(100, 300, "7ABC128")]) for i in range(300, 304)]
     assert drive(listed, again) == [] and listed.repeats == 1
+
+
+def test_a_pass_keeps_the_candidates_its_reads_voted_for_the_voted_text_first():
+    from dataclasses import replace
+
+    from edge.runtime.types import Candidate
+
+    def listed(value, *others):
+        return replace(text(value), candidates=(Candidate(value, 0.8), *others))
+
+    tracker = PlateTracker(TrackConfig(), "cam")
+    frames = [
+        (
+            0,
+            [
+                Sighting(
+                    Detection(Box(100, 100, 120, 40), 0.9),
+                    listed("7ABC123", Candidate("7A8C123", 0.15)),
+                )
+            ],
+        ),
+        (
+            1,
+            [
+                Sighting(
+                    Detection(Box(104, 100, 120, 40), 0.9),
+                    listed("7ABC123", Candidate("7ABC128", 0.1)),
+                )
+            ],
+        ),
+    ]
+    [plate_pass] = drive(tracker, frames)
+    candidates = plate_pass.read.candidates
+    assert [c.text for c in candidates] == ["7ABC123", "7A8C123"]
+    assert candidates[0].confidence == 0.8
+    assert candidates[1].confidence == 0.075

@@ -10,14 +10,22 @@ import argparse
 import json
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from edge.config.schema import STILL_CROP_MARGINS
 from edge.errors import EXIT_OK
 from edge.lab.shared_data import shared_data_dir, shared_data_path
 
+if TYPE_CHECKING:
+    from edge.config import OcrConfig
+    from edge.runtime.detect import PlateDetector
+    from edge.runtime.recognise import PlateReader
+
 log = logging.getLogger(__name__)
 
 PHOTO_SETS = ("eu", "br")
+# Loss by stage (`edge.lab.evaluation.stages`), read as `alpr-edge read` reads each photo.
+STAGE_SETS = ("us", "eu", "br")
 # With --told-regions, each set is read again as a unit told where it stands would read it.
 TOLD_REGIONS = {"eu": ("EU", "UK"), "br": ("BR",), "us-crops": ("US",)}
 # The figures model issue #4 sets, shown beside the measured values.
@@ -28,6 +36,11 @@ TARGETS = {
     "ocr latency_ms_median": "<= 3",
     "ocr latency_ms_per_plate_median": "<= 3",
     "detector_latency ms_per_1280x720_frame_median": "<= 25",
+    # Issue 20's targets for the stage figures (real/us; eu and br: top-1 pooled >= 0.93).
+    "stages top1_exact": ">= 0.85 (us)",
+    "stages detection_recall": ">= 0.97 (us)",
+    "stages top1_exact_pooled": ">= 0.93 (eu, br)",
+    "stages ms_per_photo_median": "<= 100",
 }
 
 
@@ -50,7 +63,9 @@ def _run(args: argparse.Namespace) -> int:
         )
         return EXIT_OK
     detector = PlateDetector(args.detector) if _present(args.detector) else None
-    reader = PlateReader(args.ocr_model, args.ocr_config) if _present(args.ocr_model) else None
+    reader = None
+    if _present(args.ocr_model):
+        reader = PlateReader(args.ocr_model, args.ocr_config).configured(_ocr_settings(args))
     figures: dict[str, dict] = {}
     for name in PHOTO_SETS:
         folder = shared_data_path("real", name)
@@ -75,6 +90,8 @@ def _run(args: argparse.Namespace) -> int:
         if "detector_latency" not in figures:
             latency = detector_latency_ms(detector, photos[0].image, args.latency_runs)
             figures["detector_latency"] = {"ms_per_1280x720_frame_median": latency}
+    if detector is not None and reader is not None:
+        _stages(args, detector, reader, figures)
     crops = shared_data_path("real", "us-crops")
     if crops is not None and reader is not None:
         figures["ocr/us-crops"] = evaluate_us_crops(reader, crops, args.latency_runs).summary()
@@ -86,6 +103,38 @@ def _run(args: argparse.Namespace) -> int:
     else:
         _print_table(figures)
     return EXIT_OK
+
+
+def _stages(
+    args: argparse.Namespace, detector: PlateDetector, reader: PlateReader, figures: dict
+) -> None:
+    """Loss by stage on each photo set, through `alpr-edge read`'s own call."""
+    from edge.lab.evaluation.detection import load_plate_photos
+    from edge.lab.evaluation.stages import evaluate_stages
+
+    ocr = _ocr_settings(args)
+    for name in STAGE_SETS:
+        folder = shared_data_path("real", name)
+        if folder is None:
+            print(f"real/{name} stage figures skipped: data missing")
+            continue
+        stages = evaluate_stages(detector, reader, load_plate_photos(folder), ocr)
+        figures[f"stages/{name}"] = stages.summary()
+        log.debug("real/%s stage misreads (file, label, read): %s", name, stages.misreads)
+
+
+def _ocr_settings(args: argparse.Namespace) -> OcrConfig:
+    """The [ocr] defaults as `alpr-edge read` uses them, with this command's choices."""
+    from dataclasses import replace
+
+    from edge.config import OcrConfig
+
+    return replace(
+        OcrConfig(),
+        still_crop_margins=tuple(args.crop_margins),
+        candidates=args.candidates,
+        state_model=args.state_model if args.state_model and _present(args.state_model) else None,
+    )
 
 
 def _present(model: Path) -> bool:
@@ -110,7 +159,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "eval",
         help="measure the shipped models on ../shared/data (recall, reads, latency)",
         description="Detection recall (IoU >= 0.3) and end-to-end exact reads on real/eu and "
-        "real/br, OCR accuracy on real/us-crops, and single-thread latency.",
+        "real/br, loss by stage on real/us, real/eu and real/br (recall, OCR on the true and "
+        "on our boxes, top-1 and top-10, strict and O/0 pooled, time per photo), OCR accuracy "
+        "on real/us-crops, and single-thread latency.",
     )
     parser.add_argument("--detector", type=Path, default=Path("models/detector.onnx"))
     parser.add_argument("--ocr-model", type=Path, default=Path("models/ocr.onnx"))
@@ -126,6 +177,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="end to end, read each plate cut at these margins (share of the box width added "
         "on each side) and let the readings vote, as `alpr-edge read` does "
         "(ocr.still_crop_margins)",
+    )
+    parser.add_argument(
+        "--state-model",
+        type=Path,
+        default=None,
+        help="a state classifier naming the region instead of the OCR's head "
+        "(ocr.state_model, e.g. models/state.onnx)",
+    )
+    parser.add_argument(
+        "--candidates",
+        type=int,
+        default=10,
+        help="readings each plate lists for the top-N figures (ocr.candidates)",
     )
     parser.add_argument(
         "--told-regions",

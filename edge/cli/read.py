@@ -49,7 +49,12 @@ def read_command(args: argparse.Namespace) -> int:
                 "text": p.text.text,
                 "confidence": round(p.text.confidence, 4),
                 "region": p.text.region,
+                "region_confidence": _rounded(p.text.region_confidence),
                 "box": p.box.as_list(),
+                "candidates": [
+                    {"plate": c.text, "confidence": float(f"{c.confidence:.4g}")}
+                    for c in p.text.candidates
+                ],
             }
             for p in found
         ]
@@ -58,6 +63,10 @@ def read_command(args: argparse.Namespace) -> int:
         else:
             _print_plates(path, plates, seconds)
     return EXIT_BAD_INPUT if problems else EXIT_OK
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
 
 
 def _collect_images(paths: list[Path]) -> tuple[list[Path], list[str]]:

@@ -262,6 +262,43 @@ class OcrConfig(ModelRuntime):
         PLATE_CROP_SURE_CONFIDENCE,
         between(0, 1),
     )
+    candidates: int = option(
+        "alternative readings each read carries (OpenALPR's top-N), best first, with their "
+        "confidences; the hotlist considers them; 0 = the read text alone",
+        10,
+        at_least(0),
+    )
+    still_rectify: bool = option(
+        "in still photos, warp each plate flat from the detector's four corners before "
+        "reading it, instead of cutting its box (kept off: see models/README.md)",
+        False,
+    )
+    still_pad_edges: bool = option(
+        "in still photos, a plate at the frame's edge is padded with edge pixels so its crop "
+        "keeps every margin (see models/README.md)",
+        False,
+    )
+    still_second_look: bool = option(
+        "in still photos, a small plate (under 100 px wide) is boxed again by the detector on "
+        "the area around it enlarged 2x, and read from that box (real/us top-1 0.545 -> "
+        "0.616, real/eu and real/br no lower: models/README.md)",
+        True,
+    )
+    min_region_confidence: float = option(
+        "the OCR names a plate's state or region only from this confidence on, otherwise "
+        "null (never a guess); chosen on the state set's valid split (models/README.md): the "
+        "shipped region head is never that sure, so only a unit told its one region names it",
+        1.0,
+        between(0, 1),
+    )
+    state_model: Path | None = field(
+        default=None,
+        metadata={
+            "help": "a state classifier (models/state.onnx, edge.runtime.recognise.state) that "
+            "names the region instead of the OCR's region head, from its own sure threshold; "
+            "unset = the OCR's head"
+        },
+    )
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ capture -> Frame -> motion -> detect -> Detection -> recognise -> PlateText
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -57,6 +59,32 @@ class Detection:
 
 
 @dataclass(frozen=True)
+class Candidate:
+    """One alternative reading of a plate, as OpenALPR's top-N lists them: the text and the
+    probability the OCR gives that whole text (every slot, pads included)."""
+
+    text: str
+    confidence: float
+
+
+def vote_candidates(first: str, lists: Sequence[Sequence[Candidate]]) -> tuple[Candidate, ...]:
+    """Several readings' candidates voted into one list (crop margins, a track's frames): each
+    text's confidence is its mean over the lists (0 where a list lacks it), `first` (the voted
+    text) first, as many as the longest list."""
+    if not lists:
+        return ()
+    total: dict[str, float] = defaultdict(float)
+    for candidates in lists:
+        for candidate in candidates:
+            total[candidate.text] += candidate.confidence / len(lists)
+    ranked = sorted(total, key=lambda text: (text != first, -total[text]))
+    if first not in total:
+        ranked.insert(0, first)
+    count = max(len(c) for c in lists)
+    return tuple(Candidate(text, total.get(text, 0.0)) for text in ranked[:count])
+
+
+@dataclass(frozen=True)
 class PlateText:
     """What the OCR read on one plate crop."""
 
@@ -65,7 +93,18 @@ class PlateText:
     char_confidences: tuple[float, ...]
     # The issuing region: a US state code, or UK, EU, BR; None when the model is not sure.
     region: str | None = None
+    # The confidence of the likeliest region, named or not (None: the model names none).
     region_confidence: float | None = None
+    # The N best readings, best first; the first is `text` itself. Empty when not asked for.
+    candidates: tuple[Candidate, ...] = ()
+    # The likeliest region when it was not sure enough to be named: it still steers the
+    # serial formats (decoding, the tracker's format check), never a read's region.
+    region_guess: str | None = None
+
+    @property
+    def steering_region(self) -> str | None:
+        """The region whose serial formats steer the text: named or merely likeliest."""
+        return self.region or self.region_guess
 
 
 @dataclass(frozen=True)
@@ -81,6 +120,8 @@ class VehicleRead:
     frame_count: int
     crop_path: str | None = None
     char_confidences: tuple[float, ...] = field(default=())
+    # The voted alternative readings, best first (the first is `plate`); see `Candidate`.
+    candidates: tuple[Candidate, ...] = field(default=())
 
 
 @dataclass(frozen=True)
@@ -94,6 +135,9 @@ class HotlistHit:
     source: str
     # Characters that differ, each within one OCR-confusion group (0 = exact match).
     distance: int
+    # The reading that matched: the read's plate (rank 0) or one of its candidates.
+    matched_text: str | None = None
+    candidate_rank: int = 0
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from edge.plates.regions import US_STATES
+from edge.runtime.hotlist import CANDIDATE_HIT_CONFIDENCE
 from edge.runtime.types import HotlistHit, VehicleRead
 
 TOPIC_VERSION = "v1"
@@ -94,7 +95,19 @@ def read_fields(read_id: int, read: VehicleRead) -> dict[str, Any]:
         "confidence": round(read.confidence, 4),
         "seen_at": read.seen_at.isoformat(),
         "camera_id": read.camera_id,
+        "candidates": shared_candidates(read),
     }
+
+
+def shared_candidates(read: VehicleRead) -> list[dict[str, Any]]:
+    """The read's other readings an agency may act on: those confident enough to raise a hotlist
+    hit (`CANDIDATE_HIT_CONFIDENCE`). The long tail of unlikely readings is left out: those
+    strings are other vehicles' plates more than this one's, not data about this read."""
+    return [
+        {"plate": c.text, "confidence": round(c.confidence, 4)}
+        for c in read.candidates[1:]
+        if c.text != read.plate and c.confidence >= CANDIDATE_HIT_CONFIDENCE
+    ]
 
 
 def read_message(read_id: int, read: VehicleRead) -> Outgoing:

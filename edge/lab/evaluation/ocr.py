@@ -11,7 +11,8 @@ Plate text is compared after `edge.plates.text.normalise_plate`: upper case, spa
 removed, and the letter O written as the digit 0 on both sides (`pool_o_zero`), because the
 labels of this set write O as 0 (as many US plates print them alike). Character accuracy is
 1 - edit distance / label length, summed over the set. State accuracy counts every crop: a crop
-whose state the model cannot name is wrong.
+whose state the model cannot name (or is not sure enough to: `ocr.min_region_confidence`) is
+wrong; `state_named` is the share it names and `state_precision` the share of those right.
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ class OcrEvaluation(Figures):
     exact_as_given: float
     char_accuracy: float
     state_accuracy: float
+    state_named: float
+    state_precision: float
     latency_ms_median: float
     latency_ms_per_plate_median: float
     latency_ms_per_plate_mean: float
@@ -121,7 +124,7 @@ def evaluate_us_crops(
         return read_plate_crops(reader, batch, views, sure_confidence)
 
     reads, as_given = _in_batches(read_plates, images), _in_batches(reader.read, images)
-    exact = exact_as_given = state_right = chars_right = chars_total = 0
+    exact = exact_as_given = state_right = state_named = chars_right = chars_total = 0
     misreads = []
     for (file, state, label, _), read, once in zip(rows, reads, as_given, strict=True):
         truth = normalise_plate(label, pool_o_zero=True)
@@ -131,6 +134,7 @@ def evaluate_us_crops(
         chars_right += max(0, len(truth) - edit_distance(truth, text))
         chars_total += len(truth)
         state_right += read.region == state
+        state_named += read.region is not None
         if truth != text:
             misreads.append(Misread(file, label, read.text, state, read.region))
     count = len(rows)
@@ -141,6 +145,8 @@ def evaluate_us_crops(
         exact_as_given=exact_as_given / count,
         char_accuracy=chars_right / max(chars_total, 1),
         state_accuracy=state_right / count,
+        state_named=state_named / count,
+        state_precision=state_right / max(state_named, 1),
         latency_ms_median=statistics.median(
             timings_ms(lambda crop: reader.read([crop]), images, latency_runs)
         ),

@@ -11,6 +11,7 @@ The model contract (kept by `edge.lab.train.detector` when it exports):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -114,6 +115,10 @@ def _check_contract(session: onnxruntime.InferenceSession, path: Path) -> int:
         raise ModelError(path, f"metadata {MAX_SIDE_KEY!r} missing or not an integer") from None
 
 
+# A second look's detection must overlap the first one this much to replace it.
+SECOND_LOOK_IOU = 0.3
+
+
 class PlateDetector:
     """Boxes, scores and corners of the plates in a BGR frame of any size."""
 
@@ -164,6 +169,31 @@ class PlateDetector:
         coarse = self.detect_at(image_bgr, self.max_side // 2)
         return merge_large(full, [d for d in coarse if d.box.w >= least_width])
 
+    def look_again(self, image_bgr: np.ndarray, found: Detection) -> Detection:
+        """`found` boxed again from a second look at twice the resolution: the detector runs on
+        the area around it (its width on each side, twice its height above and below, so the
+        plate stays inside the sizes it learnt) enlarged 2x, and the detection there that
+        overlaps `found` most (IoU >= 0.3) replaces it; otherwise `found` stands."""
+        box = found.box
+        height, width = image_bgr.shape[:2]
+        x1, y1 = max(box.x - box.w, 0), max(box.y - 2 * box.h, 0)
+        x2, y2 = min(box.x + 2 * box.w, width), min(box.y + 3 * box.h, height)
+        area = image_bgr[y1:y2, x1:x2]
+        if area.shape[0] < 8 or area.shape[1] < 8:
+            return found
+        best, best_iou = found, SECOND_LOOK_IOU
+        for candidate in self.detect_at(area, 2 * max(area.shape[:2])):
+            moved = Box(
+                candidate.box.x + x1, candidate.box.y + y1, candidate.box.w, candidate.box.h
+            )
+            overlap = moved.iou(box)
+            if overlap >= best_iou:
+                corners = None
+                if candidate.corners is not None:
+                    corners = tuple((x + x1, y + y1) for x, y in candidate.corners)
+                best, best_iou = Detection(moved, found.score, corners), overlap
+        return best
+
     def detect_at(self, image_bgr: np.ndarray, max_side: int) -> list[Detection]:
         """Like `detect`, with the image letterboxed to `max_side` instead of the model's own
         (a part of a frame keeps the scale the whole frame is seen at)."""
@@ -202,15 +232,72 @@ class PlateDetector:
 
 
 def plate_crop(
-    image_bgr: np.ndarray, box: Box, margin_x: float = 0.06, margin_y: float = 0.0
+    image_bgr: np.ndarray,
+    box: Box,
+    margin_x: float = 0.06,
+    margin_y: float = 0.0,
+    pad_edges: bool = False,
 ) -> np.ndarray:
     """The plate cut from the frame, widened by `margin_x` of its width on each side.
 
     The detector's boxes run a little tall and a little narrow of the plate, so the OCR reads
     best with some width added and no height (measured with `alpr-edge eval` on real/eu, br).
+    A plate at the frame's edge loses that margin on its side; with `pad_edges` the frame's edge
+    pixels are repeated instead, so every crop keeps the shape the OCR was trained on.
     """
     pad_x, pad_y = round(box.w * margin_x), round(box.h * margin_y)
     height, width = image_bgr.shape[:2]
-    x1, y1 = max(box.x - pad_x, 0), max(box.y - pad_y, 0)
-    x2, y2 = min(box.x + box.w + pad_x, width), min(box.y + box.h + pad_y, height)
-    return image_bgr[y1:y2, x1:x2]
+    x1, y1 = box.x - pad_x, box.y - pad_y
+    x2, y2 = box.x + box.w + pad_x, box.y + box.h + pad_y
+    inside = image_bgr[max(y1, 0) : min(y2, height), max(x1, 0) : min(x2, width)]
+    if not pad_edges or inside.size == 0:
+        return inside
+    top, left = max(-y1, 0), max(-x1, 0)
+    bottom, right = max(y2 - height, 0), max(x2 - width, 0)
+    if top or left or bottom or right:
+        return cv2.copyMakeBorder(inside, top, bottom, left, right, cv2.BORDER_REPLICATE)
+    return inside
+
+
+def rectified_crop(
+    image_bgr: np.ndarray,
+    corners: Sequence[tuple[float, float]],
+    margin_x: float = 0.06,
+) -> np.ndarray | None:
+    """The plate warped flat from its four corners (clockwise from top-left) to its own
+    width and height, widened by `margin_x` of its width on each side along its own axis;
+    None when the corners do not make a usable plate (too small, or folded)."""
+    tl, tr, br, bl = (np.asarray(c, np.float64) for c in corners)
+    width = (np.linalg.norm(tr - tl) + np.linalg.norm(br - bl)) / 2
+    height = (np.linalg.norm(bl - tl) + np.linalg.norm(br - tr)) / 2
+    if width < 8 or height < 4 or not _convex([tl, tr, br, bl]):
+        return None
+    top_axis, bottom_axis = (
+        (tr - tl) / max(np.linalg.norm(tr - tl), 1e-6),
+        (br - bl) / max(np.linalg.norm(br - bl), 1e-6),
+    )
+    grow = margin_x * width
+    source = np.float32(
+        [
+            tl - top_axis * grow,
+            tr + top_axis * grow,
+            br + bottom_axis * grow,
+            bl - bottom_axis * grow,
+        ]
+    )
+    out_w, out_h = max(round(width + 2 * grow), 2), max(round(height), 2)
+    target = np.float32([[0, 0], [out_w - 1, 0], [out_w - 1, out_h - 1], [0, out_h - 1]])
+    matrix = cv2.getPerspectiveTransform(source, target)
+    return cv2.warpPerspective(
+        image_bgr, matrix, (out_w, out_h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
+
+
+def _convex(points: list[np.ndarray]) -> bool:
+    """Whether the quadrilateral turns the same way at every corner (not folded or twisted)."""
+    turns = []
+    for i in range(4):
+        a, b, c = points[i], points[(i + 1) % 4], points[(i + 2) % 4]
+        (ux, uy), (vx, vy) = b - a, c - b
+        turns.append(ux * vy - uy * vx)
+    return all(t > 0 for t in turns) or all(t < 0 for t in turns)

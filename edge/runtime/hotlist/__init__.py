@@ -10,6 +10,15 @@ An import is all or nothing and says what is wrong with the line: a row with mor
 the header, a column this format does not have, a quote left open (which would swallow the
 rest of the file into one field). Entries already expired are imported (they document the
 list as received) but named in a warning, since they will never match.
+
+A read also carries its alternative readings (`VehicleRead.candidates`, best first). A listed
+plate that the read's own text misses may match one of them, by a rule set before any
+figure was measured: the candidate must equal the listed plate exactly (it already is the OCR's
+own alternative, so no confusion is allowed on top of it) and the OCR must give it at least
+`CANDIDATE_HIT_CONFIDENCE` (a one-in-twenty chance of being the plate). An officer checks
+every hit against the crop, so a plausible second reading is worth a look, but the long tail
+of a sure read (candidates at 1e-5) never raises one. The hit names the reading that matched
+(`matched_text`) and its rank (0: the read's own text).
 """
 
 from __future__ import annotations
@@ -27,6 +36,9 @@ from edge.runtime.store import ReadStore
 from edge.runtime.types import HotlistEntry, HotlistHit, VehicleRead
 
 log = logging.getLogger(__name__)
+
+# Least confidence of a non-first candidate that may raise a hit (see the module docstring).
+CANDIDATE_HIT_CONFIDENCE = 0.05
 
 CSV_COLUMNS = ("plate", "state", "reason", "source", "expiry")
 
@@ -53,34 +65,54 @@ def import_csv(store: ReadStore, path: Path, *, now: datetime | None = None) -> 
 class Hotlist:
     """The active entries, indexed for fast matching; reloaded when the table changes."""
 
-    def __init__(self, store: ReadStore, max_confusions: int = 1) -> None:
+    def __init__(
+        self,
+        store: ReadStore,
+        max_confusions: int = 1,
+        candidate_confidence: float = CANDIDATE_HIT_CONFIDENCE,
+    ) -> None:
         self.store = store
         self.max_confusions = max_confusions
+        self.candidate_confidence = candidate_confidence
         self._by_key: dict[str, list[HotlistEntry]] = {}
         self._loaded_version: tuple[int, int] | None = None
 
     def match(self, read: VehicleRead) -> list[HotlistHit]:
+        """The entries the read's plate matches, then those only a confident enough candidate
+        matches exactly; one hit per entry, best reading first."""
         self._reload_if_changed()
-        plate = normalise_plate(read.plate)
-        hits = []
-        for entry in self._by_key.get(confusion_key(plate), ()):
-            if not entry.active_at(read.seen_at):
-                continue
-            if entry.region and read.region and entry.region != read.region:
-                continue
-            distance = confusion_distance(plate, entry.plate)
-            if distance is not None and distance <= self.max_confusions:
-                hits.append(
-                    HotlistHit(
+        hits: dict[int, HotlistHit] = {}
+        for rank, text in self._readings(read):
+            plate = normalise_plate(text)
+            for entry in self._by_key.get(confusion_key(plate), ()):
+                if entry.id in hits or not entry.active_at(read.seen_at):
+                    continue
+                if entry.region and read.region and entry.region != read.region:
+                    continue
+                distance = confusion_distance(plate, entry.plate)
+                allowed = self.max_confusions if rank == 0 else 0
+                if distance is not None and distance <= allowed:
+                    hits[entry.id] = HotlistHit(
                         hotlist_id=entry.id,
                         listed_plate=entry.plate,
                         listed_region=entry.region,
                         reason=entry.reason,
                         source=entry.source,
                         distance=distance,
+                        matched_text=plate,
+                        candidate_rank=rank,
                     )
-                )
-        return sorted(hits, key=lambda hit: hit.distance)
+        return sorted(hits.values(), key=lambda hit: (hit.candidate_rank, hit.distance))
+
+    def _readings(self, read: VehicleRead) -> list[tuple[int, str]]:
+        """(rank, text): the read's plate, then its confident enough other candidates."""
+        readings = [(0, read.plate)]
+        for rank, candidate in enumerate(read.candidates):
+            if rank == 0 or candidate.text == read.plate:
+                continue
+            if candidate.confidence >= self.candidate_confidence:
+                readings.append((rank, candidate.text))
+        return readings
 
     def _reload_if_changed(self) -> None:
         version = self.store.hotlist_version()

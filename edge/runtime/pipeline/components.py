@@ -85,7 +85,7 @@ def open_reader(config: EdgeConfig) -> PlateReader:
         reader = PlateReader.from_hub(ocr.hub_model, providers=providers, threads=ocr.threads)
     else:
         reader = PlateReader(ocr.model, ocr.plate_config, providers=providers, threads=ocr.threads)
-    return reader.expecting(ocr.expected_regions)
+    return reader.expecting(ocr.expected_regions).configured(ocr)
 
 
 def open_store(config: EdgeConfig) -> ReadStore:

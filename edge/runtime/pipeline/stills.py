@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from edge.config import OcrConfig
-from edge.runtime.types import Box, PlateText
+from edge.runtime.types import Box, Detection, PlateText
 
 if TYPE_CHECKING:
     from edge.runtime.detect import PlateDetector
@@ -25,17 +25,70 @@ if TYPE_CHECKING:
 class PlateInImage:
     text: PlateText
     box: Box
+    # The detector's score (1 for a plate crop given whole).
+    score: float = 1.0
 
 
 def read_photo(
     image: np.ndarray, detector: PlateDetector, reader: PlateReader, ocr: OcrConfig
 ) -> list[PlateInImage]:
     """Every plate found in a photo, read."""
+    detections = detector.detect_any_size(image)
+    corners = [d.corners for d in detections] if ocr.still_rectify else None
+    texts = read_photo_boxes(image, [d.box for d in detections], reader, ocr, corners)
+    if ocr.still_second_look:
+        detections, texts = _second_look(image, detector, reader, ocr, detections, texts)
+    return [PlateInImage(t, d.box, d.score) for t, d in zip(texts, detections, strict=True)]
+
+
+# A plate narrower than this (pixels) gets a second look. Looking again at wider plates read
+# unsure as well (below 0.6) read more of real/us but fewer of real/br (models/README.md).
+SECOND_LOOK_WIDTH = 100
+
+
+def _second_look(
+    image: np.ndarray,
+    detector: PlateDetector,
+    reader: PlateReader,
+    ocr: OcrConfig,
+    detections: list[Detection],
+    texts: list[PlateText],
+) -> tuple[list[Detection], list[PlateText]]:
+    """Small plates (`SECOND_LOOK_WIDTH`) boxed again at 2x (`PlateDetector.look_again`)
+    and read from the new box."""
+    again = [i for i, d in enumerate(detections) if d.box.w < SECOND_LOOK_WIDTH]
+    if not again:
+        return detections, texts
+    looked = {i: detector.look_again(image, detections[i]) for i in again}
+    moved = [i for i in again if looked[i].box != detections[i].box]
+    corners = [looked[i].corners for i in moved] if ocr.still_rectify else None
+    reread = read_photo_boxes(image, [looked[i].box for i in moved], reader, ocr, corners)
+    detections, texts = list(detections), list(texts)
+    for i, text in zip(moved, reread, strict=True):
+        detections[i], texts[i] = looked[i], text
+    return detections, texts
+
+
+def read_photo_boxes(
+    image: np.ndarray,
+    boxes: list[Box],
+    reader: PlateReader,
+    ocr: OcrConfig,
+    corners: list[tuple[tuple[float, float], ...] | None] | None = None,
+) -> list[PlateText]:
+    """The plates at `boxes` of a photo, read as `read_photo` reads the ones it finds (the
+    evaluation reads the labelled boxes through here to split OCR loss from box loss)."""
     from edge.runtime.recognise.margins import read_boxes
 
-    boxes = [d.box for d in detector.detect_any_size(image)]
-    texts = read_boxes(reader, image, boxes, ocr.still_crop_margins)
-    return [PlateInImage(t, b) for t, b in zip(texts, boxes, strict=True)]
+    reader = reader.with_candidates(ocr.candidates).naming(ocr.min_region_confidence)
+    return read_boxes(
+        reader,
+        image,
+        boxes,
+        ocr.still_crop_margins,
+        corners=corners,
+        pad_edges=ocr.still_pad_edges,
+    )
 
 
 def read_plate_crop(image: np.ndarray, reader: PlateReader, ocr: OcrConfig) -> PlateInImage:
@@ -43,5 +96,6 @@ def read_plate_crop(image: np.ndarray, reader: PlateReader, ocr: OcrConfig) -> P
     from edge.runtime.recognise.margins import read_plate_crops
 
     views, sure = ocr.plate_crop_views, ocr.plate_crop_sure_confidence
+    reader = reader.with_candidates(ocr.candidates).naming(ocr.min_region_confidence)
     [text] = read_plate_crops(reader, [image], views, sure)
     return PlateInImage(text, Box(0, 0, image.shape[1], image.shape[0]))

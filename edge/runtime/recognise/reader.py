@@ -6,6 +6,14 @@ published hub models (`cct-s-v1-global-model` and others) on a machine that can 
 The optional `region` output names the plate's state (US) or region (UK, EU, BR). A unit that
 knows where it stands can say which regions it expects (`PlateReader.expecting`): the state is
 then chosen among those alone, and the decoder reads the text against their serial formats.
+Every reading carries its `candidates` best alternatives (`PlateReader.with_candidates`, from
+`ocr.candidates`), the read text first.
+
+A region is named only when it is sure (`PlateReader.naming`, `ocr.min_region_confidence`);
+below that the reading's region is null and its `region_confidence` says how sure the
+likeliest one was, which still steers the serial formats (`region_guess`). A state classifier
+(`edge.runtime.recognise.state`, `ocr.state_model`) may name the region instead of the OCR's
+own head, from its own sure threshold when its file carries one.
 """
 
 from __future__ import annotations
@@ -23,15 +31,19 @@ from fast_plate_ocr import LicensePlateRecognizer
 from fast_plate_ocr.inference import hub
 from fast_plate_ocr.inference.config import PlateConfig
 
+from edge.config import OcrConfig
 from edge.errors import InputError, ModelError
 from edge.plates.regions import expand_region_codes
-from edge.runtime.recognise.decoding import decode
+from edge.runtime.recognise.decoding import candidate_readings, decode
 from edge.runtime.recognise.preprocess import to_model_input
-from edge.runtime.types import PlateText
+from edge.runtime.recognise.state import StateClassifier
+from edge.runtime.types import Candidate, PlateText
 
 log = logging.getLogger(__name__)
 
 HUB_MODELS: tuple[str, ...] = get_args(hub.OcrModel)
+# Alternative readings per plate unless told otherwise (`ocr.candidates`).
+DEFAULT_CANDIDATES = 10
 
 
 def _load_plate_config(path: Path) -> PlateConfig:
@@ -79,7 +91,10 @@ class PlateReader:
         except Exception as exc:  # onnxruntime raises its own untyped errors for bad files
             raise ModelError(self.model_path, f"cannot load as an ONNX model: {exc}") from exc
         self._check_contract()
-        self._region_mask: np.ndarray | None = None
+        self._expected: frozenset[str] | None = None
+        self.candidate_count = DEFAULT_CANDIDATES
+        self.min_region_confidence = 0.0
+        self.state_classifier: StateClassifier | None = None
 
     @classmethod
     def from_hub(
@@ -147,8 +162,84 @@ class PlateReader:
 
     def expecting(self, regions: Sequence[str]) -> PlateReader:
         """The same model (one session) reading as a unit that expects only `regions`."""
+        self._expected_mask(regions)  # refuses codes it does not know, or none it can name
         variant = copy.copy(self)
-        variant._region_mask = self._expected_mask(regions)
+        try:
+            variant._expected = frozenset(expand_region_codes(regions)) if regions else None
+        except ValueError as exc:
+            raise InputError(f"expected regions: {exc}") from None
+        return variant
+
+    def configured(self, ocr: OcrConfig) -> PlateReader:
+        """The same model reading as `ocr` asks: candidates, sure naming, state model (loaded
+        here, once)."""
+        classifier = None
+        if ocr.state_model is not None:
+            classifier = StateClassifier(ocr.state_model, ocr.providers, ocr.threads)
+        reader = self.with_candidates(ocr.candidates).naming(ocr.min_region_confidence)
+        return reader.with_state_classifier(classifier)
+
+    def naming(self, min_confidence: float) -> PlateReader:
+        """The same model naming a region only from `min_confidence` on (0: always)."""
+        variant = copy.copy(self)
+        variant.min_region_confidence = min_confidence
+        return variant
+
+    def with_state_classifier(self, classifier: StateClassifier | None) -> PlateReader:
+        """The same model with `classifier` naming the region instead of its own head."""
+        variant = copy.copy(self)
+        variant.state_classifier = classifier
+        return variant
+
+    def _best_regions(
+        self, names: Sequence[str], probabilities: np.ndarray | None, count: int
+    ) -> list[tuple[str | None, float | None]]:
+        """Per crop, the likeliest region and its probability, the expected regions alone
+        keeping their weight; (None, None) without a region source."""
+        if probabilities is None:
+            return [(None, None)] * count
+        if self._expected is not None:
+            mask = np.array([name in self._expected for name in names])
+            if mask.any():
+                # In float64 with a floor far below any real weight: a region the model all
+                # but rules out (1e-16) is still the only one expected, and then it is sure.
+                kept = np.where(mask, probabilities.astype(np.float64) + 1e-300, 0.0)
+                probabilities = kept / kept.sum(axis=1, keepdims=True)
+        best = probabilities.argmax(axis=1)
+        return [(names[b], float(row[b])) for b, row in zip(best, probabilities, strict=True)]
+
+    def _regions(
+        self, head: np.ndarray | None, batch: np.ndarray
+    ) -> list[tuple[str | None, float | None, str | None, float]]:
+        """Per crop: the region named (None when unsure), the confidence reported, and the
+        region (with its confidence) whose serial formats steer the text. The OCR's head
+        steers unless the state classifier is sure, and names only from
+        `min_region_confidence`; the classifier names from its own sure threshold."""
+        own = self._best_regions(self.regions, head, len(batch))
+        classifier = self.state_classifier
+        if classifier is None:
+            regions = []
+            for name, conf in own:
+                sure = conf is not None and conf >= self.min_region_confidence
+                regions.append((name if sure else None, conf, name, conf or 0.0))
+            return regions
+        threshold = classifier.sure_threshold
+        threshold = self.min_region_confidence if threshold is None else threshold
+        classified = self._best_regions(
+            classifier.classes, classifier.probabilities(batch), len(batch)
+        )
+        regions = []
+        for (name, conf), (head_name, head_conf) in zip(classified, own, strict=True):
+            if conf is not None and conf >= threshold:
+                regions.append((name, conf, name, conf))
+            else:
+                regions.append((None, conf, head_name, head_conf or 0.0))
+        return regions
+
+    def with_candidates(self, count: int) -> PlateReader:
+        """The same model (one session) listing `count` readings per plate (0: none)."""
+        variant = copy.copy(self)
+        variant.candidate_count = count
         return variant
 
     def read(self, crops: Sequence[np.ndarray]) -> list[PlateText]:
@@ -170,27 +261,53 @@ class PlateReader:
             names.append(recognizer.region_output_name)
         outputs = recognizer.model.run(names, {"input": batch})
         chars = outputs[0].reshape(len(batch), self.config.max_plate_slots, -1)
-        regions = outputs[1] if recognizer.has_region_head else None
-        if regions is not None and self._region_mask is not None:
-            regions = np.where(self._region_mask, regions, 0.0)
-            regions = regions / np.maximum(regions.sum(axis=1, keepdims=True), 1e-9)
+        head = outputs[1] if recognizer.has_region_head else None
         results = []
-        for i, probabilities in enumerate(chars):
-            region, region_confidence = None, None
-            if regions is not None:
-                best = int(regions[i].argmax())
-                region, region_confidence = self.regions[best], float(regions[i, best])
+        for probabilities, (named, region_confidence, steering, steering_confidence) in zip(
+            chars, self._regions(head, batch), strict=True
+        ):
             decoded = decode(
                 probabilities,
                 self.config.alphabet,
                 self.config.pad_char,
-                region,
-                region_confidence or 0.0,
+                steering,
+                steering_confidence,
             )
             confidence = float(np.prod(decoded.char_confidences)) if decoded.text else 0.0
+            candidates = self._candidates(
+                probabilities, decoded.text, steering, steering_confidence
+            )
             results.append(
                 PlateText(
-                    decoded.text, confidence, decoded.char_confidences, region, region_confidence
+                    decoded.text,
+                    confidence,
+                    decoded.char_confidences,
+                    named,
+                    region_confidence,
+                    candidates,
+                    region_guess=None if named else steering,
                 )
             )
         return results
+
+    def _candidates(
+        self,
+        probabilities: np.ndarray,
+        text: str,
+        region: str | None,
+        region_confidence: float | None,
+    ) -> tuple[Candidate, ...]:
+        """The read text first (the decoder's choice), then the likeliest others."""
+        if self.candidate_count <= 0 or not text:
+            return ()
+        found = candidate_readings(
+            probabilities,
+            self.config.alphabet,
+            self.config.pad_char,
+            self.candidate_count + 1,
+            region,
+            region_confidence or 0.0,
+        )
+        first = next((c for c in found if c.text == text), Candidate(text, 0.0))
+        others = [c for c in found if c.text != text]
+        return (first, *others[: self.candidate_count - 1])

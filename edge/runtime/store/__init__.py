@@ -36,7 +36,7 @@ import sqlite_utils
 
 from edge.errors import EdgeError, InputError
 from edge.runtime.store.schema import MIGRATIONS, SCHEMA_VERSION
-from edge.runtime.types import Box, HotlistEntry, HotlistHit, VehicleRead
+from edge.runtime.types import Box, Candidate, HotlistEntry, HotlistHit, VehicleRead
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -123,6 +123,8 @@ class StoredHit:
             "distance": self.hit.distance,
             "reason": self.hit.reason,
             "source": self.hit.source,
+            "matched_text": self.hit.matched_text,
+            "candidate_rank": self.hit.candidate_rank,
         }
 
 
@@ -151,6 +153,7 @@ class StoredRead:
             "frame_count": read.frame_count,
             "crop_path": read.crop_path,
             "char_confidences": json.dumps(list(read.char_confidences)),
+            "candidates": _candidates_json(read.candidates),
             "hits": [hit.as_row() for hit in self.hits],
         }
 
@@ -226,6 +229,8 @@ class ReadStore:
                                 "distance": hit.distance,
                                 "reason": hit.reason,
                                 "source": hit.source,
+                                "matched_text": hit.matched_text,
+                                "candidate_rank": hit.candidate_rank,
                             }
                         )
             except BaseException:
@@ -487,6 +492,7 @@ class ReadStore:
                 "frame_count": read.frame_count,
                 "crop_path": read.crop_path,
                 "char_confidences": json.dumps([round(c, 4) for c in read.char_confidences]),
+                "candidates": _candidates_json(read.candidates),
             }
         )
         return int(table.last_pk)
@@ -664,8 +670,19 @@ def _stored_read(row: dict[str, Any]) -> StoredRead:
             frame_count=row["frame_count"],
             crop_path=row["crop_path"],
             char_confidences=tuple(json.loads(row["char_confidences"] or "[]")),
+            candidates=tuple(
+                Candidate(text, confidence)
+                for text, confidence in json.loads(row.get("candidates") or "[]")
+            ),
         ),
     )
+
+
+def _candidates_json(candidates: Sequence[Candidate]) -> str | None:
+    """[[text, confidence], ...] best first; NULL for a read that lists none."""
+    if not candidates:
+        return None
+    return json.dumps([[c.text, float(f"{c.confidence:.4g}")] for c in candidates])
 
 
 def _stored_hit(row: dict[str, Any]) -> StoredHit:
@@ -679,6 +696,8 @@ def _stored_hit(row: dict[str, Any]) -> StoredHit:
             reason=row["reason"] or "",
             source=row["source"] or "",
             distance=row["distance"],
+            matched_text=row.get("matched_text"),
+            candidate_rank=row.get("candidate_rank") or 0,
         ),
     )
 

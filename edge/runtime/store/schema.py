@@ -70,8 +70,17 @@ def _rename_state_to_region(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE hotlist RENAME COLUMN state TO region")
 
 
+def _add_candidates(db: sqlite_utils.Database) -> None:
+    """Each read keeps its alternative readings (a JSON list of [text, confidence], best
+    first), and each hit which of them matched (rank 0: the read's plate itself)."""
+    db.execute("ALTER TABLE reads ADD COLUMN candidates TEXT")
+    db.execute("ALTER TABLE hits ADD COLUMN matched_text TEXT")
+    db.execute("ALTER TABLE hits ADD COLUMN candidate_rank INTEGER NOT NULL DEFAULT 0")
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _create_reads_hotlist_hits,
     _rename_state_to_region,
+    _add_candidates,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -6,7 +6,8 @@ most-supported length wins, then per position the character with the most summed
 The result is checked against the state's serial formats (from `edge.plates`); if it
 fits none but vanity, the runner-up character at one position, an observed read, or the text
 with one or two OCR-confusable characters swapped (`edge.plates.confusions`), that fits a regular
-format is taken (a vanity plate that nothing else fits stays as read).
+format is taken (a vanity plate that nothing else fits stays as read). The reads' candidates
+vote too (`vote_candidates`: mean confidence over the reads), the voted text first.
 A repeat is the same vehicle, never merely a similar text: the same voted plate read again
 within `repeat_window_s` on this camera (a car waiting at the light), or a plate one character
 away from a pass that ended moments before at the same place (one pass the tracker split in
@@ -30,7 +31,7 @@ from edge.config import TrackConfig
 from edge.plates.confusions import confusable_with
 from edge.plates.masks import fits_issued_format
 from edge.plates.regions import REGIONS
-from edge.runtime.types import Box, Detection, PlateText, VehicleRead
+from edge.runtime.types import Box, Detection, PlateText, VehicleRead, vote_candidates
 
 FormatCheck = Callable[[str, str], bool]
 # OCR confidence above which agreeing reads count towards settling a track.
@@ -123,6 +124,8 @@ class Vote:
     text: str
     confidence: float
     char_confidences: tuple[float, ...]
+    # The region the reads named (None when none was sure); the formats were those of the
+    # likeliest region, named or not.
     region: str | None
     # Reads that are the voted text or one character from it: a lone misread agrees with none.
     agreeing: int
@@ -271,6 +274,7 @@ class PlateTracker:
             box=track.best_box or track.box,
             frame_count=track.frames_seen,
             char_confidences=vote.char_confidences,
+            candidates=vote_candidates(vote.text, [t.candidates for t in track.texts]),
         )
         repeated = self._repeat_of(vote.text, track)
         # The same plate again raised its hit already; a one-character neighbour that is on
@@ -295,7 +299,7 @@ def _one_apart(a: str, b: str) -> bool:
 
 def vote_text(texts: Sequence[PlateText], fits: FormatCheck = fits_known_format) -> Vote:
     """Per-character confidence voting over a track's OCR reads (see the module docstring)."""
-    state = _vote_region(texts)
+    state = _vote_region(texts, steering=True)
     by_length: dict[int, list[PlateText]] = defaultdict(list)
     for text in texts:
         by_length[len(text.text)].append(text)
@@ -316,7 +320,7 @@ def vote_text(texts: Sequence[PlateText], fits: FormatCheck = fits_known_format)
         best = _fitting(best, ranked, voters, state, fits)
     chars = support(best)
     agreeing = sum(1 for t in voters if _one_apart(t.text, best))
-    return Vote(best, sum(chars) / length, chars, state, agreeing)
+    return Vote(best, sum(chars) / length, chars, _vote_region(texts), agreeing)
 
 
 def _fitting(
@@ -352,11 +356,14 @@ def _confusion_variants(text: str) -> list[str]:
     return singles + doubles
 
 
-def _vote_region(texts: Sequence[PlateText]) -> str | None:
+def _vote_region(texts: Sequence[PlateText], steering: bool = False) -> str | None:
+    """The region the reads named most surely; with `steering`, counting the regions they
+    found likeliest but were not sure enough to name."""
     weights: dict[str, float] = defaultdict(float)
     for text in texts:
-        if text.region:
-            weights[text.region] += text.region_confidence or 1.0
+        region = text.steering_region if steering else text.region
+        if region:
+            weights[region] += text.region_confidence or 1.0
     return max(weights, key=lambda s: weights[s]) if weights else None
 
 

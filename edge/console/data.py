@@ -43,7 +43,7 @@ class Paths:
             outbox_file=sharing.outbox_file if sharing else None,
             allowlist_file=sharing.agencies_file if sharing else None,
             policy_file=sharing.query_policy if sharing else None,
-            retention_days=sharing.retention_days if sharing else 0,
+            retention_days=config.store.retention_days,
             operator_agency=sharing.operator_agency if sharing else "",
         )
 

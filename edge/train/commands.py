@@ -77,6 +77,29 @@ def _train_ocr(args: argparse.Namespace) -> int:
     )
 
 
+def _train_state(args: argparse.Namespace) -> int:
+    from edge.train.state import StateTrainConfig, train_state
+
+    def full(out: Path) -> StateTrainConfig:
+        return StateTrainConfig(
+            out_dir=out,
+            minutes=args.minutes,
+            threads=args.threads,
+            learning_rate=args.learning_rate,
+            init=Path(args.init) if args.init else None,
+            checkpoint=Path(args.checkpoint) if args.checkpoint else None,
+        )
+
+    def smoke(out: Path) -> StateTrainConfig:
+        return replace(
+            StateTrainConfig.smoke(out),
+            init=Path(args.init) if args.init else None,
+            checkpoint=Path(args.checkpoint) if args.checkpoint else None,
+        )
+
+    return _train(args, smoke, full, train_state)
+
+
 def _train_all(args: argparse.Namespace) -> int:
     """Both trainers at once, each in its own process on one torch thread: on a 2-core
     machine the whole run then takes as long as one trainer's budget, not the sum."""
@@ -158,6 +181,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         f"(default {FINE_TUNE_REAL_SHARE:g})",
     )
     ocr.set_defaults(handler=_train_ocr)
+    state = models.add_parser(
+        "state",
+        help="train and export models/state.onnx (needs ../shared/data/state/us-plates-by-state)",
+    )
+    _add_common(state, 45.0)
+    state.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    state.add_argument(
+        "--learning-rate", type=float, default=2e-3, help="peak learning rate (default 2e-3)"
+    )
+    state.add_argument(
+        "--init",
+        default=None,
+        metavar="PT",
+        help="fine-tune from this torch state dict (written by an earlier run's --checkpoint)",
+    )
+    state.add_argument(
+        "--checkpoint",
+        default=None,
+        metavar="PT",
+        help="also write the chosen weights as a torch state dict here (for a later --init)",
+    )
+    state.set_defaults(handler=_train_state)
     everything = models.add_parser("all", help="train every shipped model, side by side")
     _add_common(everything, 70.0)
     everything.set_defaults(handler=_train_all)

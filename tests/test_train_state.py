@@ -17,7 +17,9 @@ from edge.cli import main  # noqa: E402
 from edge.errors import InputError  # noqa: E402
 from edge.evaluation.state import (  # noqa: E402
     StateClassifier,
+    StateCrop,
     choose_sure_threshold,
+    copies_in,
     evaluate_states,
     load_state_split,
     load_us_crops_states,
@@ -96,6 +98,22 @@ def test_a_split_of_the_state_set_holds_only_its_rows(tmp_path):
         load_state_split(folder, "holdout")
 
 
+def test_copies_of_a_crop_are_found_by_layout_or_by_plate_text():
+    rng = np.random.default_rng(1)
+    photo = rng.integers(0, 256, (60, 120, 3), dtype=np.uint8)
+    other = rng.integers(0, 256, (60, 120, 3), dtype=np.uint8)
+    recompressed = cv2.imdecode(cv2.imencode(".jpg", cv2.resize(photo, (224, 128)))[1], 1)
+    crops = [
+        StateCrop("copy.png", "CA", photo, "7ABC123"),
+        StateCrop("other-state.png", "NY", photo, "7ABC123"),
+        StateCrop("same-text.png", "CA", other, "8XYZ999"),
+        StateCrop("new.png", "CA", other, "1AAA111"),
+    ]
+    reference = [StateCrop("a.jpg", "CA", recompressed), StateCrop("b.jpg", "CA", photo[::-1])]
+    assert copies_in(crops, reference, ["7ABC123", "8XYZ990"]) == {"copy.png", "same-text.png"}
+    assert copies_in(crops, reference) == {"copy.png"}
+
+
 def test_the_sure_threshold_is_the_lowest_that_keeps_named_states_right():
     classes = ("CA", "NY")
     # Confidence 0.9 and 0.8 right, 0.6 wrong, 0.4 right: from 0.65 on every named one is right.
@@ -120,6 +138,8 @@ def test_eval_reports_state_rows_when_the_model_exists(tmp_path, monkeypatch, ca
     figures = json.loads(output[output.index("{") :])
     assert figures["state/us-crops"]["accuracy"] == pytest.approx(0.6)
     assert figures["state/by-state-test"]["coverage"] == pytest.approx(0.8)
+    # The state set's train split holds none of these crops: every one is unseen.
+    assert figures["state/us-crops unseen"]["crops"] == 5
     assert main([*args, "--state-model", missing]) == 0
     assert "state/" not in capsys.readouterr().out
 

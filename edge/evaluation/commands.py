@@ -10,10 +10,14 @@ import argparse
 import json
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from edge.config.schema import STILL_CROP_MARGINS
 from edge.errors import EXIT_OK
 from edge.shared_data import shared_data_dir, shared_data_path
+
+if TYPE_CHECKING:
+    from edge.recognise import PlateReader
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +91,7 @@ def _run(args: argparse.Namespace) -> int:
             told = reader.expecting(TOLD_REGIONS["us-crops"])
             figures["ocr/us-crops told US"] = evaluate_us_crops(told, crops, 1).summary()
     if _present(args.state_model):
-        figures.update(_state_figures(args.state_model, args.latency_runs))
+        figures.update(_state_figures(args.state_model, reader, args.latency_runs))
     if args.json:
         print(json.dumps(figures, indent=2))
     else:
@@ -95,33 +99,28 @@ def _run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _state_figures(model: Path, latency_runs: int) -> dict[str, dict]:
-    """`state/us-crops` and `state/by-state-test` rows, for the sets present."""
-    from edge.evaluation.state import (
-        StateClassifier,
-        evaluate_states,
-        load_state_split,
-        load_us_crops_states,
-    )
+def _state_figures(model: Path, reader: PlateReader | None, latency_runs: int) -> dict[str, dict]:
+    """`state/us-crops`, `state/us-crops unseen` and `state/by-state-test` rows, for the sets
+    present; the OCR (when present) helps find the crops the state set holds copies of."""
+    from edge.evaluation.ocr import normalise_plate
+    from edge.evaluation.state import StateClassifier, state_figures
 
-    classifier = StateClassifier(model)
-    sets = {
-        "us-crops": (shared_data_path("real", "us-crops"), load_us_crops_states),
-        "by-state-test": (
-            shared_data_path("state", "us-plates-by-state"),
-            lambda folder: load_state_split(folder, "test"),
-        ),
+    def read_texts(images: list) -> list[str]:
+        assert reader is not None
+        return [normalise_plate(read.text) for read in reader.read(images)]
+
+    evaluations = state_figures(
+        StateClassifier(model),
+        shared_data_path("state", "us-plates-by-state"),
+        shared_data_path("real", "us-crops"),
+        read_texts if reader is not None else None,
+        latency_runs,
+    )
+    return {
+        f"state/{name}": evaluation.summary()
+        | {"confusions": ", ".join(evaluation.confusions[:STATE_CONFUSIONS_SHOWN]) or "-"}
+        for name, evaluation in evaluations.items()
     }
-    figures: dict[str, dict] = {}
-    for name, (folder, load) in sets.items():
-        if folder is None:
-            print(f"state/{name} figures skipped: data missing")
-            continue
-        evaluation = evaluate_states(classifier, load(folder), latency_runs)
-        figures[f"state/{name}"] = evaluation.summary() | {
-            "confusions": ", ".join(evaluation.confusions[:STATE_CONFUSIONS_SHOWN]) or "-"
-        }
-    return figures
 
 
 def _present(model: Path) -> bool:

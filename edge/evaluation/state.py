@@ -38,6 +38,10 @@ INPUT_HEIGHT, INPUT_WIDTH = 64, 128
 CLASSES_KEY = "classes"
 SURE_THRESHOLD_KEY = "sure_threshold"
 NON_US = ("UK", "EU", "BR")
+# Grey-layout correlation from which two crops of one state are taken for copies of one photo
+# (`copies_in`): pairs of `real/us-crops` and the state set viewed side by side were the same
+# photo from 0.83 up; below it some still were (re-cropped), which the plate text catches.
+COPY_SIMILARITY = 0.83
 # The set's own split names.
 STATE_SET_SPLITS = ("train", "valid", "test")
 
@@ -95,6 +99,7 @@ class StateCrop:
     file: str
     state: str  # upper case code
     image: np.ndarray  # BGR
+    plate: str = ""  # the plate text, where the set labels it (real/us-crops)
 
 
 def load_us_crops_states(crops_dir: Path) -> list[StateCrop]:
@@ -125,8 +130,52 @@ def _load(
         image = cv2.imread(str(folder / row["file"]))
         if image is None:
             raise InputError(f"{folder / row['file']}: cannot read the image")
-        crops.append(StateCrop(row["file"], row["state"].strip().upper(), image))
+        state = row["state"].strip().upper()
+        crops.append(StateCrop(row["file"], state, image, row.get("plate", "").strip()))
     return crops
+
+
+def _layout(image: np.ndarray) -> np.ndarray:
+    """A crop's grey layout at 24x48, zero mean and unit norm: copies of one photo correlate."""
+    grey = cv2.cvtColor(
+        cv2.resize(image, (48, 24), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY
+    )
+    vector = grey.astype(np.float32).flatten()
+    vector -= vector.mean()
+    return vector / (float(np.linalg.norm(vector)) + 1e-6)
+
+
+def copies_in(
+    crops: Sequence[StateCrop],
+    reference: Sequence[StateCrop],
+    reference_texts: Sequence[str] | None = None,
+) -> set[str]:
+    """Files of `crops` that `reference` holds a copy of: a crop of the same state whose grey
+    layout correlates at `COPY_SIMILARITY` or more, or (given the OCR's reading of each
+    reference crop) whose reading is the crop's plate label, or one edit from a label of five
+    characters or more. Both sets were gathered from the web, and the same photos turn up in
+    both, re-cropped and re-compressed: a figure on such crops measures memory, not reading."""
+    from edge.evaluation.ocr import edit_distance, normalise_plate
+
+    if not reference:
+        return set()
+    layouts = np.stack([_layout(c.image) for c in reference])
+    states = np.array([c.state for c in reference])
+    copies = set()
+    for crop in crops:
+        same = np.flatnonzero(states == crop.state)
+        if not len(same):
+            continue
+        if float((layouts[same] @ _layout(crop.image)).max()) >= COPY_SIMILARITY:
+            copies.add(crop.file)
+            continue
+        label = normalise_plate(crop.plate)
+        if reference_texts is None or len(label) < 4:
+            continue
+        allowed = 1 if len(label) >= 5 else 0
+        if any(edit_distance(label, reference_texts[j]) <= allowed for j in same):
+            copies.add(crop.file)
+    return copies
 
 
 @dataclass(frozen=True)
@@ -221,3 +270,36 @@ def evaluate_states(
         classifier.sure_threshold if threshold is None else threshold,
         latency,
     )
+
+
+def state_figures(
+    classifier: StateClassifier,
+    state_set: Path | None,
+    us_crops: Path | None,
+    read_texts: Callable[[list[np.ndarray]], list[str]] | None = None,
+    latency_runs: int = 200,
+    check_copies: bool = True,
+) -> dict[str, StateEvaluation]:
+    """Figures on the sets present: `us-crops` (all of `real/us-crops`), `us-crops unseen`
+    (those of its crops with no copy in the state set's train or valid split, see `copies_in`;
+    `read_texts` reads plate texts, normalised, for that check; `check_copies` False skips it),
+    and `by-state-test`."""
+    figures: dict[str, StateEvaluation] = {}
+    if us_crops is not None:
+        crops = load_us_crops_states(us_crops)
+        figures["us-crops"] = evaluate_states(classifier, crops, latency_runs)
+        if state_set is not None and check_copies:
+            seen = [c for split in ("train", "valid") for c in load_state_split(state_set, split)]
+            texts = None
+            if read_texts is not None:
+                images = [c.image for c in seen]
+                texts = [
+                    t for i in range(0, len(images), 64) for t in read_texts(images[i : i + 64])
+                ]
+            copies = copies_in(crops, seen, texts)
+            unseen = [c for c in crops if c.file not in copies]
+            figures["us-crops unseen"] = evaluate_states(classifier, unseen, 0)
+    if state_set is not None:
+        test = load_state_split(state_set, "test")
+        figures["by-state-test"] = evaluate_states(classifier, test, latency_runs)
+    return figures

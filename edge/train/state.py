@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from edge.errors import InputError, ModelError
+from edge.evaluation.ocr import normalise_plate
 from edge.evaluation.state import (
     CLASSES_KEY,
     INPUT_HEIGHT,
@@ -40,15 +41,16 @@ from edge.evaluation.state import (
     SURE_THRESHOLD_KEY,
     StateClassifier,
     choose_sure_threshold,
-    evaluate_states,
     load_state_split,
-    load_us_crops_states,
     score_states,
+    state_figures,
     to_state_input,
 )
+from edge.recognise import PlateReader
 from edge.shared_data import shared_data_path
 from edge.synth import formats
 from edge.synth.plates import PlateRenderer
+from edge.train.ocr import CONFIG_FILE as OCR_CONFIG_FILE
 from edge.train.state_model import StateNet, StateServing
 
 log = logging.getLogger(__name__)
@@ -97,6 +99,10 @@ class StateTrainConfig:
     require_real: bool = True
     non_us_validation: int = 300
     latency_runs: int = 200
+    # The OCR reads the state set's plates to find the copies of `real/us-crops` it holds
+    # (`edge.evaluation.state.copies_in`); a smoke run skips that check.
+    ocr_model: Path | None = Path("models/ocr.onnx")
+    check_copies: bool = True
     threads: int = 1
     seed: int = 0
 
@@ -116,6 +122,7 @@ class StateTrainConfig:
             require_real=False,
             non_us_validation=8,
             latency_runs=5,
+            check_copies=False,
         )
 
 
@@ -477,19 +484,25 @@ def train_state(config: StateTrainConfig) -> dict[str, object]:
             "right": float((held_probabilities.argmax(axis=1) == held_non_us.labels).mean()),
         },
     }
-    state_set = shared_data_path(*STATE_SET)
-    if state_set is not None:
-        test = load_state_split(state_set, "test")
-        evaluation = evaluate_states(classifier, test, config.latency_runs)
-        metrics["by_state_test"] = evaluation.summary()
-        metrics["by_state_test_confusions"] = evaluation.confusions
-    us_crops = shared_data_path("real", "us-crops")
-    if us_crops is not None:
-        evaluation = evaluate_states(
-            classifier, load_us_crops_states(us_crops), config.latency_runs
-        )
-        metrics["real_us_crops"] = evaluation.summary()
-        metrics["real_us_crops_confusions"] = evaluation.confusions
+    ocr = config.ocr_model if config.ocr_model and config.ocr_model.is_file() else None
+    reader = PlateReader(ocr, ocr.with_name(OCR_CONFIG_FILE)) if ocr else None
+
+    def read_texts(images: list[np.ndarray]) -> list[str]:
+        assert reader is not None
+        return [normalise_plate(read.text) for read in reader.read(images)]
+
+    # Measured once, after the model and threshold are chosen: these sets choose nothing.
+    evaluations = state_figures(
+        classifier,
+        shared_data_path(*STATE_SET),
+        shared_data_path("real", "us-crops"),
+        read_texts if reader is not None else None,
+        config.latency_runs,
+        config.check_copies,
+    )
+    for name, evaluation in evaluations.items():
+        metrics[name] = evaluation.summary()
+        metrics[f"{name} confusions"] = evaluation.confusions
     (config.out_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")
     log.info("state metrics: %s", metrics)
     return metrics

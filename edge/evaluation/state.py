@@ -31,6 +31,7 @@ import onnxruntime as ort
 from edge.errors import InputError, ModelError
 from edge.evaluation import Figures
 from edge.evaluation.ocr import timings_ms
+from edge.shared_data import shared_data_path
 
 INPUT_HEIGHT, INPUT_WIDTH = 64, 128
 # ONNX metadata keys: the class codes in output order (comma-separated, upper case) and the
@@ -186,8 +187,11 @@ class StateEvaluation(Figures):
     named_accuracy: float
     coverage: float
     sure_accuracy: float
-    # US plates the model calls UK, EU or BR (the most probable class).
+    # Crops whose most probable class is UK, EU or BR (for US plates a miss; for European and
+    # Brazilian ones the model saying they are no US plate).
     called_non_us: float
+    # Crops named (sure) as a US state: on European and Brazilian plates, the harmful mistake.
+    named_us: float
     latency_ms_median: float
     # "TRUTH->PREDICTED count", most common first (most probable class).
     confusions: list[str] = field(default_factory=list)
@@ -221,6 +225,9 @@ def score_states(
         coverage=float(named.mean()),
         sure_accuracy=float((right & named).mean()),
         called_non_us=float(np.mean([p in NON_US for p in predicted])),
+        named_us=float(
+            np.mean([n and p not in NON_US for p, n in zip(predicted, named, strict=True)])
+        ),
         latency_ms_median=latency_ms,
         confusions=[f"{pair} {n}" for pair, n in wrong_pairs.most_common(top_confusions)],
     )
@@ -272,6 +279,29 @@ def evaluate_states(
     )
 
 
+# Photo sets whose labelled plates are cut out to check that non-US plates are called so; the
+# truth is the set's main class (real/eu also holds a few UK plates, which `called_non_us`
+# counts as right where `accuracy` does not).
+NON_US_PHOTO_SETS = {"eu-plates": ("eu", "EU"), "br-plates": ("br", "BR")}
+
+
+def load_photo_plates(folder: Path, state: str) -> list[StateCrop]:
+    """The labelled plates of a photo set (`real/eu`, `real/br`), cut out at their boxes."""
+    from edge.evaluation.detection import load_plate_photos
+
+    crops = []
+    for photo in load_plate_photos(folder):
+        height, width = photo.image.shape[:2]
+        for number, plate in enumerate(photo.plates):
+            box = plate.box
+            x0, y0 = max(box.x, 0), max(box.y, 0)
+            x1, y1 = min(box.x + box.w, width), min(box.y + box.h, height)
+            if x1 - x0 >= 4 and y1 - y0 >= 4:
+                image = photo.image[y0:y1, x0:x1]
+                crops.append(StateCrop(f"{photo.file}#{number}", state, image, plate.text))
+    return crops
+
+
 def state_figures(
     classifier: StateClassifier,
     state_set: Path | None,
@@ -283,7 +313,7 @@ def state_figures(
     """Figures on the sets present: `us-crops` (all of `real/us-crops`), `us-crops unseen`
     (those of its crops with no copy in the state set's train or valid split, see `copies_in`;
     `read_texts` reads plate texts, normalised, for that check; `check_copies` False skips it),
-    and `by-state-test`."""
+    `by-state-test`, and the plates of `real/eu` and `real/br` (`NON_US_PHOTO_SETS`)."""
     figures: dict[str, StateEvaluation] = {}
     if us_crops is not None:
         crops = load_us_crops_states(us_crops)
@@ -302,4 +332,10 @@ def state_figures(
     if state_set is not None:
         test = load_state_split(state_set, "test")
         figures["by-state-test"] = evaluate_states(classifier, test, latency_runs)
+    for name, (folder_name, state) in NON_US_PHOTO_SETS.items():
+        folder = shared_data_path("real", folder_name)
+        if folder is not None:
+            plates = load_photo_plates(folder, state)
+            if plates:
+                figures[name] = evaluate_states(classifier, plates, 0)
     return figures

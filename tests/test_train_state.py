@@ -140,6 +140,7 @@ def test_eval_reports_state_rows_when_the_model_exists(tmp_path, monkeypatch, ca
     assert figures["state/by-state-test"]["coverage"] == pytest.approx(0.8)
     # The state set's train split holds none of these crops: every one is unseen.
     assert figures["state/us-crops unseen"]["crops"] == 5
+    assert figures["state/by-state-test unseen"]["crops"] == 5
     assert main([*args, "--state-model", missing]) == 0
     assert "state/" not in capsys.readouterr().out
 

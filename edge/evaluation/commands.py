@@ -100,9 +100,9 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _state_figures(model: Path, reader: PlateReader | None, latency_runs: int) -> dict[str, dict]:
-    """`state/us-crops`, `state/us-crops unseen`, `state/by-state-test`, `state/eu-plates` and
-    `state/br-plates` rows, for the sets present; the OCR (when present) helps find the crops
-    the state set holds copies of."""
+    """`state/us-crops`, `state/us-crops unseen`, `state/by-state-test` (and `unseen`),
+    `state/eu-plates` and `state/br-plates` rows, for the sets present; the OCR (when present)
+    helps find the crops the state set holds copies of."""
     from edge.evaluation.ocr import normalise_plate
     from edge.evaluation.state import StateClassifier, state_figures
 

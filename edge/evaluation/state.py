@@ -313,13 +313,19 @@ def state_figures(
     """Figures on the sets present: `us-crops` (all of `real/us-crops`), `us-crops unseen`
     (those of its crops with no copy in the state set's train or valid split, see `copies_in`;
     `read_texts` reads plate texts, normalised, for that check; `check_copies` False skips it),
-    `by-state-test`, and the plates of `real/eu` and `real/br` (`NON_US_PHOTO_SETS`)."""
+    `by-state-test` and `by-state-test unseen` (no copy in the train split, by layout alone:
+    the set labels no plate text), and the plates of `real/eu` and `real/br`
+    (`NON_US_PHOTO_SETS`)."""
     figures: dict[str, StateEvaluation] = {}
+    trained = {
+        split: load_state_split(state_set, split)
+        for split in (("train", "valid") if state_set is not None and check_copies else ())
+    }
     if us_crops is not None:
         crops = load_us_crops_states(us_crops)
         figures["us-crops"] = evaluate_states(classifier, crops, latency_runs)
-        if state_set is not None and check_copies:
-            seen = [c for split in ("train", "valid") for c in load_state_split(state_set, split)]
+        if trained:
+            seen = trained["train"] + trained["valid"]
             texts = None
             if read_texts is not None:
                 images = [c.image for c in seen]
@@ -332,6 +338,10 @@ def state_figures(
     if state_set is not None:
         test = load_state_split(state_set, "test")
         figures["by-state-test"] = evaluate_states(classifier, test, latency_runs)
+        if trained:
+            copies = copies_in(test, trained["train"])
+            unseen = [c for c in test if c.file not in copies]
+            figures["by-state-test unseen"] = evaluate_states(classifier, unseen, 0)
     for name, (folder_name, state) in NON_US_PHOTO_SETS.items():
         folder = shared_data_path("real", folder_name)
         if folder is not None:

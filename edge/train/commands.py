@@ -1,4 +1,4 @@
-"""`alpr-edge train detector|ocr|all`: build the shipped ONNX models from the project's own code.
+"""`alpr-edge train detector|ocr|state|all`: build the shipped ONNX models from the project's code.
 
 Training needs the optional `train` extra (`make setup-train`); torch is imported only when a
 training command runs.
@@ -203,6 +203,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="also write the chosen weights as a torch state dict here (for a later --init)",
     )
     state.set_defaults(handler=_train_state)
-    everything = models.add_parser("all", help="train every shipped model, side by side")
+    # `all` leaves the state model out: it runs one trainer per core of a 2-core machine, and a
+    # third 45-minute trainer would slow both (see models/README.md).
+    everything = models.add_parser(
+        "all",
+        help="train the detector and the OCR side by side (the state model: `train state`)",
+    )
     _add_common(everything, 70.0)
     everything.set_defaults(handler=_train_all)

@@ -192,7 +192,8 @@ class StateEvaluation(Figures):
     called_non_us: float
     # Crops named (sure) as a US state: on European and Brazilian plates, the harmful mistake.
     named_us: float
-    latency_ms_median: float
+    # None when not timed (subsets of a timed set): `summary()` then leaves it out.
+    latency_ms_median: float | None
     # "TRUTH->PREDICTED count", most common first (most probable class).
     confusions: list[str] = field(default_factory=list)
 
@@ -202,7 +203,7 @@ def score_states(
     probabilities: np.ndarray,
     classes: Sequence[str],
     threshold: float,
-    latency_ms: float = float("nan"),
+    latency_ms: float | None = None,
     top_confusions: int = 10,
 ) -> StateEvaluation:
     """Figures of one set from the model's probabilities (rows in the order of `truths`)."""
@@ -268,7 +269,7 @@ def evaluate_states(
             timings_ms(lambda crop: classifier.probabilities([crop]), images, latency_runs)
         )
         if latency_runs > 0
-        else float("nan")
+        else None
     )
     return score_states(
         [c.state for c in crops],

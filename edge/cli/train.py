@@ -1,4 +1,4 @@
-"""`alpr-edge train detector|ocr|all`: build the shipped ONNX models from the project's own code.
+"""`alpr-edge train detector|ocr|state|all`: build the shipped ONNX models from the project's code.
 
 Training needs the optional `train` extra (`make setup-train`); torch is imported only when a
 training command runs.
@@ -75,6 +75,29 @@ def _train_ocr(args: argparse.Namespace) -> int:
         ),
         train_ocr,
     )
+
+
+def _train_state(args: argparse.Namespace) -> int:
+    from edge.lab.train.state import StateTrainConfig, train_state
+
+    def full(out: Path) -> StateTrainConfig:
+        return StateTrainConfig(
+            out_dir=out,
+            minutes=args.minutes,
+            threads=args.threads,
+            learning_rate=args.learning_rate,
+            init=Path(args.init) if args.init else None,
+            checkpoint=Path(args.checkpoint) if args.checkpoint else None,
+        )
+
+    def smoke(out: Path) -> StateTrainConfig:
+        return replace(
+            StateTrainConfig.smoke(out),
+            init=Path(args.init) if args.init else None,
+            checkpoint=Path(args.checkpoint) if args.checkpoint else None,
+        )
+
+    return _train(args, smoke, full, train_state)
 
 
 def _train_all(args: argparse.Namespace) -> int:
@@ -158,6 +181,33 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         f"(default {FINE_TUNE_REAL_SHARE:g})",
     )
     ocr.set_defaults(handler=_train_ocr)
-    everything = models.add_parser("all", help="train every shipped model, side by side")
+    state = models.add_parser(
+        "state",
+        help="train and export models/state.onnx (needs ../shared/data/state/us-plates-by-state)",
+    )
+    _add_common(state, 45.0)
+    state.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    state.add_argument(
+        "--learning-rate", type=float, default=2e-3, help="peak learning rate (default 2e-3)"
+    )
+    state.add_argument(
+        "--init",
+        default=None,
+        metavar="PT",
+        help="fine-tune from this torch state dict (written by an earlier run's --checkpoint)",
+    )
+    state.add_argument(
+        "--checkpoint",
+        default=None,
+        metavar="PT",
+        help="also write the chosen weights as a torch state dict here (for a later --init)",
+    )
+    state.set_defaults(handler=_train_state)
+    # `all` leaves the state model out: it runs one trainer per core of a 2-core machine, and a
+    # third 45-minute trainer would slow both (see models/README.md).
+    everything = models.add_parser(
+        "all",
+        help="train the detector and the OCR side by side (the state model: `train state`)",
+    )
     _add_common(everything, 70.0)
     everything.set_defaults(handler=_train_all)

@@ -30,7 +30,7 @@ class OcrModelShape:
     regions: tuple[str, ...] = ()
 
 
-def _conv(c_in: int, c_out: int, stride: int | tuple[int, int] = 1) -> nn.Sequential:
+def conv_block(c_in: int, c_out: int, stride: int | tuple[int, int] = 1) -> nn.Sequential:
     return nn.Sequential(
         nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False),
         nn.BatchNorm2d(c_out),
@@ -38,11 +38,11 @@ def _conv(c_in: int, c_out: int, stride: int | tuple[int, int] = 1) -> nn.Sequen
     )
 
 
-class _Residual(nn.Module):
+class ResidualBlock(nn.Module):
     def __init__(self, channels: int) -> None:
         super().__init__()
         self.body = nn.Sequential(
-            _conv(channels, channels),
+            conv_block(channels, channels),
             nn.Conv2d(channels, channels, 3, padding=1, bias=False),
             nn.BatchNorm2d(channels),
         )
@@ -62,13 +62,13 @@ class PlateOcrNet(nn.Module):
         super().__init__()
         self.shape = shape
         self.backbone = nn.Sequential(
-            _conv(3, width // 2, 2),  # H/2, W/2
-            _conv(width // 2, width, 2),  # H/4, W/4
-            _Residual(width),
-            _conv(width, 2 * width, (2, 1)),  # H/8
-            _Residual(2 * width),
-            _conv(2 * width, 3 * width, (2, 1)),  # H/16
-            _Residual(3 * width),
+            conv_block(3, width // 2, 2),  # H/2, W/2
+            conv_block(width // 2, width, 2),  # H/4, W/4
+            ResidualBlock(width),
+            conv_block(width, 2 * width, (2, 1)),  # H/8
+            ResidualBlock(2 * width),
+            conv_block(2 * width, 3 * width, (2, 1)),  # H/16
+            ResidualBlock(3 * width),
         )
         rows = shape.img_height // 16
         columns = shape.img_width // 4

@@ -11,27 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-
-def _conv(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False),
-        nn.BatchNorm2d(c_out),
-        nn.ReLU(inplace=True),
-    )
-
-
-class _Residual(nn.Module):
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        self.body = nn.Sequential(
-            _conv(channels, channels),
-            nn.Conv2d(channels, channels, 3, padding=1, bias=False),
-            nn.BatchNorm2d(channels),
-        )
-        self.act = nn.ReLU(inplace=True)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.act(x + self.body(x))
+from edge.lab.train.ocr_model import ResidualBlock, conv_block
 
 
 class StateNet(nn.Module):
@@ -41,13 +21,13 @@ class StateNet(nn.Module):
         super().__init__()
         w = width
         self.backbone = nn.Sequential(
-            _conv(3, w, 2),  # 32x64
-            _conv(w, 2 * w, 2),  # 16x32
-            _Residual(2 * w),
-            _conv(2 * w, 4 * w, 2),  # 8x16
-            _Residual(4 * w),
-            _conv(4 * w, 6 * w, 2),  # 4x8
-            _Residual(6 * w),
+            conv_block(3, w, 2),  # 32x64
+            conv_block(w, 2 * w, 2),  # 16x32
+            ResidualBlock(2 * w),
+            conv_block(2 * w, 4 * w, 2),  # 8x16
+            ResidualBlock(4 * w),
+            conv_block(4 * w, 6 * w, 2),  # 4x8
+            ResidualBlock(6 * w),
         )
         self.pool = nn.AdaptiveAvgPool2d((2, 4))
         self.head = nn.Sequential(nn.Flatten(), nn.Dropout(0.2), nn.Linear(6 * w * 8, classes))

@@ -131,22 +131,10 @@ class PlateDetector:
         nms_iou: float = 0.5,
         max_plates: int = 32,
     ) -> None:
-        import onnxruntime as ort
+        from edge.runtime.sessions import open_session
 
         self.model_path = Path(model_path)
-        if not self.model_path.is_file():
-            raise ModelError(self.model_path, "file not found")
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        try:
-            self._session = ort.InferenceSession(
-                str(self.model_path), options, providers=list(providers)
-            )
-        except Exception as exc:  # onnxruntime raises its own types for every kind of damage
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ModelError(self.model_path, f"cannot load as an ONNX model ({reason})") from None
+        self._session = open_session(self.model_path, providers, threads)
         self.max_side = _check_contract(self._session, self.model_path)
         self.score_threshold = score_threshold
         self.nms_iou = nms_iou

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import onnxruntime as ort
 
 from edge.errors import ModelError
+from edge.runtime.sessions import open_session
 
 CLASSES_KEY = "classes"
 SURE_THRESHOLD_KEY = "sure_threshold"
@@ -34,18 +34,7 @@ class StateClassifier:
         threads: int = 1,
     ) -> None:
         self.model_path = Path(model_path)
-        if not self.model_path.is_file():
-            raise ModelError(self.model_path, "state model file not found")
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        try:
-            self._session = ort.InferenceSession(
-                str(self.model_path), options, providers=list(providers)
-            )
-        except Exception as exc:  # onnxruntime raises its own untyped errors for bad files
-            raise ModelError(self.model_path, f"cannot load as an ONNX model: {exc}") from exc
+        self._session = open_session(self.model_path, providers, threads, "state model")
         metadata = self._session.get_modelmeta().custom_metadata_map
         self.classes = tuple(c.strip().upper() for c in metadata.get(CLASSES_KEY, "").split(","))
         self.sure_threshold = _threshold(self.model_path, metadata.get(SURE_THRESHOLD_KEY))

@@ -33,7 +33,7 @@ from fast_plate_ocr.inference.config import PlateConfig
 
 from edge.config import OcrConfig
 from edge.errors import InputError, ModelError
-from edge.plates.regions import expand_region_codes
+from edge.plates.regions import US_STATES, expand_region_codes
 from edge.runtime.recognise.decoding import candidate_readings, decode
 from edge.runtime.recognise.preprocess import to_model_input
 from edge.runtime.recognise.state import StateClassifier
@@ -230,7 +230,15 @@ class PlateReader:
         )
         regions = []
         for (name, conf), (head_name, head_conf) in zip(classified, own, strict=True):
-            if conf is not None and conf >= threshold:
+            # The classifier learnt UK, EU and BR from rendered plates only and calls some real
+            # Brazilian plates a US state: where the OCR's own head puts a non-US region first,
+            # that region keeps steering the text (and is named only as the head alone would).
+            if head_name is not None and head_name not in US_STATES:
+                sure = head_conf is not None and head_conf >= self.min_region_confidence
+                regions.append(
+                    (head_name if sure else None, head_conf, head_name, head_conf or 0.0)
+                )
+            elif conf is not None and conf >= threshold:
                 regions.append((name, conf, name, conf))
             else:
                 regions.append((None, conf, head_name, head_conf or 0.0))

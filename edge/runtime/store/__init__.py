@@ -30,7 +30,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-import cv2
 import numpy as np
 import sqlite_utils
 
@@ -622,6 +621,10 @@ class ReadStore:
     def _write_crop(self, read: VehicleRead, crop: np.ndarray) -> str | None:
         if not self.save_crops or crop.size == 0:
             return None
+        # Imported here: the console and the CLI's read-only commands open the store without
+        # ever writing a crop, and OpenCV is a third of their memory.
+        import cv2
+
         ok, encoded = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, 90])
         if not ok:
             return None

@@ -136,3 +136,28 @@ def test_the_shipped_state_model_keeps_its_contract_and_names_states_surely(read
     for read in reads:
         assert read.region is None or read.region in classifier.classes
         assert read.region is None or read.region_confidence >= threshold
+
+
+def test_a_head_sure_of_a_non_us_region_keeps_it_and_an_unsure_one_yields_to_the_classifier(
+    reader, tmp_path
+):
+    from edge.runtime.recognise.reader import NON_US_HEAD_SURE
+
+    classifier = StateClassifier(
+        constant_state_model(tmp_path / "ca.onnx", ["CA", "BR"], [0.9, 0.1], 0.5)
+    )
+    gated = reader.with_state_classifier(classifier).naming(0.3)
+    regions = list(reader.regions)
+
+    def head(first: str, confidence: float) -> np.ndarray:
+        row = np.full(len(regions), (1.0 - confidence) / (len(regions) - 1))
+        row[regions.index(first)] = confidence
+        return row[None]
+
+    batch = np.zeros((1, 64, 128, 3), np.uint8)
+    sure_br = gated._regions(head("BR", NON_US_HEAD_SURE + 0.1), batch)
+    assert sure_br[0][0] == "BR" and sure_br[0][2] == "BR"
+    unsure_br = gated._regions(head("BR", NON_US_HEAD_SURE - 0.1), batch)
+    assert unsure_br[0][0] == "CA" and unsure_br[0][2] == "CA"
+    us_head = gated._regions(head("NV", 0.9), batch)
+    assert us_head[0][0] == "CA"

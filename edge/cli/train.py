@@ -21,6 +21,8 @@ from edge.errors import EXIT_OK
 from edge.lab.train import FINE_TUNE_LEARNING_RATE, FINE_TUNE_REAL_SHARE
 
 DEFAULT_MODELS_DIR = Path("models")
+# A detector fine-tune's peak rate: a third of a fresh run's, as the weights already find plates.
+DETECTOR_FINE_TUNE_LEARNING_RATE = 1e-3
 
 
 def _train(
@@ -42,10 +44,16 @@ def _train(
 def _train_detector(args: argparse.Namespace) -> int:
     from edge.lab.train.detector import DetectorTrainConfig, train_detector
 
+    init = Path(args.init) if args.init else None
+    rate = args.learning_rate
+    if rate is None:
+        rate = DETECTOR_FINE_TUNE_LEARNING_RATE if init else DetectorTrainConfig.learning_rate
     return _train(
         args,
-        DetectorTrainConfig.smoke,
-        lambda out: DetectorTrainConfig(out_dir=out, minutes=args.minutes),
+        lambda out: replace(DetectorTrainConfig.smoke(out), init=init),
+        lambda out: DetectorTrainConfig(
+            out_dir=out, minutes=args.minutes, init=init, learning_rate=rate
+        ),
         train_detector,
     )
 
@@ -54,11 +62,14 @@ def _train_ocr(args: argparse.Namespace) -> int:
     from edge.lab.train.ocr import OcrTrainConfig, train_ocr
 
     init = getattr(args, "init", None)
+    state_set_labels = Path(args.state_set_labels) if args.state_set_labels else None
     if init is None:
         return _train(
             args,
-            OcrTrainConfig.smoke,
-            lambda out: OcrTrainConfig(out_dir=out, minutes=args.minutes),
+            lambda out: replace(OcrTrainConfig.smoke(out), state_set_labels=state_set_labels),
+            lambda out: OcrTrainConfig(
+                out_dir=out, minutes=args.minutes, state_set_labels=state_set_labels
+            ),
             train_ocr,
         )
     # A fine-tune smoke run takes the tiny schedule but loads and checks the given weights.
@@ -69,9 +80,13 @@ def _train_ocr(args: argparse.Namespace) -> int:
             init=Path(init),
             learning_rate=args.learning_rate,
             real_share=args.real_share,
+            state_set_labels=state_set_labels,
         ),
-        lambda out: OcrTrainConfig.fine_tune(
-            out, args.minutes, Path(init), args.threads, args.learning_rate, args.real_share
+        lambda out: replace(
+            OcrTrainConfig.fine_tune(
+                out, args.minutes, Path(init), args.threads, args.learning_rate, args.real_share
+            ),
+            state_set_labels=state_set_labels,
         ),
         train_ocr,
     )
@@ -152,6 +167,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     models = train.add_subparsers(dest="model", metavar="MODEL", required=True)
     detector = models.add_parser("detector", help="train and export models/detector.onnx")
     _add_common(detector, 60.0)
+    detector.add_argument(
+        "--init",
+        default=None,
+        metavar="ONNX",
+        help="fine-tune from this exported detector.onnx instead of training afresh",
+    )
+    detector.add_argument(
+        "--learning-rate",
+        type=float,
+        default=None,
+        help="peak learning rate (default 3e-3 afresh, "
+        f"{DETECTOR_FINE_TUNE_LEARNING_RATE:g} for a fine-tune)",
+    )
     detector.set_defaults(handler=_train_detector)
     ocr = models.add_parser(
         "ocr", help="train and export models/ocr.onnx and models/ocr_plate_config.yaml"
@@ -179,6 +207,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=FINE_TUNE_REAL_SHARE,
         help=f"share of each fine-tune batch from labelled real crops "
         f"(default {FINE_TUNE_REAL_SHARE:g})",
+    )
+    ocr.add_argument(
+        "--state-set-labels",
+        default=None,
+        metavar="CSV",
+        help="also train on the state set's crops these texts label (crop,plate rows, "
+        "as `alpr-edge train label-state-set` writes models/state-set-text-labels.csv)",
     )
     ocr.set_defaults(handler=_train_ocr)
     state = models.add_parser(

@@ -74,6 +74,9 @@ class DetectorTrainConfig:
     # anyway), and each gives several crops: rendering costs ~0.2 s a scene on this machine.
     synthetic_size: tuple[int, int] = (640, 360)
     synthetic_reuse: int = 8
+    # Start from these weights (an exported `detector.onnx`) instead of random ones: a
+    # fine-tune (its BatchNorms, folded into the convolutions by the export, stay frozen).
+    init: Path | None = None
 
     @classmethod
     def smoke(cls, out_dir: Path) -> DetectorTrainConfig:
@@ -192,7 +195,13 @@ def train_detector(config: DetectorTrainConfig) -> dict:
     weights /= weights.sum()
     log.info("detector training sources: %s", ", ".join(sources))
 
-    net = PlateNet(config.width, config.neck).to(memory_format=torch.channels_last)
+    net = PlateNet(config.width, config.neck)
+    if config.init is not None:
+        load_onnx_weights(net, config.init)
+        log.info("fine-tuning from %s", config.init)
+    net = net.to(memory_format=torch.channels_last)
+    if config.init is not None:
+        freeze_batch_norm(net)
     ema = PlateNet(config.width, config.neck)
     ema.load_state_dict(net.state_dict())
     ema.eval()
@@ -253,6 +262,66 @@ def train_detector(config: DetectorTrainConfig) -> dict:
     (config.out_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")
     log.info("wrote %s (%d bytes) and %s", model_path, metrics["onnx_bytes"], METRICS_FILE)
     return metrics
+
+
+def load_onnx_weights(net: torch.nn.Module, model_path: Path) -> None:
+    """Copy the weights of an exported `detector.onnx` into `net` (same width and neck).
+
+    The export folds each BatchNorm into the convolution before it: those convolutions get the
+    folded kernels and biases and their BatchNorms become identities carrying the bias (keep
+    them in eval mode while training: `freeze_batch_norm`). The graph lists its convolutions
+    in the order the forward pass runs them, which is not the order the modules are declared
+    in (the pyramid runs top-down), so that order is taken from a traced forward pass."""
+    import onnx
+    import torch
+    from onnx import numpy_helper
+
+    from edge.errors import ModelError
+
+    graph = onnx.load(str(model_path)).graph
+    weights = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    onnx_convs = [node for node in graph.node if node.op_type == "Conv"]
+    modules = list(net.modules())
+    following = {id(m): modules[i + 1] for i, m in enumerate(modules[:-1])}
+    ran: list[torch.nn.Conv2d] = []
+    hooks = [
+        m.register_forward_hook(lambda module, *_: ran.append(module))
+        for m in modules
+        if isinstance(m, torch.nn.Conv2d)
+    ]
+    was_training = net.training
+    net.eval()
+    with torch.no_grad():
+        net(torch.zeros(1, 3, 64, 64))
+    for hook in hooks:
+        hook.remove()
+    net.train(was_training)
+    if len(ran) != len(onnx_convs):
+        raise ModelError(model_path, "its convolutions do not match the detector network")
+    with torch.no_grad():
+        for conv, node in zip(ran, onnx_convs, strict=True):
+            kernel = torch.from_numpy(weights[node.input[1]].copy())
+            bias = torch.from_numpy(weights[node.input[2]].copy()) if len(node.input) > 2 else None
+            if kernel.shape != conv.weight.shape:
+                raise ModelError(model_path, f"a kernel of {tuple(kernel.shape)} does not fit")
+            conv.weight.copy_(kernel)
+            norm = following.get(id(conv))
+            if isinstance(norm, torch.nn.BatchNorm2d) and conv.bias is None:
+                norm.weight.fill_(1.0)
+                norm.bias.copy_(bias if bias is not None else torch.zeros_like(norm.bias))
+                norm.running_mean.zero_()
+                norm.running_var.fill_(1.0 - norm.eps)
+            elif conv.bias is not None and bias is not None:
+                conv.bias.copy_(bias)
+
+
+def freeze_batch_norm(net: torch.nn.Module) -> None:
+    """Eval mode for every BatchNorm (fixed statistics), the rest unchanged."""
+    import torch
+
+    for module in net.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.eval()
 
 
 def _jsonable(value: object) -> object:

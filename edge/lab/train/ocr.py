@@ -39,6 +39,7 @@ from edge.lab.train.ocr_data import (
 )
 from edge.lab.train.ocr_model import OcrModelShape, PlateOcrNet, ServingWrapper
 from edge.lab.train.ocr_real import PseudoLabeller, load_checked_labels, mit_crops
+from edge.lab.train.state_set_text import state_set_crops
 from edge.lab.train.ocr_teacher import PaddleTeacher, teacher_model_path
 from edge.plates.regions import REGION_CODES
 from edge.plates.text import normalise_plate
@@ -86,6 +87,9 @@ class OcrTrainConfig:
     teacher_alone: float | None = None
     # Real crops a person has read (see `edge.lab.train.ocr_real.load_checked_labels`).
     checked_labels: Path | None = Path("models/real-crop-labels.csv")
+    # Text labels of `state/us-plates-by-state` crops from two agreeing readers (see
+    # `edge.lab.train.state_set_text`): those crops join the real ones, each with its state.
+    state_set_labels: Path | None = None
     # Start from these weights (an exported `ocr.onnx`) instead of random ones: a fine-tune.
     init: Path | None = None
     threads: int = 1
@@ -345,6 +349,14 @@ def train_ocr(config: OcrTrainConfig) -> dict[str, object]:
 
     crops = mit_crops(shared_data_dir(), config.max_real_crops)
     checked = load_checked_labels(config.checked_labels) if config.checked_labels else {}
+    state_set = shared_data_path("state", "us-plates-by-state")
+    if config.state_set_labels is not None and state_set is not None:
+        labels = load_checked_labels(config.state_set_labels)
+        if config.max_real_crops is not None:
+            labels = dict(sorted(labels.items())[: config.max_real_crops])
+        crops += list(state_set_crops(state_set, labels))
+        checked = {**checked, **labels}
+        log.info("%d labelled crops from %s", len(labels), state_set)
     teacher_path = teacher_model_path()
     if crops and teacher_path is None:
         log.warning("rapidocr-onnxruntime is not installed: no pseudo-labels, checked crops only")

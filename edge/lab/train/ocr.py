@@ -39,8 +39,8 @@ from edge.lab.train.ocr_data import (
 )
 from edge.lab.train.ocr_model import OcrModelShape, PlateOcrNet, ServingWrapper
 from edge.lab.train.ocr_real import PseudoLabeller, load_checked_labels, mit_crops
-from edge.lab.train.state_set_text import state_set_crops
 from edge.lab.train.ocr_teacher import PaddleTeacher, teacher_model_path
+from edge.lab.train.state_set_text import state_set_crops
 from edge.plates.regions import REGION_CODES
 from edge.plates.text import normalise_plate
 from edge.runtime.recognise import PlateReader
@@ -433,7 +433,7 @@ def train_ocr(config: OcrTrainConfig) -> dict[str, object]:
         "images_seen": seen,
         "train_minutes": round(train_minutes, 1),
         "real_labelled": real.size if real else 0,
-        "real_checked_by_eye": len(labeller.checked) if labeller else 0,
+        "real_with_given_labels": len(labeller.checked) if labeller else 0,
         "synthetic_validation_exact": _synthetic_exact(reader, validation),
     }
     us_crops = shared_data_path("real", "us-crops")

@@ -227,7 +227,7 @@ class PseudoLabeller:
                 labelled.append(LabelledCrop(crop.image, text, crop.region))
                 agreed += 1
         log.info(
-            "real crops: %d checked by eye, %d of %d others agreed",
+            "real crops: %d given labels (by eye, or agreed teachers), %d of %d others agreed",
             len(self.checked),
             agreed,
             len(self.unchecked),

@@ -40,6 +40,8 @@ def test_missing_sections_take_documented_defaults_and_paths_resolve_beside_the_
         ("[motion]\nzones = [[[0, 0], [10, 0]]]\n", "motion.zones", "at least 3"),
         ("[camera]\nsauce = 1\n", "camera.sauce", "unknown key"),
         ("[cameras]\n", "cameras", "unknown section"),
+        # An older release's key says where it went, not merely that it is unknown.
+        ("[sharing]\nretention_days = 30\n", "sharing.retention_days", "[store] retention_days"),
         ("[hotlist]\nmax_confusions = 9\n", "hotlist.max_confusions", "must be in [0, 3]"),
         ("[ocr]\ncrop_margins = []\n", "ocr.crop_margins", "non-empty list of numbers"),
         ("[ocr]\nstill_crop_margins = [0.06, 0.9]\n", "ocr.still_crop_margins", "[0, 0.5]"),

@@ -40,6 +40,11 @@ NON_PATH_SOURCES = (
     "v4l2:",
     "/dev/",
 )
+# Keys that an earlier release read in another place: the error says where they went.
+MOVED_KEYS = {
+    # Retention is the unit's own policy, not a term of sharing (issue 16).
+    "sharing.retention_days": "[store] retention_days",
+}
 
 __all__ = [
     "CameraConfig",
@@ -222,6 +227,9 @@ def _build_section(path: Path, name: str, cls: type, table: dict[str, Any]) -> A
     unknown = set(table) - set(fields)
     if unknown:
         key = sorted(unknown)[0]
+        moved = MOVED_KEYS.get(f"{name}.{key}")
+        if moved is not None:
+            raise ConfigError(path, f"{name}.{key}", f"moved: set {moved} instead")
         raise ConfigError(path, f"{name}.{key}", f"unknown key (known: {', '.join(fields)})")
     values = {}
     for key, value in table.items():

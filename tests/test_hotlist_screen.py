@@ -59,3 +59,45 @@ def test_clean_hotlist_is_imported_and_audited_and_a_plate_like_ice_is_no_term(t
     assert stored_plates(tmp_path) == ["7ABC123", "ICE123"]
     [row] = hotlist_rows(tmp_path)
     assert (row["decision"], row["record_count"]) == ("done", 2)
+
+
+def test_a_file_rewritten_after_its_screen_imports_what_was_screened(tmp_path):
+    """The screen, the digest and the import read the file once: swapping in an immigration
+    entry between the screen and the load cannot slip it past the screen."""
+    import hashlib
+
+    from edge.audit.hotlist_screen import import_screened
+    from edge.runtime.hotlist import import_csv
+
+    csv_file = tmp_path / "hotlist.csv"
+    screened = HEADER + STOLEN
+    csv_file.write_text(screened)
+    store = ReadStore(tmp_path / "data")
+
+    def load_after_a_swap(path, text):
+        path.write_text(
+            HEADER + "8XYZ999,CA,IMMIGRATION VIOLATOR,NCIC Immigration Violator File,\n"
+        )
+        return import_csv(store, path, text=text)
+
+    try:
+        count = import_screened(csv_file, tmp_path / "audit.sqlite", load_after_a_swap, user="op")
+        assert count == 1
+        assert [e.plate for e in store.hotlist_entries()] == ["7ABC123"]
+    finally:
+        store.close()
+    [row] = [r for r in export_rows(tmp_path / "audit.sqlite") if r["event"] == "hotlist_import"]
+    assert json.loads(row["details"])["sha256"] == hashlib.sha256(screened.encode()).hexdigest()
+
+
+def test_an_unreadable_hotlist_is_named_and_nothing_is_imported(tmp_path, capsys):
+    config = tmp_path / "edge.toml"
+    config.write_text('[store]\ndata_dir = "data"\n')
+    bad = tmp_path / "hotlist.csv"
+    bad.write_bytes(HEADER.encode() + b"\xff\xfe7ABC123,CA,stolen,x,\n")
+    assert main(["hotlist", "import", "--config", str(config), str(bad)]) == EXIT_BAD_INPUT
+    assert "not a readable CSV file" in capsys.readouterr().err
+    missing = tmp_path / "gone.csv"
+    assert main(["hotlist", "import", "--config", str(config), str(missing)]) == EXIT_BAD_INPUT
+    assert "cannot read hotlist" in capsys.readouterr().err
+    assert stored_plates(tmp_path) == []

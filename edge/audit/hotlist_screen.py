@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ from edge.audit.events import Decision, Event
 from edge.audit.log import AuditEvent, AuditLog
 from edge.audit.terms import prohibited_terms_in
 from edge.errors import InputError
+from edge.runtime.hotlist import decode_hotlist, read_hotlist_bytes
 
 # Cells that are not free text about why or from where an entry is listed.
 _NOT_SCREENED = {"plate", "state", "region", "expiry"}
@@ -53,11 +55,11 @@ class HotlistRefused(InputError):
         )
 
 
-def screen_hotlist(path: Path) -> list[RefusedEntry]:
-    """The rows of a hotlist CSV whose text names a prohibited purpose. A file that cannot be
+def screen_hotlist(text: str) -> list[RefusedEntry]:
+    """The rows of a hotlist CSV's text that name a prohibited purpose. Text that cannot be
     read as CSV yields none here: the import reports why it cannot read it."""
     try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
+        with io.StringIO(text, newline="") as handle:
             reader = csv.DictReader(handle)
             reader.fieldnames = [name.strip().lower() for name in reader.fieldnames or []]
             refused = []
@@ -78,7 +80,7 @@ def screen_hotlist(path: Path) -> list[RefusedEntry]:
                             terms[0].category,
                         )
                     )
-    except (OSError, UnicodeDecodeError, csv.Error):
+    except csv.Error:
         return []
     return refused
 
@@ -86,15 +88,19 @@ def screen_hotlist(path: Path) -> list[RefusedEntry]:
 def import_screened(
     path: Path,
     audit_file: Path,
-    load: Callable[[Path], int],
+    load: Callable[[Path, str], int],
     *,
     user: str,
     user_agency: str = "",
 ) -> int:
-    """Screen `path`, then `load(path)` (the runtime's import) if nothing is refused; audited
-    either way. Raises HotlistRefused (after its audit row) when an entry is refused."""
-    refused = screen_hotlist(path)
-    digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+    """Read `path` once, screen its text, then `load(path, text)` (the runtime's import) if
+    nothing is refused; audited either way. Raises HotlistRefused (after its audit row) when an
+    entry is refused. The digest, the screen and the import all see the same bytes: a file
+    rewritten between screening and loading cannot slip an entry past the screen."""
+    data = read_hotlist_bytes(path)
+    text = decode_hotlist(path, data)
+    refused = screen_hotlist(text)
+    digest = hashlib.sha256(data).hexdigest()
     audit = AuditLog(audit_file)
     try:
         if refused:
@@ -119,7 +125,7 @@ def import_screened(
                 )
             )
             raise HotlistRefused(path, refused)
-        count = load(path)
+        count = load(path, text)
         audit.record(
             AuditEvent(
                 event=Event.HOTLIST_IMPORT,

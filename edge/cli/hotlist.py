@@ -45,7 +45,7 @@ def hotlist_import_command(args: argparse.Namespace) -> int:
         count = import_screened(
             args.csv,
             config.audit_file,
-            lambda path: import_csv(store, path),
+            lambda path, text: import_csv(store, path, text=text),
             user=operator_name(),
             user_agency=config.sharing.operator_agency if config.sharing else "",
         )

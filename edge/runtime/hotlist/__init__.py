@@ -24,6 +24,7 @@ of a sure read (candidates at 1e-5) never raises one. The hit names the reading 
 from __future__ import annotations
 
 import csv
+import io
 import logging
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -43,11 +44,15 @@ CANDIDATE_HIT_CONFIDENCE = 0.05
 CSV_COLUMNS = ("plate", "state", "reason", "source", "expiry")
 
 
-def import_csv(store: ReadStore, path: Path, *, now: datetime | None = None) -> int:
+def import_csv(
+    store: ReadStore, path: Path, *, now: datetime | None = None, text: str | None = None
+) -> int:
     """Load a hotlist CSV (header: plate,state,reason,source,expiry) into the store, all rows or
-    none. A plate already listed with the same state and source is updated, not duplicated."""
+    none. A plate already listed with the same state and source is updated, not duplicated.
+    `text`, when given, is the file's content as already read (and screened) by the caller:
+    what is loaded is then exactly what was screened, even if the file changes meanwhile."""
     now = now or datetime.now(UTC)
-    entries = _parse_csv(path)
+    entries = _parse_csv(path, text)
     expired = [e for e in entries if e.expires_at is not None and e.expires_at <= now]
     if expired:
         log.warning(
@@ -126,10 +131,28 @@ class Hotlist:
         log.info("hotlist loaded: %d entries", sum(len(v) for v in by_key.values()))
 
 
-def _parse_csv(path: Path) -> list[HotlistEntry]:
+def read_hotlist_bytes(path: Path) -> bytes:
+    """A hotlist file's bytes, or an InputError that says why it cannot be read."""
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read hotlist {path}: {exc.strerror}") from None
+
+
+def decode_hotlist(path: Path, data: bytes) -> str:
+    """A hotlist file's text (UTF-8, a byte-order mark allowed), or an InputError."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not a readable CSV file ({exc})") from None
+
+
+def _parse_csv(path: Path, text: str | None = None) -> list[HotlistEntry]:
+    if text is None:
+        text = decode_hotlist(path, read_hotlist_bytes(path))
     line = 1
     try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
+        with io.StringIO(text, newline="") as handle:
             # strict: a quote left open is an error, not a field that runs to the end.
             reader = csv.DictReader(handle, strict=True)
             header = [name.strip().lower() for name in reader.fieldnames or []]
@@ -151,14 +174,10 @@ def _parse_csv(path: Path) -> list[HotlistEntry]:
                         f"{len(header)} (a comma inside a value must be quoted)"
                     )
                 rows.append(_parse_row(path, line, row))
-    except OSError as exc:
-        raise InputError(f"cannot read hotlist {path}: {exc.strerror}") from None
     except csv.Error as exc:
         raise InputError(
             f"{path}:{line + 1}: not a readable CSV record ({exc}; a quote left open?)"
         ) from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not a readable CSV file ({exc})") from None
     return rows
 
 

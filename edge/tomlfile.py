@@ -18,21 +18,29 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on JetPack 6 (Python 3.10)
     import tomli as tomllib
 
-__all__ = ["load_toml", "tomllib"]
+__all__ = ["load_toml", "load_toml_with_bytes", "tomllib"]
 
 
 def load_toml(path: str | Path) -> dict[str, Any]:
     """Parse a TOML file; a missing, unreadable or malformed file raises ConfigError."""
+    return load_toml_with_bytes(path)[0]
+
+
+def load_toml_with_bytes(path: str | Path) -> tuple[dict[str, Any], bytes]:
+    """Parse a TOML file and return it with the bytes parsed, read once: a digest of those
+    bytes names exactly the version parsed, even if the file is rewritten meanwhile."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(path, None, "file not found") from None
     except OSError as exc:
         raise ConfigError(path, None, f"cannot read: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ConfigError(path, None, "not UTF-8 text") from None
     try:
-        return tomllib.loads(text)
+        return tomllib.loads(text), raw
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(path, None, f"invalid TOML: {exc}") from None

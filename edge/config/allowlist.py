@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from edge.errors import ConfigError
-from edge.tomlfile import load_toml
+from edge.tomlfile import load_toml, load_toml_with_bytes
 
 # The one list of federal domains whose brokers are refused, whatever the entry claims to be.
 # A host equal to, or under, any of these is refused. Add domains here, nowhere else.
@@ -196,8 +196,7 @@ class AllowListError(ConfigError):
 def load_allowlist(path: str | Path) -> AllowList:
     """Read and validate the allow-list file; raise ConfigError when it cannot be used at all."""
     path = Path(path)
-    data = load_toml(path)
-    raw = path.read_bytes()
+    data, raw = load_toml_with_bytes(path)
     parsed = parse_allowlist(data, path, sha256=hashlib.sha256(raw).hexdigest())
     return replace(parsed, raw=raw)
 

@@ -147,3 +147,44 @@ def test_add_takes_the_query_key_from_a_generated_pub_file(files, tmp_path, caps
 def test_query_key_that_is_not_an_ed25519_key_is_refused(files, capsys):
     assert run(files, *ADD_LAPD, "--query-key=bm90IGEga2V5") == 2
     assert "32-byte Ed25519 public key" in capsys.readouterr().err
+
+
+def test_a_change_rewrites_the_entry_in_place_keeping_its_place_and_comments(files):
+    import tomlkit
+
+    from edge.audit.allowlist_edit import change_entry
+
+    agencies, _ = files
+    before = agencies.read_text()
+    order = [a["id"] for a in tomlkit.parse(before)["agency"]]
+    fields = {k: v for k, v in tomlkit.parse(before)["agency"][order.index("chp")].items()}
+    fields["purpose"] = "stolen vehicles, MOU CHP-2027"
+    fields.pop("query_key", None)
+    change = change_entry(agencies, "chp", fields)
+    after = change.new_text
+    assert [a["id"] for a in tomlkit.parse(after)["agency"]] == order
+    assert '# The CHP agreement\n[[agency]]\nid = "chp"  # highway patrol' in after
+    assert after.endswith("# End of the list.\n") and after.startswith(HEADER)
+    assert "MOU CHP-2027" in after and change.action == "change"
+    # Only the changed line and the dropped key differ.
+    changed = [
+        line
+        for line in change.diff.splitlines()
+        if line[:1] in "+-" and line[:3] not in ("+++", "---")
+    ]
+    assert sorted(line.split(" =")[0] for line in changed) == ["+purpose", "-purpose", "-query_key"]
+
+
+def test_a_change_to_the_id_of_another_agency_is_refused(files):
+    import tomlkit
+
+    from edge.audit.allowlist_edit import change_entry
+    from edge.errors import InputError
+
+    agencies, _ = files
+    document = tomlkit.parse(agencies.read_text())
+    ids = [a["id"] for a in document["agency"]]
+    fields = dict(document["agency"][ids.index("chp")].items())
+    fields["id"] = next(i for i in ids if i != "chp")
+    with pytest.raises(InputError, match="already in the allow-list"):
+        change_entry(agencies, "chp", fields)

@@ -38,7 +38,7 @@ _NEW_FILE_HEADER = (
 
 @dataclass(frozen=True)
 class AllowListChange:
-    action: str  # add or remove
+    action: str  # add, change or remove
     agency_id: str
     old_text: str
     new_text: str
@@ -165,6 +165,33 @@ def remove_entry(path: Path, agency_id: str) -> AllowListChange:
     # Re-parse so tomlkit's key index matches the edited bodies.
     new_text = tomlkit.dumps(document)
     return _change("remove", agency_id, path, old_text, tomlkit.dumps(tomlkit.parse(new_text)))
+
+
+def change_entry(path: Path, agency_id: str, fields: Mapping[str, Any]) -> AllowListChange:
+    """The file with one entry's fields replaced in place: the entry keeps its place among the
+    others and the comments written beside its keys; keys the new fields lack are dropped, new
+    ones go after the last key (before the comments that introduce the next entry)."""
+    old_text = _read_text(path)
+    document = tomlkit.parse(old_text)
+    index = _index_of(document, agency_id)
+    new_id = str(fields.get("id", agency_id))
+    if new_id != agency_id and any(t.get("id") == new_id for t in (_entries(document) or ())):
+        raise InputError(f"agency {new_id!r} is already in the allow-list")
+    entries = _entries(document)
+    assert entries is not None
+    table: Table = entries.body[index]
+    for key in [k for k in table if k not in fields]:
+        del table[key]
+    for key, value in fields.items():
+        if key in table:
+            table[key] = value
+        else:
+            body = table.value.body
+            # A private tomlkit call, but the only way to put a key before the trailing
+            # comment block; the text is re-parsed below, so no index goes stale.
+            table.value._insert_at(_trailing_trivia_start(body, len(body)), key, value)
+    new_text = tomlkit.dumps(tomlkit.parse(tomlkit.dumps(document)))
+    return _change("change", agency_id, path, old_text, new_text)
 
 
 def _change(action: str, agency_id: str, path: Path, old: str, new: str) -> AllowListChange:

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import os
 import re
-import tempfile
 from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from edge.audit.allowlist_edit import AllowListChange, add_entry, remove_entry
+from edge.audit.allowlist_edit import AllowListChange, add_entry, change_entry, remove_entry
 from edge.config.allowlist import AllowListError
 from edge.errors import ConfigError, InputError
 from edge.tomlfile import load_toml
@@ -100,8 +98,8 @@ def text_sha256(path: Path) -> str:
 def plan(path: Path, action: str, agency_id: str, form: Mapping[str, str]) -> AllowListChange:
     """The change an edit would make, validated; raises AllowListError or InputError.
 
-    A change of an entry is its removal and the addition of the new entry, validated as one
-    file: the unit never sees the file without the agency in between.
+    A change rewrites the entry in place, validated as one file: the unit never sees the file
+    without the agency in between, and the entry keeps its place and its comments.
     """
     if action == "remove":
         return remove_entry(path, agency_id)
@@ -110,23 +108,7 @@ def plan(path: Path, action: str, agency_id: str, form: Mapping[str, str]) -> Al
         return add_entry(path, fields)
     if action != "change":
         raise InputError(f"unknown allow-list action {action!r}")
-    removed = remove_entry(path, agency_id)
-    # add_entry reads a file: give it the text without the old entry, beside the real file so
-    # that relative certificate paths resolve the same way.
-    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.edit.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(removed.new_text)
-        added = add_entry(Path(temp_name), fields)
-    finally:
-        Path(temp_name).unlink(missing_ok=True)
-    return AllowListChange(
-        "change",
-        agency_id,
-        removed.old_text,
-        added.new_text,
-        dataclasses.replace(added.allowlist, source=str(path)),
-    )
+    return change_entry(path, agency_id, fields)
 
 
 def refusal(exc: InputError | ConfigError, edited_index: int) -> Refusal:

@@ -30,7 +30,7 @@ from edge.runtime.capture import DecodeThread, FrameSource, LiveSource, SourceGa
 from edge.runtime.hotlist import Hotlist
 from edge.runtime.pipeline.components import open_models
 from edge.runtime.pipeline.orchestrator import Pipeline, ReadSink, RunStats
-from edge.runtime.pipeline.runner import _stopped_by_sigterm
+from edge.runtime.pipeline.runner import stopped_by_signals
 from edge.runtime.pipeline.search_areas import AreaDetector
 from edge.runtime.recognise import PlateReader
 from edge.runtime.store import ReadStore
@@ -182,7 +182,7 @@ def run_cameras(
         )
     started = time.perf_counter()
     try:
-        with _stopped_by_sigterm(), contextlib.suppress(KeyboardInterrupt):
+        with stopped_by_signals(), contextlib.suppress(KeyboardInterrupt):
             for feed in feeds:
                 feed.frames.start()
             _serve(feeds, wake, started, runs, on_frame)

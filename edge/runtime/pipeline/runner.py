@@ -81,7 +81,7 @@ def run_pipeline(
     pipeline = Pipeline(config, inputs.detector, inputs.reader, store, sink)
     frames = DecodeThread(source, camera.decode_queue)
     log.info("reading %s as camera %s", source.name, camera.id)
-    with _stopped_by_sigterm(), contextlib.suppress(KeyboardInterrupt):
+    with stopped_by_signals(), contextlib.suppress(KeyboardInterrupt):
         pipeline.run(frames, on_frame)
     stats = pipeline.stats
     stats.seconds["decode"] = frames.decode_seconds
@@ -115,7 +115,7 @@ def run_pipeline(
 
 
 @contextlib.contextmanager
-def _stopped_by_sigterm() -> Iterator[None]:
+def stopped_by_signals() -> Iterator[None]:
     """SIGTERM, SIGHUP and SIGQUIT end the run like Ctrl-C: open tracks are still stored."""
 
     def interrupt(signum: int, frame: object) -> None:

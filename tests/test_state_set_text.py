@@ -113,3 +113,14 @@ def test_the_teachers_label_clean_plates_and_a_copy_of_an_evaluation_crop_is_lef
     assert labels and all(
         labels[state_set_key(f)] == texts[f] for f in texts if state_set_key(f) in labels
     )
+
+
+def test_labelling_without_the_state_set_names_the_missing_folder(tmp_path, monkeypatch, capsys):
+    from edge.cli import main
+    from edge.errors import EXIT_BAD_INPUT
+
+    monkeypatch.setenv("ALPR_SHARED_DATA", str(tmp_path))
+    out = tmp_path / "labels.csv"
+    assert main(["train", "label-state-set", "--out", str(out)]) == EXIT_BAD_INPUT
+    assert "us-plates-by-state: not found" in capsys.readouterr().err
+    assert not out.exists()

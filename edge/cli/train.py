@@ -87,6 +87,8 @@ def _train_ocr(args: argparse.Namespace) -> int:
                 out, args.minutes, Path(init), args.threads, args.learning_rate, args.real_share
             ),
             state_set_labels=state_set_labels,
+            max_state_set_crops=args.state_set_crops,
+            state_set_regions=not args.no_state_set_regions,
         ),
         train_ocr,
     )
@@ -233,6 +235,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="CSV",
         help="also train on the state set's crops these texts label (crop,plate rows, "
         "as `alpr-edge train label-state-set` writes models/state-set-text-labels.csv)",
+    )
+    ocr.add_argument(
+        "--state-set-crops",
+        type=int,
+        default=None,
+        metavar="N",
+        help="of those, at most N (a seeded random choice; default all)",
+    )
+    ocr.add_argument(
+        "--no-state-set-regions",
+        action="store_true",
+        help="their states do not train the region head (only their text trains)",
     )
     ocr.set_defaults(handler=_train_ocr)
     state = models.add_parser(

@@ -90,6 +90,13 @@ class OcrTrainConfig:
     # Text labels of `state/us-plates-by-state` crops from two agreeing readers (see
     # `edge.lab.train.state_set_text`): those crops join the real ones, each with its state.
     state_set_labels: Path | None = None
+    # At most this many of them (a seeded random choice), so they do not crowd out the MIT
+    # crops, the only real European ones; None = all.
+    max_state_set_crops: int | None = None
+    # Whether their states train the region head. Off, the head learns regions as before
+    # (rendered plates, the dash-cam's EU): trained on thousands of real US plates and no real
+    # Brazilian one, it called Brazilian plates US states and lost Brazil's formats (round 12).
+    state_set_regions: bool = True
     # Start from these weights (an exported `ocr.onnx`) instead of random ones: a fine-tune.
     init: Path | None = None
     threads: int = 1
@@ -352,9 +359,12 @@ def train_ocr(config: OcrTrainConfig) -> dict[str, object]:
     state_set = shared_data_path("state", "us-plates-by-state")
     if config.state_set_labels is not None and state_set is not None:
         labels = load_checked_labels(config.state_set_labels)
-        if config.max_real_crops is not None:
-            labels = dict(sorted(labels.items())[: config.max_real_crops])
-        crops += list(state_set_crops(state_set, labels))
+        limit = config.max_real_crops or config.max_state_set_crops
+        if limit is not None and limit < len(labels):
+            keys = sorted(labels)
+            chosen = np.random.default_rng(config.seed).choice(len(keys), limit, replace=False)
+            labels = {keys[i]: labels[keys[i]] for i in sorted(chosen)}
+        crops += list(state_set_crops(state_set, labels, with_regions=config.state_set_regions))
         checked = {**checked, **labels}
         log.info("%d labelled crops from %s", len(labels), state_set)
     teacher_path = teacher_model_path()

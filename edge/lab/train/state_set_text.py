@@ -136,8 +136,11 @@ def write_labels(path: Path, labels: dict[str, str]) -> None:
         writer.writerows(sorted(labels.items()))
 
 
-def state_set_crops(set_dir: Path, labels: dict[str, str]) -> Iterator[RealCrop]:
-    """The labelled crops of the state set as real crops, each with its state as region."""
+def state_set_crops(
+    set_dir: Path, labels: dict[str, str], *, with_regions: bool = True
+) -> Iterator[RealCrop]:
+    """The labelled crops of the state set as real crops, each with its state as region (or,
+    without `with_regions`, none: their text trains, the region head does not learn them)."""
     prefix = f"{STATE_SET}/"
     for key in sorted(labels):
         if not key.startswith(prefix):
@@ -148,4 +151,5 @@ def state_set_crops(set_dir: Path, labels: dict[str, str]) -> Iterator[RealCrop]
             log.warning("state set crop %s cannot be read: left out", set_dir / file)
             continue
         state = Path(file).parent.name.upper()
-        yield RealCrop(image, STATE_SET, state if state in US_STATES else None, key)
+        region = state if with_regions and state in US_STATES else None
+        yield RealCrop(image, STATE_SET, region, key)

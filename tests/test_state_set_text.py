@@ -60,6 +60,8 @@ def test_written_labels_load_as_given_labels_and_name_their_crops_with_their_sta
         # Territories are no region the OCR's head names: their text still trains.
         (f"{STATE_SET}/train/PR/001.jpg", None, STATE_SET),
     ]
+    # Kept out of the region head, only their text trains.
+    assert [c.region for c in state_set_crops(set_dir, labels, with_regions=False)] == [None, None]
 
 
 def test_the_shipped_state_set_labels_load_and_leave_the_test_split_out():

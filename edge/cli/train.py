@@ -89,6 +89,7 @@ def _train_ocr(args: argparse.Namespace) -> int:
             state_set_labels=state_set_labels,
             max_state_set_crops=args.state_set_crops,
             state_set_regions=not args.no_state_set_regions,
+            state_set_share=args.state_set_share,
         ),
         train_ocr,
     )
@@ -247,6 +248,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--no-state-set-regions",
         action="store_true",
         help="their states do not train the region head (only their text trains)",
+    )
+    ocr.add_argument(
+        "--state-set-share",
+        type=_share,
+        default=None,
+        help="share of each batch's real part drawn from the state set's crops, each source "
+        "from a pool of its own (default: one pool of all real crops)",
     )
     ocr.set_defaults(handler=_train_ocr)
     state = models.add_parser(

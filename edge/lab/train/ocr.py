@@ -40,7 +40,7 @@ from edge.lab.train.ocr_data import (
 from edge.lab.train.ocr_model import OcrModelShape, PlateOcrNet, ServingWrapper
 from edge.lab.train.ocr_real import PseudoLabeller, load_checked_labels, mit_crops
 from edge.lab.train.ocr_teacher import PaddleTeacher, teacher_model_path
-from edge.lab.train.state_set_text import state_set_crops
+from edge.lab.train.state_set_text import STATE_SET, state_set_crops
 from edge.plates.regions import REGION_CODES
 from edge.plates.text import normalise_plate
 from edge.runtime.recognise import PlateReader
@@ -97,6 +97,9 @@ class OcrTrainConfig:
     # (rendered plates, the dash-cam's EU): trained on thousands of real US plates and no real
     # Brazilian one, it called Brazilian plates US states and lost Brazil's formats (round 12).
     state_set_regions: bool = True
+    # The share of each batch's real part drawn from the state set's crops, from a pool of
+    # their own (the rest from the MIT crops'); None = one pool, each crop as likely.
+    state_set_share: float | None = None
     # Start from these weights (an exported `ocr.onnx`) instead of random ones: a fine-tune.
     init: Path | None = None
     threads: int = 1
@@ -324,6 +327,28 @@ def _synthetic_exact(reader: PlateReader, validation: list[LabelledCrop]) -> flo
     return right / len(validation)
 
 
+def _real_pools(
+    labelled: list[LabelledCrop], shape: OcrModelShape, state_set_share: float | None
+) -> tuple[SamplePool | None, SamplePool | None]:
+    """The real crops as one pool, or (with `state_set_share`) the MIT crops' and the state
+    set's apart, so that a batch takes a fixed share from each whatever their sizes."""
+
+    def pool(crops: list[LabelledCrop]) -> SamplePool | None:
+        if not crops:
+            return None
+        made = SamplePool(len(crops), shape)
+        made.extend(crops)
+        return made
+
+    if state_set_share is None:
+        return pool(labelled), None
+    others = [c for c in labelled if c.source != STATE_SET]
+    state = [c for c in labelled if c.source == STATE_SET]
+    if not others or not state:  # one source only: one pool
+        return pool(labelled), None
+    return pool(others), pool(state)
+
+
 def train_ocr(config: OcrTrainConfig) -> dict[str, object]:
     """Train, export to `config.out_dir`, verify, evaluate; returns (and writes) the metrics."""
     torch.set_num_threads(config.threads)
@@ -372,6 +397,7 @@ def train_ocr(config: OcrTrainConfig) -> dict[str, object]:
         log.warning("rapidocr-onnxruntime is not installed: no pseudo-labels, checked crops only")
     labeller: PseudoLabeller | None = None
     real: SamplePool | None = None
+    state_pool: SamplePool | None = None
     milestones = list(config.pseudo_label_at) if crops else []
 
     loop_start = time.monotonic()
@@ -396,13 +422,16 @@ def train_ocr(config: OcrTrainConfig) -> dict[str, object]:
             net.train()
             if config.init is not None:
                 freeze_batch_norm(net)
-            real = SamplePool(max(len(labelled), 1), shape) if labelled else None
-            if real is not None:
-                real.extend(labelled)
+            real, state_pool = _real_pools(labelled, shape, config.state_set_share)
         real_count = round(config.batch_size * config.real_share) if real else 0
         parts = [synth.batch(config.batch_size - real_count, rng)]
         if real is not None and real_count:
-            parts.append(real.batch(real_count, rng))
+            from_state = 0
+            if state_pool is not None and config.state_set_share is not None:
+                from_state = round(real_count * config.state_set_share)
+                parts.append(state_pool.batch(from_state, rng))
+            if real_count - from_state:
+                parts.append(real.batch(real_count - from_state, rng))
         for group in optimizer.param_groups:
             group["lr"] = _learning_rate(config.learning_rate, progress)
         augment_share = config.augment_share if progress >= config.plain_until else 0.0
@@ -442,7 +471,7 @@ def train_ocr(config: OcrTrainConfig) -> dict[str, object]:
         "steps": step,
         "images_seen": seen,
         "train_minutes": round(train_minutes, 1),
-        "real_labelled": real.size if real else 0,
+        "real_labelled": (real.size if real else 0) + (state_pool.size if state_pool else 0),
         "real_with_given_labels": len(labeller.checked) if labeller else 0,
         "synthetic_validation_exact": _synthetic_exact(reader, validation),
     }

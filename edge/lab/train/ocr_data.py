@@ -59,6 +59,7 @@ class LabelledCrop:
     image: np.ndarray
     text: str
     region: str | None
+    source: str = ""  # the real data set it came from ("" for rendered plates)
 
 
 class SamplePool:

@@ -218,13 +218,15 @@ class PseudoLabeller:
         self.teacher_reads = [teacher.read(c.image) for c in self.unchecked] if teacher else []
 
     def label(self, student: Callable[[list[np.ndarray]], list[str]]) -> list[LabelledCrop]:
-        labelled = [LabelledCrop(crop.image, text, crop.region) for crop, text in self.checked]
+        labelled = [
+            LabelledCrop(crop.image, text, crop.region, crop.source) for crop, text in self.checked
+        ]
         reads = student([crop.image for crop in self.unchecked]) if self.unchecked else []
         agreed = 0
         for crop, ours, theirs in zip(self.unchecked, reads, self.teacher_reads, strict=True):
             text = agreed_label(ours, theirs, crop, self.teacher_alone)
             if text is not None:
-                labelled.append(LabelledCrop(crop.image, text, crop.region))
+                labelled.append(LabelledCrop(crop.image, text, crop.region, crop.source))
                 agreed += 1
         log.info(
             "real crops: %d given labels (by eye, or agreed teachers), %d of %d others agreed",

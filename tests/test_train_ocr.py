@@ -165,3 +165,22 @@ def test_smoke_training_exports_a_model_the_reader_serves(tmp_path):
     metrics = json.loads((tuned / "ocr_metrics.json").read_text())
     assert metrics["fine_tuned_from"] == str(tmp_path / "ocr.onnx")
     assert metrics["onnx_max_difference_vs_torch"] < 1e-4
+
+
+def test_the_state_set_share_draws_its_crops_from_a_pool_of_their_own():
+    from edge.lab.train.ocr import _real_pools
+    from edge.lab.train.ocr_data import LabelledCrop
+    from edge.lab.train.ocr_real import DASHCAM
+    from edge.lab.train.state_set_text import STATE_SET
+
+    image = np.zeros((32, 64, 3), np.uint8)
+    mit = [LabelledCrop(image, "B123ABC", "EU", DASHCAM) for _ in range(3)]
+    state = [LabelledCrop(image, "7ABC123", None, STATE_SET) for _ in range(30)]
+    shape = OcrModelShape()
+    one, none = _real_pools(mit + state, shape, None)
+    assert (one.size, none) == (33, None)
+    others, own = _real_pools(mit + state, shape, 0.5)
+    assert (others.size, own.size) == (3, 30)
+    # With one source only there is nothing to balance: one pool.
+    only, nothing = _real_pools(state, shape, 0.5)
+    assert (only.size, nothing) == (30, None)

@@ -156,7 +156,7 @@ def copies_in(
     reference crop) whose reading is the crop's plate label, or one edit from a label of five
     characters or more. Both sets were gathered from the web, and the same photos turn up in
     both, re-cropped and re-compressed: a figure on such crops measures memory, not reading."""
-    from edge.lab.evaluation.ocr import edit_distance, normalise_plate
+    from edge.lab.evaluation.ocr import normalise_plate
 
     if not reference:
         return set()
@@ -173,10 +173,17 @@ def copies_in(
         label = normalise_plate(crop.plate)
         if reference_texts is None or len(label) < 4:
             continue
-        allowed = 1 if len(label) >= 5 else 0
-        if any(edit_distance(label, reference_texts[j]) <= allowed for j in same):
+        if any(near_plate_text(label, reference_texts[j]) for j in same):
             copies.add(crop.file)
     return copies
+
+
+def near_plate_text(label: str, text: str) -> bool:
+    """Whether `text` reads as the plate `label`: equal, or one edit from a label of five
+    characters or more (a reader that lost or gained one character of the same plate)."""
+    from edge.lab.evaluation.ocr import edit_distance
+
+    return edit_distance(label, text) <= (1 if len(label) >= 5 else 0)
 
 
 @dataclass(frozen=True)

@@ -186,6 +186,7 @@ def train_detector(config: DetectorTrainConfig) -> dict:
     import torch
 
     from edge.lab.train.detector_model import PlateNet, count_parameters
+    from edge.lab.train.frozen import freeze_batch_norm
 
     torch.set_num_threads(1)
     torch.manual_seed(config.seed)
@@ -313,15 +314,6 @@ def load_onnx_weights(net: torch.nn.Module, model_path: Path) -> None:
                 norm.running_var.fill_(1.0 - norm.eps)
             elif conv.bias is not None and bias is not None:
                 conv.bias.copy_(bias)
-
-
-def freeze_batch_norm(net: torch.nn.Module) -> None:
-    """Eval mode for every BatchNorm (fixed statistics), the rest unchanged."""
-    import torch
-
-    for module in net.modules():
-        if isinstance(module, torch.nn.BatchNorm2d):
-            module.eval()
 
 
 def _jsonable(value: object) -> object:

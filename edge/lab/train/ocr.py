@@ -28,6 +28,7 @@ from edge.lab.evaluation.ocr import evaluate_us_crops
 from edge.lab.shared_data import shared_data_dir, shared_data_path
 from edge.lab.synth.plates import PlateRenderer
 from edge.lab.train import FINE_TUNE_LEARNING_RATE, FINE_TUNE_REAL_SHARE
+from edge.lab.train.frozen import freeze_batch_norm
 from edge.lab.train.ocr_data import (
     UNKNOWN_REGION,
     LabelledCrop,
@@ -198,13 +199,6 @@ def load_onnx_weights(net: PlateOcrNet, model_path: Path) -> None:
             raise ModelError(model_path, "its linear layers do not match the OCR network")
         for param, name in zip(linears, matmuls, strict=True):
             param.copy_(tensor(name).T)
-
-
-def freeze_batch_norm(net: torch.nn.Module) -> None:
-    """Eval mode for every BatchNorm (fixed statistics), the rest unchanged."""
-    for module in net.modules():
-        if isinstance(module, torch.nn.BatchNorm2d):
-            module.eval()
 
 
 def _renders(

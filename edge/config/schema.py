@@ -212,6 +212,12 @@ class DetectorConfig(ModelRuntime):
         at_least(1),
     )
     min_score: float = option("detections scoring below this are ignored", 0.5, between(0, 1))
+    still_fine_pass: bool = option(
+        "in still photos, also search at 1.5x the model's resolution for distant plates "
+        "(narrower than 0.1 of the photo's long side); costs about 3x the detector's time "
+        "(models/README.md)",
+        False,
+    )
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from edge.errors import ModelError
-from edge.runtime.detect.overlap import merge_large
+from edge.runtime.detect.overlap import merge_large, merge_small
 from edge.runtime.types import Box, Detection
 
 if TYPE_CHECKING:
@@ -37,6 +37,11 @@ PAD_VALUE = 114
 # wider plate (a close-up photo) comes back in pieces or boxed short; at half the resolution it
 # is within the learnt range.
 LARGE_PLATE_SHARE = 0.42
+# Distant plates in a 1280x720 photo (50-75 px) are 25-37 px at the 640 letterbox, smaller than
+# most the detector learnt; a still's fine pass searches at 1.5x and keeps only the plates
+# narrower than FINE_PLATE_SHARE of the long side (wider ones the other passes box better).
+FINE_PASS_SCALE = 1.5
+FINE_PLATE_SHARE = 0.1
 
 
 @dataclass(frozen=True)
@@ -148,14 +153,20 @@ class PlateDetector:
         """Plates in `image_bgr` (uint8 HxWx3), best first, in the frame's pixel coordinates."""
         return self.detect_at(image_bgr, self.max_side)
 
-    def detect_any_size(self, image_bgr: np.ndarray) -> list[Detection]:
+    def detect_any_size(self, image_bgr: np.ndarray, fine_pass: bool = False) -> list[Detection]:
         """Like `detect`, for still photos, where a plate may fill much of the frame: a second
         pass at half the resolution finds the plates wider than the full pass learnt
-        (`LARGE_PLATE_SHARE` of the long side), which `overlap.merge_large` merges in."""
+        (`LARGE_PLATE_SHARE` of the long side), which `overlap.merge_large` merges in. With
+        `fine_pass`, a third pass at `FINE_PASS_SCALE` finds distant plates, which
+        `overlap.merge_small` merges in."""
         full = self.detect_at(image_bgr, self.max_side)
-        least_width = LARGE_PLATE_SHARE * max(image_bgr.shape[:2])
+        long_side = max(image_bgr.shape[:2])
         coarse = self.detect_at(image_bgr, self.max_side // 2)
-        return merge_large(full, [d for d in coarse if d.box.w >= least_width])
+        found = merge_large(full, [d for d in coarse if d.box.w >= LARGE_PLATE_SHARE * long_side])
+        if not fine_pass:
+            return found
+        fine = self.detect_at(image_bgr, round(self.max_side * FINE_PASS_SCALE))
+        return merge_small(found, [d for d in fine if d.box.w < FINE_PLATE_SHARE * long_side])
 
     def look_again(self, image_bgr: np.ndarray, found: Detection) -> Detection:
         """`found` boxed again from a second look at twice the resolution: the detector runs on

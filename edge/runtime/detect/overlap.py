@@ -43,3 +43,27 @@ def merge_large(full: list[Detection], large: list[Detection]) -> list[Detection
             continue
         kept = [d for d in kept if d not in nested] + [plate]
     return sorted(kept, key=lambda d: -d.score)
+
+
+# A fine-pass detection this close to another (IoU) is the same plate boxed again.
+SAME_PLATE_IOU = 0.3
+
+
+def merge_small(found: list[Detection], small: list[Detection]) -> list[Detection]:
+    """Detections with small plates found at a finer scale merged in.
+
+    A small plate replaces the detections it overlaps (IoU >= `SAME_PLATE_IOU`) when it
+    outscores all of them: the coarser passes sometimes box a distant plate with its
+    surroundings, twice its width. It is added where it touches no detection, and otherwise
+    dropped, so one plate is never read twice.
+    """
+    kept = list(found)
+    for plate in sorted(small, key=lambda d: -d.score):
+        same = [d for d in kept if d.box.iou(plate.box) >= SAME_PLATE_IOU]
+        if same:
+            if plate.score > max(d.score for d in same):
+                kept = [d for d in kept if d not in same] + [plate]
+            continue
+        if not any(inside_share(plate.box, d.box) > 0 for d in kept):
+            kept.append(plate)
+    return sorted(kept, key=lambda d: -d.score)

@@ -30,10 +30,14 @@ class PlateInImage:
 
 
 def read_photo(
-    image: np.ndarray, detector: PlateDetector, reader: PlateReader, ocr: OcrConfig
+    image: np.ndarray,
+    detector: PlateDetector,
+    reader: PlateReader,
+    ocr: OcrConfig,
+    fine_pass: bool = False,
 ) -> list[PlateInImage]:
-    """Every plate found in a photo, read."""
-    detections = detector.detect_any_size(image)
+    """Every plate found in a photo, read (`fine_pass`: `detector.still_fine_pass`)."""
+    detections = detector.detect_any_size(image, fine_pass)
     corners = [d.corners for d in detections] if ocr.still_rectify else None
     texts = read_photo_boxes(image, [d.box for d in detections], reader, ocr, corners)
     if ocr.still_second_look:

@@ -8,7 +8,7 @@ from edge.errors import ModelError
 from edge.lab.evaluation.detection import load_plate_photos
 from edge.runtime.detect import PlateDetector, plate_crop
 from edge.runtime.detect.detector import PAD_MULTIPLE, STRIDE, decode, letterbox
-from edge.runtime.detect.overlap import merge_large, suppress_nested
+from edge.runtime.detect.overlap import merge_large, merge_small, suppress_nested
 from edge.runtime.types import Box, Detection
 
 SHIPPED_MODEL = Path(__file__).resolve().parent.parent / "models" / "detector.onnx"
@@ -161,6 +161,64 @@ def test_a_large_plate_the_full_pass_missed_is_added_unless_it_overlaps_one_part
     assert merge_large([small], [large]) == [small, large]
     straddling = Detection(Box(950, 560, 600, 200), 0.9)
     assert merge_large([small], [straddling]) == [small]
+
+
+def test_a_tight_fine_pass_box_replaces_a_wider_weaker_box_around_the_same_plate():
+    wide = Detection(Box(290, 124, 134, 46), 0.54)
+    tight = Detection(Box(312, 128, 88, 37), 0.75)
+    elsewhere = Detection(Box(900, 400, 60, 30), 0.6)
+    assert merge_small([wide, elsewhere], [tight]) == [tight, elsewhere]
+
+
+def test_a_weaker_fine_pass_box_leaves_the_plate_found_before_alone():
+    found = Detection(Box(500, 400, 80, 30), 0.8)
+    weaker = Detection(Box(505, 402, 76, 28), 0.6)
+    assert merge_small([found], [weaker]) == [found]
+
+
+def test_a_distant_plate_only_the_fine_pass_found_is_added_but_never_one_touching_another():
+    found = Detection(Box(500, 400, 200, 60), 0.8)
+    distant = Detection(Box(100, 80, 55, 26), 0.5)
+    assert merge_small([found], [distant]) == [found, distant]
+    # Inside the found box but not the same box: reading it would read one plate twice.
+    inside = Detection(Box(520, 410, 40, 20), 0.9)
+    assert merge_small([found], [inside]) == [found]
+
+
+def test_the_fine_pass_searches_at_one_and_a_half_times_and_keeps_only_small_plates(monkeypatch):
+    detector = PlateDetector(SHIPPED_MODEL)
+    sides = []
+    at_fine = [Detection(Box(100, 80, 60, 28), 0.5), Detection(Box(400, 300, 200, 60), 0.9)]
+
+    def detect_at(image, max_side):
+        sides.append(max_side)
+        return at_fine if max_side > detector.max_side else []
+
+    monkeypatch.setattr(detector, "detect_at", detect_at)
+    photo = np.zeros((720, 1280, 3), np.uint8)
+    assert detector.detect_any_size(photo) == []
+    assert sides == [detector.max_side, detector.max_side // 2]
+    # The 200-px plate is wider than 0.1 of the long side: the other passes box those better.
+    assert detector.detect_any_size(photo, fine_pass=True) == at_fine[:1]
+    assert sides[-1] == round(1.5 * detector.max_side)
+
+
+def test_the_fine_pass_finds_a_distant_plate_in_a_wide_photo():
+    from edge.lab.synth.plates import PlateRenderer
+
+    face = PlateRenderer(5).draw_plate("CA").image
+    noise = np.random.default_rng(1).integers(60, 200, (720, 1280, 3), dtype=np.uint8)
+    photo = cv2.GaussianBlur(noise, (31, 31), 0)
+    width = 70  # 35 px at the 640 letterbox: smaller than most plates the detector learnt
+    height = round(face.shape[0] * width / face.shape[1])
+    plate = Box(700, 300, width, height)
+    photo[plate.y : plate.y + height, plate.x : plate.x + width] = cv2.resize(
+        face, (width, height), interpolation=cv2.INTER_AREA
+    )
+    detector = PlateDetector(SHIPPED_MODEL)
+    with_fine = detector.detect_any_size(photo, fine_pass=True)
+    assert any(d.box.iou(plate) >= 0.3 for d in with_fine)
+    assert all(d.box.w < 0.1 * 1280 for d in with_fine)
 
 
 @pytest.mark.parametrize("state", ["BR", "CA", "EU"])

@@ -97,3 +97,41 @@ def test_loss_by_stage_counts_each_plate_at_every_stage(shared_data):
     assert stages.top1_exact <= stages.top10_exact <= stages.top10_exact_pooled
     assert 0 < stages.ms_per_photo_median <= stages.ms_per_photo_p90
     assert len(stages.misreads) == round(stages.plates * (1 - stages.top1_exact))
+
+
+def test_read_reports_the_plates_the_evaluation_scores_for_the_same_photos(
+    shared_data, tmp_path, capsys
+):
+    """`alpr-edge eval` scores what `alpr-edge read` prints: the same detector threshold,
+    passes and OCR settings (the detector once dropped still detections below 0.5 in
+    `read` and kept them down to 0.3 in `eval`)."""
+    import json
+
+    from edge.cli import build_parser
+    from edge.cli.eval import _ocr_settings
+    from edge.config import DetectorConfig
+    from edge.runtime.pipeline.components import detector_from
+    from edge.runtime.pipeline.stills import read_photo
+    from edge.runtime.recognise import PlateReader
+
+    photos = sorted(shared_data("real", "br").glob("*.jpg"))[:20]
+    config = tmp_path / "edge.toml"
+    config.write_text(
+        f'[detector]\nmodel = "{MODELS / "detector.onnx"}"\n'
+        f'[ocr]\nmodel = "{MODELS / "ocr.onnx"}"\n'
+        f'plate_config = "{MODELS / "ocr_plate_config.yaml"}"\n'
+    )
+    assert main(["read", "--json", "--config", str(config), *map(str, photos)]) == 0
+    printed = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]
+    by_read = {Path(p["image"]).name: sorted(x["text"] for x in p["plates"]) for p in printed}
+
+    settings = DetectorConfig(model=MODELS / "detector.onnx")
+    detector = detector_from(settings, ["CPUExecutionProvider"], stills=True)
+    ocr = _ocr_settings(build_parser().parse_args(["eval"]))
+    reader = PlateReader(MODELS / "ocr.onnx", MODELS / "ocr_plate_config.yaml").configured(ocr)
+    scored = 0
+    for path in photos:
+        found = read_photo(cv2.imread(str(path)), detector, reader, ocr, settings.still_fine_pass)
+        assert by_read[path.name] == sorted(p.text.text for p in found), path.name
+        scored += len(found)
+    assert scored > 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -61,7 +62,7 @@ def _run(args: argparse.Namespace) -> int:
     )
     from edge.lab.evaluation.end_to_end import evaluate_end_to_end
     from edge.lab.evaluation.ocr import evaluate_us_crops
-    from edge.runtime.detect import PlateDetector
+    from edge.runtime.pipeline.components import detector_from
     from edge.runtime.recognise import PlateReader
 
     if shared_data_path("real") is None:
@@ -70,7 +71,11 @@ def _run(args: argparse.Namespace) -> int:
             "(set ALPR_SHARED_DATA)"
         )
         return EXIT_OK
-    detector = PlateDetector(args.detector) if _present(args.detector) else None
+    detector = None
+    if _present(args.detector):
+        # Opened as `alpr-edge read` opens it, so the figures are what `read` gives.
+        settings = replace(DetectorConfig(), model=args.detector)
+        detector = detector_from(settings, ("CPUExecutionProvider",), stills=True)
     reader = None
     if _present(args.ocr_model):
         reader = PlateReader(args.ocr_model, args.ocr_config).configured(_ocr_settings(args))
@@ -136,8 +141,6 @@ def _stages(
 
 def _ocr_settings(args: argparse.Namespace) -> OcrConfig:
     """The [ocr] defaults as `alpr-edge read` uses them, with this command's choices."""
-    from dataclasses import replace
-
     from edge.config import OcrConfig
 
     return replace(

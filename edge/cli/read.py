@@ -31,7 +31,7 @@ def read_command(args: argparse.Namespace) -> int:
     config = load(args.config, defaults_ok=True)  # needs no camera
     images, problems = _collect_images(args.paths)
     reader = open_reader(config)
-    detector = None if args.plate_crops else open_detector(config)
+    detector = None if args.plate_crops else open_detector(config, stills=True)
     for path in images:
         image = read_image(path)
         if image is None:

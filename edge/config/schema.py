@@ -211,7 +211,16 @@ class DetectorConfig(ModelRuntime):
         1,
         at_least(1),
     )
-    min_score: float = option("detections scoring below this are ignored", 0.5, between(0, 1))
+    min_score: float = option(
+        "in video, detections scoring below this are ignored", 0.5, between(0, 1)
+    )
+    still_min_score: float = option(
+        "in still photos (alpr-edge read), detections scoring below this are ignored: lower "
+        "than min_score, as a photo has no later frames to find a faint plate in (the "
+        "figures in models/README.md are measured at this threshold)",
+        0.3,
+        between(0, 1),
+    )
     still_fine_pass: bool = option(
         "in still photos, also search at 1.5x the model's resolution for distant plates "
         "(narrower than 0.1 of the photo's long side); costs about 3x the detector's time "

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from edge.config import EdgeConfig
+from edge.config import DetectorConfig, EdgeConfig
 from edge.errors import ConfigError
 from edge.runtime.store import ReadStore
 
@@ -64,15 +64,25 @@ def usable_providers(
     return usable
 
 
-def open_detector(config: EdgeConfig) -> PlateDetector:
+def open_detector(config: EdgeConfig, stills: bool = False) -> PlateDetector:
+    """The unit's detector, for video or (`stills`) for still photos."""
+    settings = config.detector
+    providers = usable_providers(config, "detector", settings.providers)
+    return detector_from(settings, providers, stills)
+
+
+def detector_from(
+    settings: DetectorConfig, providers: Sequence[str], stills: bool = False
+) -> PlateDetector:
+    """A detector opened from its settings, with the score threshold of video or of stills
+    (`alpr-edge read` and `alpr-edge eval` both open it here, so they never disagree)."""
     from edge.runtime.detect import PlateDetector
 
-    settings = config.detector
     return PlateDetector(
         settings.model,
-        providers=usable_providers(config, "detector", settings.providers),
+        providers=tuple(providers),
         threads=settings.threads,
-        score_threshold=settings.min_score,
+        score_threshold=settings.still_min_score if stills else settings.min_score,
     )
 
 

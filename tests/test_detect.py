@@ -203,6 +203,14 @@ def test_the_fine_pass_searches_at_one_and_a_half_times_and_keeps_only_small_pla
     assert sides[-1] == round(1.5 * detector.max_side)
 
 
+def test_the_fine_pass_searches_a_squarer_photo_at_no_more_pixels_than_a_720p_one():
+    detector = PlateDetector(SHIPPED_MODEL)
+    assert detector.fine_side(1280, 720) == 960
+    assert detector.fine_side(1280, 1280) == 720
+    assert detector.fine_side(960, 1280) == 831
+    assert detector.fine_side(2000, 400) == 960
+
+
 def test_the_fine_pass_finds_a_distant_plate_in_a_wide_photo():
     from edge.lab.synth.plates import PlateRenderer
 

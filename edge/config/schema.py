@@ -222,9 +222,9 @@ class DetectorConfig(ModelRuntime):
         between(0, 1),
     )
     still_fine_pass: bool = option(
-        "in still photos, also search at 1.5x the model's resolution for distant plates "
-        "(narrower than 0.1 of the photo's long side); costs about 3x the detector's time "
-        "(models/README.md)",
+        "in still photos, also search at 1.5x the model's resolution (at most 960x540 "
+        "pixels) for distant plates narrower than 0.1 of the photo's long side; about 3x "
+        "the detector's time (models/README.md)",
         False,
     )
 

@@ -42,6 +42,9 @@ LARGE_PLATE_SHARE = 0.42
 # narrower than FINE_PLATE_SHARE of the long side (wider ones the other passes box better).
 FINE_PASS_SCALE = 1.5
 FINE_PLATE_SHARE = 0.1
+# The fine pass never searches more pixels than a 16:9 photo's at 1.5x (960x540): a squarer
+# photo is searched at a smaller side, so the pass costs at most what it costs on 720p.
+FINE_PASS_PIXELS = 960 * 540
 
 
 @dataclass(frozen=True)
@@ -165,8 +168,15 @@ class PlateDetector:
         found = merge_large(full, [d for d in coarse if d.box.w >= LARGE_PLATE_SHARE * long_side])
         if not fine_pass:
             return found
-        fine = self.detect_at(image_bgr, round(self.max_side * FINE_PASS_SCALE))
+        fine = self.detect_at(image_bgr, self.fine_side(image_bgr.shape[1], image_bgr.shape[0]))
         return merge_small(found, [d for d in fine if d.box.w < FINE_PLATE_SHARE * long_side])
+
+    def fine_side(self, width: int, height: int) -> int:
+        """The letterbox side of a still's fine pass: `FINE_PASS_SCALE` times the model's, or
+        less for a photo squarer than 16:9 (`FINE_PASS_PIXELS`)."""
+        aspect = max(width, height) / max(min(width, height), 1)
+        capped = int((FINE_PASS_PIXELS * aspect) ** 0.5)
+        return min(round(self.max_side * FINE_PASS_SCALE), capped)
 
     def look_again(self, image_bgr: np.ndarray, found: Detection) -> Detection:
         """`found` boxed again from a second look at twice the resolution: the detector runs on

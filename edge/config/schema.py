@@ -224,8 +224,9 @@ class DetectorConfig(ModelRuntime):
     still_fine_pass: bool = option(
         "in still photos, also search at 1.5x the model's resolution (at most 960x540 "
         "pixels) for distant plates narrower than 0.1 of the photo's long side; about 3x "
-        "the detector's time (models/README.md)",
-        False,
+        "the detector's time (real/us top-1 0.616 -> 0.687, detection recall 0.919 -> 0.970, "
+        "real/eu and real/br no lower: models/README.md)",
+        True,
     )
 
 

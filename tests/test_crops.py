@@ -137,3 +137,16 @@ def test_a_second_look_reboxes_only_the_small_plates_and_reads_them_from_the_new
     detector.looked.clear()
     plain = read_photo(frame, detector, FakeReader(), replace(ocr, still_second_look=False))
     assert detector.looked == [] and plain[0].box == Box(10, 10, 60, 20)
+
+
+def test_a_plate_is_warped_from_its_corners_only_where_they_agree_with_its_box():
+    from edge.runtime.pipeline.stills import agreeing_corners
+    from edge.runtime.types import Detection
+
+    box = Box(100, 50, 200, 60)
+    tilted = ((104.0, 48.0), (302.0, 56.0), (298.0, 112.0), (98.0, 104.0))
+    assert agreeing_corners(Detection(box, 0.9, tilted)) == tilted
+    # Corners around half the plate (the corner head on a close-up): cut from the box instead.
+    half = ((100.0, 50.0), (200.0, 50.0), (200.0, 110.0), (100.0, 110.0))
+    assert agreeing_corners(Detection(box, 0.9, half)) is None
+    assert agreeing_corners(Detection(box, 0.9)) is None

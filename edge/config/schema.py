@@ -286,7 +286,8 @@ class OcrConfig(ModelRuntime):
     )
     still_rectify: bool = option(
         "in still photos, warp each plate flat from the detector's four corners before "
-        "reading it, instead of cutting its box (kept off: see models/README.md)",
+        "reading it where the box around them agrees with the detector's box (IoU >= 0.7), "
+        "instead of cutting its box (see models/README.md)",
         False,
     )
     still_pad_edges: bool = option(

@@ -38,11 +38,28 @@ def read_photo(
 ) -> list[PlateInImage]:
     """Every plate found in a photo, read (`fine_pass`: `detector.still_fine_pass`)."""
     detections = detector.detect_any_size(image, fine_pass)
-    corners = [d.corners for d in detections] if ocr.still_rectify else None
+    corners = [agreeing_corners(d) for d in detections] if ocr.still_rectify else None
     texts = read_photo_boxes(image, [d.box for d in detections], reader, ocr, corners)
     if ocr.still_second_look:
         detections, texts = _second_look(image, detector, reader, ocr, detections, texts)
     return [PlateInImage(t, d.box, d.score) for t, d in zip(texts, detections, strict=True)]
+
+
+# Corners whose own box overlaps the detector's box less than this (IoU) are not the plate's: the
+# corner head is weakest on close-ups, and warping from wrong corners reads the wrong patch.
+CORNERS_AGREE_IOU = 0.7
+
+
+def agreeing_corners(detection: Detection) -> tuple[tuple[float, float], ...] | None:
+    """The detection's corners where the box around them agrees with its box, else None (the
+    plate is then cut from its box)."""
+    if detection.corners is None:
+        return None
+    xs = [x for x, _ in detection.corners]
+    ys = [y for _, y in detection.corners]
+    x1, y1 = min(xs), min(ys)
+    around = Box(round(x1), round(y1), round(max(xs) - x1), round(max(ys) - y1))
+    return detection.corners if around.iou(detection.box) >= CORNERS_AGREE_IOU else None
 
 
 # A plate narrower than this (pixels) gets a second look. Looking again at wider plates read
@@ -65,7 +82,7 @@ def _second_look(
         return detections, texts
     looked = {i: detector.look_again(image, detections[i]) for i in again}
     moved = [i for i in again if looked[i].box != detections[i].box]
-    corners = [looked[i].corners for i in moved] if ocr.still_rectify else None
+    corners = [agreeing_corners(looked[i]) for i in moved] if ocr.still_rectify else None
     reread = read_photo_boxes(image, [looked[i].box for i in moved], reader, ocr, corners)
     detections, texts = list(detections), list(texts)
     for i, text in zip(moved, reread, strict=True):

@@ -42,6 +42,10 @@ def record_search(
     )
 
 
+# The purpose recorded when someone reads the audit log itself (CLI or console).
+AUDIT_PURPOSE = "audit of the ALPR unit"
+
+
 def record_audit_access(audit_file: Path, event: Event, reason: str, **details: object) -> None:
     """Audit a command that read the audit log (verify, export, report)."""
     _record(
@@ -52,7 +56,7 @@ def record_audit_access(audit_file: Path, event: Event, reason: str, **details: 
             reason=reason,
             username=getpass.getuser(),
             user_agency="",
-            purpose="audit of the ALPR unit",
+            purpose=AUDIT_PURPOSE,
             details=details,
         ),
     )

@@ -31,7 +31,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from edge.audit.access import record_search
+from edge.audit.access import AUDIT_PURPOSE, record_search
 from edge.audit.events import Decision, Event
 from edge.audit.log import AuditEvent, AuditLog, ChainHead, verify
 from edge.audit.terms import prohibited_terms_in
@@ -53,6 +53,9 @@ HERE = Path(__file__).parent
 SESSION_COOKIE = "alpr_session"
 LOGIN_CSRF_COOKIE = "alpr_login_csrf"
 MAX_LIMIT = 500
+# The purpose the audit log records for what staff do in the console (auditors' views record
+# `AUDIT_PURPOSE`, as the CLI's do).
+CONSOLE_PURPOSE = "alpr-edge console"
 CACHE_SECONDS = 30.0
 # The public page may be asked for any month: keep only this many figures sets.
 CACHE_ENTRIES = 32
@@ -126,8 +129,16 @@ class Console:
             log.close()
 
     def console_event(
-        self, event: Event, decision: Decision, reason: str, user: str, **details: Any
+        self,
+        event: Event,
+        decision: Decision,
+        reason: str,
+        user: str,
+        purpose: str = CONSOLE_PURPOSE,
+        **details: Any,
     ) -> None:
+        """One audit row for what `user` did in the console, on behalf of the operator's
+        agency; every row carries `via: console`."""
         self.audit(
             AuditEvent(
                 event=event,
@@ -135,7 +146,7 @@ class Console:
                 reason=reason,
                 username=user,
                 user_agency=self.paths.operator_agency,
-                purpose="alpr-edge console",
+                purpose=purpose,
                 details={"via": "console", **details},
             )
         )
@@ -385,16 +396,14 @@ async def access_results(request: Request, console: Console, session: Session) -
         "via": "console",
     }
     if terms:
-        console.audit(
-            AuditEvent(
-                event=Event.SEARCH,
-                decision=Decision.REFUSED,
-                reason=f"prohibited purpose: {terms[0].category}",
-                username=session.user,
-                user_agency=console.paths.operator_agency,
-                purpose=values["purpose"],
-                details={"criteria": criteria},
-            )
+        # The criteria already say `via: console`; the row carries the purpose as typed.
+        console.console_event(
+            Event.SEARCH,
+            Decision.REFUSED,
+            f"prohibited purpose: {terms[0].category}",
+            session.user,
+            values["purpose"],
+            criteria=criteria,
         )
         return refuse(
             f"Refused: the purpose names a prohibited use ({terms[0].category}); this refusal "
@@ -669,16 +678,13 @@ async def audit_page(request: Request, console: Console, session: Session) -> Re
     except InputError as exc:
         raise HTTPException(400, str(exc)) from None
     filters = {k: params.get(k, "") for k in ("from", "to", "event", "user", "agency", "limit")}
-    console.audit(
-        AuditEvent(
-            event=Event.AUDIT_BROWSE,
-            decision=Decision.DONE,
-            reason="audit log viewed in the console",
-            username=session.user,
-            user_agency=console.paths.operator_agency,
-            purpose="audit of the ALPR unit",
-            details={"filters": filters, "via": "console"},
-        )
+    console.console_event(
+        Event.AUDIT_BROWSE,
+        Decision.DONE,
+        "audit log viewed in the console",
+        session.user,
+        AUDIT_PURPOSE,
+        filters=filters,
     )
     rows = audit_rows(console.paths.audit_file, wanted)
     return render(
@@ -704,16 +710,14 @@ async def audit_verify(request: Request, console: Console, session: Session) -> 
         expected = ChainHead(int(seq), digest, None)
     result = verify(console.paths.audit_file, expected)
     verdict = "intact" if result.ok else "BROKEN"
-    console.audit(
-        AuditEvent(
-            event=Event.AUDIT_VERIFY,
-            decision=Decision.DONE,
-            reason=f"chain {verdict}",
-            username=session.user,
-            user_agency=console.paths.operator_agency,
-            purpose="audit of the ALPR unit",
-            details={"rows": result.rows, "breaks": [b.seq for b in result.breaks]},
-        )
+    console.console_event(
+        Event.AUDIT_VERIFY,
+        Decision.DONE,
+        f"chain {verdict}",
+        session.user,
+        AUDIT_PURPOSE,
+        rows=result.rows,
+        breaks=[b.seq for b in result.breaks],
     )
     return render(
         request,
@@ -737,21 +741,15 @@ async def audit_export(request: Request, console: Console, session: Session) -> 
     except InputError as exc:
         raise HTTPException(400, str(exc)) from None
     agency = _form_text(form, "agency") or None
-    console.audit(
-        AuditEvent(
-            event=Event.AUDIT_EXPORT,
-            decision=Decision.DONE,
-            reason=f"audit rows exported as {fmt} from the console",
-            username=session.user,
-            user_agency=console.paths.operator_agency,
-            purpose="audit of the ALPR unit",
-            details={
-                "start": start.isoformat() if start else None,
-                "end": end.isoformat() if end else None,
-                "agency": agency,
-                "via": "console",
-            },
-        )
+    console.console_event(
+        Event.AUDIT_EXPORT,
+        Decision.DONE,
+        f"audit rows exported as {fmt} from the console",
+        session.user,
+        AUDIT_PURPOSE,
+        start=start.isoformat() if start else None,
+        end=end.isoformat() if end else None,
+        agency=agency,
     )
     out = io.StringIO()
     write_export(export_rows(console.paths.audit_file, start, end, agency), out, fmt)
@@ -778,16 +776,13 @@ async def sharing_page(request: Request, console: Console, session: Session) -> 
     agency = request.query_params.get("agency", "") or (agencies[0] if agencies else "")
     log = {"messages": [], "queries": []}
     if agency:
-        console.audit(
-            AuditEvent(
-                event=Event.AUDIT_BROWSE,
-                decision=Decision.DONE,
-                reason=f"sharing log of {agency} viewed in the console",
-                username=session.user,
-                user_agency=console.paths.operator_agency,
-                purpose="audit of the ALPR unit",
-                details={"agency": agency, "via": "console"},
-            )
+        console.console_event(
+            Event.AUDIT_BROWSE,
+            Decision.DONE,
+            f"sharing log of {agency} viewed in the console",
+            session.user,
+            AUDIT_PURPOSE,
+            agency=agency,
         )
         log = sharing_log(console.paths.audit_file, agency)
     return render(request, "sharing.html", agencies=agencies, agency=agency, log=log)

@@ -204,3 +204,16 @@ def test_a_plate_prints_its_die_shape_where_the_font_would_print_its_own():
     font = fonts("serial")[0]
     assert glyph_mask("I", font, {"I": serifed_i}) is serifed_i(font)
     assert np.array_equal(glyph_mask("I", font, {}), text_mask("I", font))
+
+
+def test_a_renderer_can_draw_a_set_share_of_its_plates_from_outside_the_us():
+    from edge.plates.regions import US, region
+
+    def outside(renderer):
+        plates = [renderer.draw_plate() for _ in range(600)]
+        return sum(region(p.state).country != US for p in plates) / len(plates)
+
+    assert outside(PlateRenderer(3)) < 0.1
+    assert 0.33 < outside(PlateRenderer(3, outside_us_share=0.4)) < 0.47
+    with pytest.raises(ValueError, match="outside_us_share"):
+        PlateRenderer(3, outside_us_share=1.0)

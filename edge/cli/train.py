@@ -90,6 +90,7 @@ def _train_ocr(args: argparse.Namespace) -> int:
             max_state_set_crops=args.state_set_crops,
             state_set_regions=not args.no_state_set_regions,
             state_set_share=args.state_set_share,
+            outside_us_share=args.outside_us_share,
         ),
         train_ocr,
     )
@@ -255,6 +256,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="share of each batch's real part drawn from the state set's crops, each source "
         "from a pool of its own (default: one pool of all real crops)",
+    )
+    ocr.add_argument(
+        "--outside-us-share",
+        type=_share,
+        default=None,
+        help="share of a fine-tune's rendered plates from regions outside the US (EU, UK, BR; "
+        "default: the renderer's California-first weights, about 4 %%)",
     )
     ocr.set_defaults(handler=_train_ocr)
     state = models.add_parser(

@@ -24,7 +24,7 @@ from edge.lab.synth.formats import random_groups
 from edge.lab.synth.glyphs import die_shapes, glyph_mask
 from edge.lab.synth.layouts import LAYOUTS, Layout
 from edge.lab.synth.paint import Rect
-from edge.plates.regions import REGION_CODES, region
+from edge.plates.regions import REGION_CODES, US, region
 
 _camera_crop = camera_crop
 
@@ -163,6 +163,23 @@ def _separator(
         layout.sticker(canvas, box, rng)
 
 
+def _outside_us_weighted(designs: list[Design], weights: list[float], share: float) -> list[float]:
+    """`weights` rescaled so the designs of regions outside the US draw `share` of the plates
+    (a fine-tune on thousands of real US crops needs more European and Brazilian renders to
+    keep reading those plates)."""
+    if not 0.0 <= share < 1.0:
+        raise ValueError(f"outside_us_share must be within [0, 1), got {share}")
+    outside = [region(d.state).country != US for d in designs]
+    total_out = sum(w for w, o in zip(weights, outside, strict=True) if o)
+    total_us = sum(weights) - total_out
+    if total_out == 0 or total_us == 0:
+        return weights
+    return [
+        w * (share / total_out if o else (1 - share) / total_us)
+        for w, o in zip(weights, outside, strict=True)
+    ]
+
+
 class PlateRenderer:
     """Draws random labelled plates; the same seed gives the same sequence of plates."""
 
@@ -171,6 +188,7 @@ class PlateRenderer:
         seed: int,
         states: tuple[str, ...] | None = None,
         negative_rate: float = 0.0,
+        outside_us_share: float | None = None,
     ) -> None:
         wanted = tuple(region(s).code for s in states) if states else REGION_CODES
         self.designs = [d for d in DESIGNS if d.state in wanted]
@@ -188,6 +206,8 @@ class PlateRenderer:
             per_state[design.state] = per_state.get(design.state, 0.0) + design.weight
         share = {s: STATE_FREQUENCY.get(s, 1.0) / total for s, total in per_state.items()}
         self.weights = [d.weight * share[d.state] for d in self.designs]
+        if outside_us_share is not None:
+            self.weights = _outside_us_weighted(self.designs, self.weights, outside_us_share)
 
     def draw_plate(self, state: str | None = None, text: str | None = None) -> FlatPlate:
         """A plate face; `state` and `text` pin what is printed (text is split into the groups

@@ -101,6 +101,9 @@ class OcrTrainConfig:
     # The share of each batch's real part drawn from the state set's crops, from a pool of
     # their own (the rest from the MIT crops'); None = one pool, each crop as likely.
     state_set_share: float | None = None
+    # The share of rendered plates from regions outside the US (EU, UK, BR...); None keeps the
+    # renderer's California-first weights (about 4 % outside the US).
+    outside_us_share: float | None = None
     # Start from these weights (an exported `ocr.onnx`) instead of random ones: a fine-tune.
     init: Path | None = None
     threads: int = 1
@@ -351,7 +354,12 @@ def train_ocr(config: OcrTrainConfig) -> dict[str, object]:
     deadline = started + config.minutes * 60 * 0.95
     shape = OcrModelShape(regions=REGION_CODES)
     renderer = LetterBalancedRenderer(
-        PlateRenderer(config.seed, negative_rate=config.negative_rate), config.rare_letter_rate
+        PlateRenderer(
+            config.seed,
+            negative_rate=config.negative_rate,
+            outside_us_share=config.outside_us_share,
+        ),
+        config.rare_letter_rate,
     )
     validation = list(_renders(PlateRenderer(config.seed + 1_000_000), config.validation_size))
     synth = SamplePool(config.pool_size, shape)

@@ -1,6 +1,6 @@
 """Reading still images: whole photos (detector, then OCR) or plate crops (OCR only).
 
-A photo is all there is, so it is searched at two resolutions (`detect_any_size`) and each
+A photo is all there is, so it is searched at three resolutions (`detect_any_size`) and each
 plate is read at several crop margins that vote (`ocr.still_crop_margins`); a plate crop given
 whole is read as given and, when unsure, in the views of `ocr.plate_crop_views`. `alpr-edge
 read` and the lab's evaluation both read through here, so the two never disagree.

@@ -199,3 +199,9 @@ def test_a_pass_keeps_the_candidates_its_reads_voted_for_the_voted_text_first():
     assert [c.text for c in candidates] == ["7ABC123", "7A8C123"]
     assert candidates[0].confidence == 0.8
     assert candidates[1].confidence == 0.075
+
+
+def test_a_single_read_is_kept_as_the_ocr_decoded_it():
+    # 2DA044 fits no California serial, but the OCR's decoder already weighed the formats with
+    # every character's probabilities; one read is not second-guessed by swapping characters.
+    assert vote_text([text("2DA044")]).text == "2DA044"

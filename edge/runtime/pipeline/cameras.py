@@ -29,9 +29,8 @@ from edge.errors import InputError
 from edge.runtime.capture import DecodeThread, FrameSource, LiveSource, SourceGap, open_source
 from edge.runtime.hotlist import Hotlist
 from edge.runtime.pipeline.components import open_models
-from edge.runtime.pipeline.orchestrator import Pipeline, ReadSink, RunStats
+from edge.runtime.pipeline.orchestrator import Detector, Pipeline, ReadSink, RunStats
 from edge.runtime.pipeline.runner import stopped_by_signals
-from edge.runtime.pipeline.search_areas import AreaDetector
 from edge.runtime.recognise import PlateReader
 from edge.runtime.store import ReadStore
 
@@ -81,7 +80,7 @@ class CameraInputs:
     config: EdgeConfig
     sources: dict[str, FrameSource]
     unopened: dict[str, str]
-    detector: AreaDetector
+    detector: Detector
     reader: PlateReader
 
 

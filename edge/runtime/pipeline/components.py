@@ -13,7 +13,7 @@ from edge.runtime.store import ReadStore
 
 if TYPE_CHECKING:
     from edge.runtime.detect import PlateDetector
-    from edge.runtime.pipeline.search_areas import AreaDetector
+    from edge.runtime.pipeline.orchestrator import Detector
     from edge.runtime.recognise import PlateReader
 
 log = logging.getLogger(__name__)
@@ -108,10 +108,16 @@ def open_store(config: EdgeConfig) -> ReadStore:
     )
 
 
-def open_models(config: EdgeConfig) -> tuple[AreaDetector, PlateReader]:
-    """Both models, loaded before anything is written, so a bad model file changes nothing."""
+def open_models(config: EdgeConfig) -> tuple[Detector, PlateReader]:
+    """Both models, loaded before anything is written, so a bad model file changes nothing;
+    a folder of stills (`[camera] stills`) is searched as `alpr-edge read` searches a photo."""
     from edge.runtime.pipeline.search_areas import AreaDetector
+    from edge.runtime.pipeline.stills import StillSearch
 
+    if config.camera.stills:
+        detector = open_detector(config, stills=True)
+        fine_pass = config.detector.still_fine_pass
+        return StillSearch(detector, config.ocr, fine_pass), open_reader(config)
     return AreaDetector(open_detector(config)), open_reader(config)
 
 

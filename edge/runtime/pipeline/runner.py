@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from edge.config import EdgeConfig
 from edge.runtime.capture import CaptureStats, DecodeThread, FrameSource, open_source
 from edge.runtime.pipeline.components import open_models
-from edge.runtime.pipeline.orchestrator import Pipeline, ReadSink, RunStats
-from edge.runtime.pipeline.search_areas import AreaDetector
+from edge.runtime.pipeline.orchestrator import Detector, Pipeline, ReadSink, RunStats
 from edge.runtime.recognise import PlateReader
 from edge.runtime.store import ReadStore
 
@@ -54,7 +53,7 @@ class Inputs:
 
     config: EdgeConfig
     source: FrameSource
-    detector: AreaDetector
+    detector: Detector
     reader: PlateReader
 
     @property

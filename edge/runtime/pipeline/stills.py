@@ -37,12 +37,38 @@ def read_photo(
     fine_pass: bool = False,
 ) -> list[PlateInImage]:
     """Every plate found in a photo, read (`fine_pass`: `detector.still_fine_pass`)."""
-    detections = detector.detect_any_size(image, fine_pass)
+    detections = find_photo_plates(image, detector, ocr, fine_pass)
     corners = [agreeing_corners(d) for d in detections] if ocr.still_rectify else None
     texts = read_photo_boxes(image, [d.box for d in detections], reader, ocr, corners)
-    if ocr.still_second_look:
-        detections, texts = _second_look(image, detector, reader, ocr, detections, texts)
     return [PlateInImage(t, d.box, d.score) for t, d in zip(texts, detections, strict=True)]
+
+
+def find_photo_plates(
+    image: np.ndarray, detector: PlateDetector, ocr: OcrConfig, fine_pass: bool = False
+) -> list[Detection]:
+    """Every plate in a photo, boxed as it is read: searched at every size
+    (`PlateDetector.detect_any_size`), and with `ocr.still_second_look` each small plate
+    (`SECOND_LOOK_WIDTH`) boxed again at 2x (`PlateDetector.look_again`)."""
+    detections = detector.detect_any_size(image, fine_pass)
+    if not ocr.still_second_look:
+        return detections
+    return [_second_look(image, detector, d) for d in detections]
+
+
+class StillSearch:
+    """The pipeline's detector for a folder of single stills (`[camera] stills`): each image
+    is searched as `alpr-edge read` searches a photo, so `run --stills` stores what `read`
+    reads (a still has no motion, so its search area is always the whole image)."""
+
+    def __init__(self, detector: PlateDetector, ocr: OcrConfig, fine_pass: bool) -> None:
+        self.detector = detector
+        self.ocr = ocr
+        self.fine_pass = fine_pass
+
+    def detect(
+        self, image_bgr: np.ndarray, areas: list[Box], scale: float = 1.0
+    ) -> list[Detection]:
+        return find_photo_plates(image_bgr, self.detector, self.ocr, self.fine_pass)
 
 
 # Corners whose own box overlaps the detector's box less than this (IoU) are not the plate's: the
@@ -67,27 +93,12 @@ def agreeing_corners(detection: Detection) -> tuple[tuple[float, float], ...] | 
 SECOND_LOOK_WIDTH = 100
 
 
-def _second_look(
-    image: np.ndarray,
-    detector: PlateDetector,
-    reader: PlateReader,
-    ocr: OcrConfig,
-    detections: list[Detection],
-    texts: list[PlateText],
-) -> tuple[list[Detection], list[PlateText]]:
-    """Small plates (`SECOND_LOOK_WIDTH`) boxed again at 2x (`PlateDetector.look_again`)
-    and read from the new box."""
-    again = [i for i, d in enumerate(detections) if d.box.w < SECOND_LOOK_WIDTH]
-    if not again:
-        return detections, texts
-    looked = {i: detector.look_again(image, detections[i]) for i in again}
-    moved = [i for i in again if looked[i].box != detections[i].box]
-    corners = [agreeing_corners(looked[i]) for i in moved] if ocr.still_rectify else None
-    reread = read_photo_boxes(image, [looked[i].box for i in moved], reader, ocr, corners)
-    detections, texts = list(detections), list(texts)
-    for i, text in zip(moved, reread, strict=True):
-        detections[i], texts[i] = looked[i], text
-    return detections, texts
+def _second_look(image: np.ndarray, detector: PlateDetector, found: Detection) -> Detection:
+    """A small plate boxed again at 2x; a wider one, or one whose box did not move, as found."""
+    if found.box.w >= SECOND_LOOK_WIDTH:
+        return found
+    looked = detector.look_again(image, found)
+    return looked if looked.box != found.box else found
 
 
 def read_photo_boxes(

@@ -316,7 +316,10 @@ def vote_text(texts: Sequence[PlateText], fits: FormatCheck = fits_known_format)
         return tuple(scores[i].get(c, 0.0) / total for i, c in enumerate(candidate))
 
     best = "".join(r[0][0] for r in ranked)
-    if state is not None:
+    # One read is the OCR decoder's own choice among the formats, made with every character's
+    # probabilities; swapping its characters here could only second-guess it (a still under
+    # `run --stills` would then store other than `alpr-edge read` prints).
+    if state is not None and len(voters) > 1:
         best = _fitting(best, ranked, voters, state, fits)
     chars = support(best)
     agreeing = sum(1 for t in voters if _one_apart(t.text, best))

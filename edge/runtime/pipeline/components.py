@@ -124,12 +124,13 @@ def open_models(config: EdgeConfig) -> tuple[Detector, PlateReader]:
 def as_stills(config: EdgeConfig) -> EdgeConfig:
     """The config for a folder of single stills (`[camera] stills`): every image is searched
     whole and read at the still-photo margins, and one reading makes a pass, as
-    `alpr-edge read` reads a photo; a still has no motion to gate on."""
+    `alpr-edge read` reads a photo; a still has no motion to gate on, and no earlier frame
+    of the same vehicle, so nothing in it is a repeat of the photo before."""
     return dataclasses.replace(
         config,
         camera=dataclasses.replace(config.camera, stills=True),
         motion=dataclasses.replace(config.motion, enabled=False),
         detector=dataclasses.replace(config.detector, discover_every_n_frames=1),
         ocr=dataclasses.replace(config.ocr, crop_margins=config.ocr.still_crop_margins),
-        track=dataclasses.replace(config.track, min_reads=1),
+        track=dataclasses.replace(config.track, min_reads=1, repeat_window_s=0.0),
     )

@@ -99,7 +99,7 @@ class FakeDetector:
     def __init__(self):
         self.looked = []
 
-    def detect_any_size(self, image, fine_pass=False):
+    def detect_any_size(self, image):
         from edge.runtime.types import Detection
 
         return [Detection(Box(10, 10, 60, 20), 0.9), Detection(Box(100, 100, 200, 60), 0.8)]

@@ -131,7 +131,7 @@ def test_read_reports_the_plates_the_evaluation_scores_for_the_same_photos(
     reader = PlateReader(MODELS / "ocr.onnx", MODELS / "ocr_plate_config.yaml").configured(ocr)
     scored = 0
     for path in photos:
-        found = read_photo(cv2.imread(str(path)), detector, reader, ocr, settings.still_fine_pass)
+        found = read_photo(cv2.imread(str(path)), detector, reader, ocr)
         assert by_read[path.name] == sorted(p.text.text for p in found), path.name
         scored += len(found)
     assert scored > 0

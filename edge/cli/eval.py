@@ -74,7 +74,7 @@ def _run(args: argparse.Namespace) -> int:
     detector = None
     if _present(args.detector):
         # Opened as `alpr-edge read` opens it, so the figures are what `read` gives.
-        settings = replace(DetectorConfig(), model=args.detector)
+        settings = replace(DetectorConfig(), model=args.detector, still_fine_pass=args.fine_pass)
         detector = detector_from(settings, ("CPUExecutionProvider",), stills=True)
     reader = None
     if _present(args.ocr_model):
@@ -133,8 +133,7 @@ def _stages(
         if folder is None:
             print(f"real/{name} stage figures skipped: data missing")
             continue
-        photos = load_plate_photos(folder)
-        stages = evaluate_stages(detector, reader, photos, ocr, args.fine_pass)
+        stages = evaluate_stages(detector, reader, load_plate_photos(folder), ocr)
         figures[f"stages/{name}"] = stages.summary()
         log.debug("real/%s stage misreads (file, label, read): %s", name, stages.misreads)
 

@@ -42,7 +42,7 @@ def read_command(args: argparse.Namespace) -> int:
         if detector is None:
             found = [read_plate_crop(image, reader, config.ocr)]
         else:
-            found = read_photo(image, detector, reader, config.ocr, config.detector.still_fine_pass)
+            found = read_photo(image, detector, reader, config.ocr)
         seconds = time.perf_counter() - started
         plates = [
             {

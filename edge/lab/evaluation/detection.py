@@ -91,7 +91,9 @@ class DetectionEvaluation(Figures):
 
 def find_plates(detector: PlateDetector, photos: list[PlatePhoto]) -> list[list[Detection]]:
     """Each photo's detections, searched as `alpr-edge read` searches a still photo."""
-    return [detector.detect_any_size(photo.image) for photo in photos]
+    # Two passes, without the fine one: these older rows stay comparable across rounds (the
+    # `stages/*` rows read as `alpr-edge read` does, fine pass and all).
+    return [detector.detect_any_size(photo.image, fine_pass=False) for photo in photos]
 
 
 def evaluate_detection(

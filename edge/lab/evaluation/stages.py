@@ -80,16 +80,14 @@ def evaluate_stages(
     reader: PlateReader,
     photos: list[PlatePhoto],
     ocr: OcrConfig,
-    fine_pass: bool = False,
 ) -> StageEvaluation:
-    """Read every photo as `alpr-edge read` does (`fine_pass`: `detector.still_fine_pass`)
-    and count each plate at every stage."""
+    """Read every photo as `alpr-edge read` does and count each plate at every stage."""
     found = plates = 0
     truth, ours, top1, top10 = _Tally(), _Tally(), _Tally(), _Tally()
     timings, misreads = [], []
     for photo in photos:
         started = time.perf_counter()
-        read = read_photo(photo.image, detector, reader, ocr, fine_pass)
+        read = read_photo(photo.image, detector, reader, ocr)
         timings.append((time.perf_counter() - started) * 1000)
         detections = [Detection(p.box, p.score) for p in read]
         true_boxes = read_photo_boxes(photo.image, [p.box for p in photo.plates], reader, ocr)

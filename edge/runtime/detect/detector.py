@@ -138,6 +138,7 @@ class PlateDetector:
         score_threshold: float = 0.3,
         nms_iou: float = 0.5,
         max_plates: int = 32,
+        fine_pass: bool = False,
     ) -> None:
         from edge.runtime.sessions import open_session
 
@@ -147,6 +148,8 @@ class PlateDetector:
         self.score_threshold = score_threshold
         self.nms_iou = nms_iou
         self.max_plates = max_plates
+        # Whether `detect_any_size` also searches at `FINE_PASS_SCALE` (`still_fine_pass`).
+        self.fine_pass = fine_pass
 
     def infer(self, network_input: np.ndarray) -> list[np.ndarray]:
         """The raw output maps for a letterboxed uint8 NHWC batch (see the module contract)."""
@@ -156,17 +159,19 @@ class PlateDetector:
         """Plates in `image_bgr` (uint8 HxWx3), best first, in the frame's pixel coordinates."""
         return self.detect_at(image_bgr, self.max_side)
 
-    def detect_any_size(self, image_bgr: np.ndarray, fine_pass: bool = False) -> list[Detection]:
+    def detect_any_size(
+        self, image_bgr: np.ndarray, fine_pass: bool | None = None
+    ) -> list[Detection]:
         """Like `detect`, for still photos, where a plate may fill much of the frame: a second
         pass at half the resolution finds the plates wider than the full pass learnt
         (`LARGE_PLATE_SHARE` of the long side), which `overlap.merge_large` merges in. With
-        `fine_pass`, a third pass at `FINE_PASS_SCALE` finds distant plates, which
-        `overlap.merge_small` merges in."""
+        `fine_pass` (default: the detector's own), a third pass at `FINE_PASS_SCALE` finds
+        distant plates, which `overlap.merge_small` merges in."""
         full = self.detect_at(image_bgr, self.max_side)
         long_side = max(image_bgr.shape[:2])
         coarse = self.detect_at(image_bgr, self.max_side // 2)
         found = merge_large(full, [d for d in coarse if d.box.w >= LARGE_PLATE_SHARE * long_side])
-        if not fine_pass:
+        if not (self.fine_pass if fine_pass is None else fine_pass):
             return found
         fine = self.detect_at(image_bgr, self.fine_side(image_bgr.shape[1], image_bgr.shape[0]))
         return merge_small(found, [d for d in fine if d.box.w < FINE_PLATE_SHARE * long_side])

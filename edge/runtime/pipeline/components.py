@@ -74,8 +74,9 @@ def open_detector(config: EdgeConfig, stills: bool = False) -> PlateDetector:
 def detector_from(
     settings: DetectorConfig, providers: Sequence[str], stills: bool = False
 ) -> PlateDetector:
-    """A detector opened from its settings, with the score threshold of video or of stills
-    (`alpr-edge read` and `alpr-edge eval` both open it here, so they never disagree)."""
+    """A detector opened from its settings, with the score threshold and passes of video or
+    of stills (`alpr-edge read` and `alpr-edge eval` both open it here, so they never
+    disagree)."""
     from edge.runtime.detect import PlateDetector
 
     return PlateDetector(
@@ -83,6 +84,7 @@ def detector_from(
         providers=tuple(providers),
         threads=settings.threads,
         score_threshold=settings.still_min_score if stills else settings.min_score,
+        fine_pass=stills and settings.still_fine_pass,
     )
 
 
@@ -115,9 +117,7 @@ def open_models(config: EdgeConfig) -> tuple[Detector, PlateReader]:
     from edge.runtime.pipeline.stills import StillSearch
 
     if config.camera.stills:
-        detector = open_detector(config, stills=True)
-        fine_pass = config.detector.still_fine_pass
-        return StillSearch(detector, config.ocr, fine_pass), open_reader(config)
+        return StillSearch(open_detector(config, stills=True), config.ocr), open_reader(config)
     return AreaDetector(open_detector(config)), open_reader(config)
 
 

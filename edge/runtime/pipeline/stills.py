@@ -34,22 +34,21 @@ def read_photo(
     detector: PlateDetector,
     reader: PlateReader,
     ocr: OcrConfig,
-    fine_pass: bool = False,
 ) -> list[PlateInImage]:
-    """Every plate found in a photo, read (`fine_pass`: `detector.still_fine_pass`)."""
-    detections = find_photo_plates(image, detector, ocr, fine_pass)
+    """Every plate found in a photo, read."""
+    detections = find_photo_plates(image, detector, ocr)
     corners = [agreeing_corners(d) for d in detections] if ocr.still_rectify else None
     texts = read_photo_boxes(image, [d.box for d in detections], reader, ocr, corners)
     return [PlateInImage(t, d.box, d.score) for t, d in zip(texts, detections, strict=True)]
 
 
 def find_photo_plates(
-    image: np.ndarray, detector: PlateDetector, ocr: OcrConfig, fine_pass: bool = False
+    image: np.ndarray, detector: PlateDetector, ocr: OcrConfig
 ) -> list[Detection]:
     """Every plate in a photo, boxed as it is read: searched at every size
     (`PlateDetector.detect_any_size`), and with `ocr.still_second_look` each small plate
     (`SECOND_LOOK_WIDTH`) boxed again at 2x (`PlateDetector.look_again`)."""
-    detections = detector.detect_any_size(image, fine_pass)
+    detections = detector.detect_any_size(image)
     if not ocr.still_second_look:
         return detections
     return [_second_look(image, detector, d) for d in detections]
@@ -60,15 +59,14 @@ class StillSearch:
     is searched as `alpr-edge read` searches a photo, so `run --stills` stores what `read`
     reads (a still has no motion, so its search area is always the whole image)."""
 
-    def __init__(self, detector: PlateDetector, ocr: OcrConfig, fine_pass: bool) -> None:
+    def __init__(self, detector: PlateDetector, ocr: OcrConfig) -> None:
         self.detector = detector
         self.ocr = ocr
-        self.fine_pass = fine_pass
 
     def detect(
         self, image_bgr: np.ndarray, areas: list[Box], scale: float = 1.0
     ) -> list[Detection]:
-        return find_photo_plates(image_bgr, self.detector, self.ocr, self.fine_pass)
+        return find_photo_plates(image_bgr, self.detector, self.ocr)
 
 
 # Corners whose own box overlaps the detector's box less than this (IoU) are not the plate's: the

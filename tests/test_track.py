@@ -205,3 +205,14 @@ def test_a_single_read_is_kept_as_the_ocr_decoded_it():
     # 2DA044 fits no California serial, but the OCR's decoder already weighed the formats with
     # every character's probabilities; one read is not second-guessed by swapping characters.
     assert vote_text([text("2DA044")]).text == "2DA044"
+
+
+def test_without_a_repeat_window_two_plates_one_character_apart_side_by_side_are_two_reads():
+    # A folder of stills (repeat_window_s 0): two cars parked side by side, plates one
+    # character apart, are not one pass split in two.
+    tracker = PlateTracker(TrackConfig(max_gap_frames=0, min_reads=1, repeat_window_s=0), "cam")
+    photo = [(0, [sighting(100, 300, "7ABC123"), sighting(260, 300, "7ABC124")])]
+    assert sorted(p.read.plate for p in drive(tracker, photo)) == ["7ABC123", "7ABC124"]
+    next_photo = [(1, [sighting(100, 300, "7ABC123")])]
+    assert [p.read.plate for p in drive(tracker, next_photo)] == ["7ABC123"]
+    assert tracker.repeats == 0

@@ -350,7 +350,10 @@ class TrackConfig:
         "voted reads less confident than this are dropped", 0.5, between(0, 1)
     )
     repeat_window_s: float = option(
-        "the same plate seen again within this many seconds is not a new read", 30.0, at_least(0)
+        "the same plate seen again within this many seconds is not a new read (nor is a plate one "
+        "character from a pass that just ended at the same place); 0 = no read is a repeat",
+        30.0,
+        at_least(0),
     )
 
 

@@ -12,9 +12,9 @@ A repeat is the same vehicle, never merely a similar text: the same voted plate 
 within `repeat_window_s` on this camera (a car waiting at the light), or a plate one character
 away from a pass that ended moments before at the same place (one pass the tracker split in
 two and misread once: it starts within `SPLIT_PASS_S` of the other's last sighting, within
-`SPLIT_PASS_WIDTHS` plate widths of it). No hotlist hit is suppressed: a read on the hotlist
-(`listed`) that is one character from the earlier read is kept (the same plate again raised its
-hit the first time).
+`SPLIT_PASS_WIDTHS` plate widths of it). A window of 0 makes no pass a repeat. No hotlist
+hit is suppressed: a read on the hotlist (`listed`) that is one character from the earlier
+read is kept (the same plate again raised its hit the first time).
 """
 
 from __future__ import annotations
@@ -229,6 +229,10 @@ class PlateTracker:
     def _repeat_of(self, plate: str, track: Track) -> str | None:
         """The earlier read this pass repeats (module docstring), None when it is a new
         vehicle; remembers this pass."""
+        if self.config.repeat_window_s == 0:
+            # No window: every pass is a vehicle of its own (a folder of stills, where two
+            # plates one character apart side by side in one photo are two cars, not a split).
+            return None
         started = track.first_time or track.best_time
         ended = track.last_time or track.best_time
         assert started is not None and ended is not None  # a concluded track was seen

@@ -13,6 +13,10 @@ from datetime import datetime
 
 import numpy as np
 
+# Two boxes that overlap this much (IoU) hold the same plate: a detection and a track's
+# predicted box, or a fine-pass detection and one from a coarser pass.
+SAME_PLATE_IOU = 0.3
+
 
 @dataclass(frozen=True)
 class Box:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from edge.runtime.types import Box, Detection
+from edge.runtime.types import SAME_PLATE_IOU, Box, Detection
 
 # A detection mostly inside a better one is the same plate boxed twice (at another size, which
 # the detector's own IoU-based suppression lets through); two tracks on one plate read it twice.
@@ -43,10 +43,6 @@ def merge_large(full: list[Detection], large: list[Detection]) -> list[Detection
             continue
         kept = [d for d in kept if d not in nested] + [plate]
     return sorted(kept, key=lambda d: -d.score)
-
-
-# A fine-pass detection this close to another (IoU) is the same plate boxed again.
-SAME_PLATE_IOU = 0.3
 
 
 def merge_small(found: list[Detection], small: list[Detection]) -> list[Detection]:

@@ -28,7 +28,7 @@ from edge.runtime.pipeline.search_areas import merge_overlapping, window_around
 from edge.runtime.recognise.margins import CropReader, read_boxes
 from edge.runtime.store import ReadStore, StoreUnavailable
 from edge.runtime.track import PlatePass, PlateTracker, Sighting
-from edge.runtime.types import Box, Detection, Frame, HotlistHit, VehicleRead
+from edge.runtime.types import SAME_PLATE_IOU, Box, Detection, Frame, HotlistHit, VehicleRead
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -39,8 +39,6 @@ log = logging.getLogger(__name__)
 
 # How often the store is tried while reads wait for it (the limit is [store] backlog_limit).
 BACKLOG_RETRY_S = 10.0
-# Overlap with a settled track's predicted box that marks a detection as that plate.
-SAME_PLATE_IOU = 0.3
 STAGES = ("decode", "motion", "detect", "ocr", "track", "store")
 
 

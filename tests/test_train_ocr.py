@@ -20,6 +20,7 @@ from edge.lab.train.ocr_real import (
     PseudoLabeller,
     RealCrop,
     agreed_label,
+    dashcam_crops,
     load_checked_labels,
 )
 from edge.lab.train.ocr_teacher import TeacherRead
@@ -127,6 +128,44 @@ def test_a_bad_checked_label_names_the_file_and_line(tmp_path, rows, reason):
 def test_a_missing_checked_labels_file_is_named(tmp_path):
     with pytest.raises(ConfigError, match="cannot read the checked labels"):
         load_checked_labels(tmp_path / "missing.csv")
+
+
+def _dashcam_folder(root):
+    import cv2
+
+    (root / "train" / "annots").mkdir(parents=True)
+    (root / "train" / "images").mkdir()
+    photo = np.random.default_rng(0).integers(0, 255, (240, 320, 3), dtype=np.uint8)
+    cv2.imwrite(str(root / "train" / "images" / "car.jpg"), photo)
+    (root / "train" / "annots" / "car.xml").write_text(
+        "<annotation><object><bndbox><xmin>100</xmin><ymin>100</ymin><xmax>200</xmax>"
+        "<ymax>125</ymax></bndbox></object></annotation>"
+    )
+
+
+def test_slack_crops_cut_the_same_plate_wider_or_tighter_and_keep_its_label(tmp_path):
+    _dashcam_folder(tmp_path)
+    crops = list(dashcam_crops(tmp_path, slack=3))
+    tight, *slack = crops
+    assert len(slack) == 3
+    assert {c.key for c in crops} == {tight.key}
+    # Every slack crop is a different cut of the plate, from 6 % narrower to 44 % wider.
+    widths = [c.image.shape[1] for c in slack]
+    assert len({(c.image.shape, c.image.tobytes()) for c in crops}) == 4
+    assert all(94 <= w <= 145 for w in widths)
+    # Seeded by the crop's key: every run trains on the same cuts.
+    again = list(dashcam_crops(tmp_path, slack=3))
+    assert all(np.array_equal(a.image, b.image) for a, b in zip(crops, again, strict=True))
+    labelled = PseudoLabeller(crops, None, checked={tight.key: "B123ABC"}).label(lambda c: [])
+    assert [c.text for c in labelled] == ["B123ABC"] * 4
+    assert len(list(dashcam_crops(tmp_path))) == 1
+
+
+def test_a_negative_slack_crop_count_is_refused(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "ocr", "--smoke", "--init", "models/ocr.onnx", "--slack-crops", "-1"])
+    assert exit_info.value.code == 2
+    assert "--slack-crops: must be 0 or more, got -1" in capsys.readouterr().err
 
 
 def test_a_real_share_outside_zero_to_one_is_refused(capsys):

@@ -104,6 +104,9 @@ class OcrTrainConfig:
     # The share of rendered plates from regions outside the US (EU, UK, BR...); None keeps the
     # renderer's California-first weights (about 4 % outside the US).
     outside_us_share: float | None = None
+    # Crops of each MIT plate cut with a detector's slack besides its tight one (each keeps
+    # the plate's label; `edge.lab.train.ocr_real.SLACK_X`); 0 = the tight crop only.
+    slack_crops: int = 0
     # Start from these weights (an exported `ocr.onnx`) instead of random ones: a fine-tune.
     init: Path | None = None
     threads: int = 1
@@ -381,7 +384,7 @@ def train_ocr(config: OcrTrainConfig) -> dict[str, object]:
     rng = np.random.default_rng(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
 
-    crops = mit_crops(shared_data_dir(), config.max_real_crops)
+    crops = mit_crops(shared_data_dir(), config.max_real_crops, config.slack_crops)
     checked = load_checked_labels(config.checked_labels) if config.checked_labels else {}
     state_set = shared_data_path("state", "us-plates-by-state")
     if config.state_set_labels is not None and state_set is not None:

@@ -144,6 +144,20 @@ def test_a_camera_whose_source_fails_stops_alone_and_the_others_read_on(tmp_path
     assert [run.camera.id for run in result.failed] == ["bad"]
 
 
+def test_one_camera_runs_through_the_same_loop_and_its_source_failure_is_raised(tmp_path):
+    from edge.runtime.pipeline.runner import Inputs, run_pipeline
+
+    many = fake_inputs(tmp_path, {"only": FakeSource("only", 12)})
+    one = Inputs(many.config, many.sources["only"], many.detector, many.reader)
+    store = ReadStore(tmp_path / "data")
+    result = run_pipeline(one, store)
+    assert result.stats.frames == 12 and result.capture.frames == 12
+    failing = FakeSource("only", 3, fail=True)
+    with pytest.raises(OSError, match="device unplugged"):
+        run_pipeline(Inputs(many.config, failing, many.detector, many.reader), store)
+    store.close()
+
+
 def test_cameras_are_served_in_turn_so_none_waits_for_another(tmp_path, monkeypatch):
     served = []
     original = Pipeline.process

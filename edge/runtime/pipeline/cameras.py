@@ -1,5 +1,6 @@
-"""Several cameras on one unit, in one process: shared models, one decoding thread per camera,
-one pipeline thread serving them all in turn.
+"""The cameras of one unit, in one process: shared models, one decoding thread per camera,
+one pipeline thread serving them all in turn. A unit with one camera runs through the same
+loop (`runner.run_pipeline`).
 
 Why one pipeline thread: the detector and OCR sessions, the store and sharing are shared, and
 on a 2-4 core box the models already use the cores; a thread per camera would only fight over
@@ -11,7 +12,8 @@ queue keeps its newest frames and drops the oldest (counted per camera, reported
 stops); a replayed file waits instead (nothing dropped), so a replay reads every frame.
 
 A camera whose source cannot be opened, or fails while running, is logged and left out; the
-others carry on. The run fails (raises) only when no camera can be opened at all.
+others carry on. The run fails (raises) only when no camera can be opened at all; a lone
+camera's failure is raised by `run_pipeline`, as the run's end.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import signal
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, fields
 
 from edge.config import CameraConfig, EdgeConfig
@@ -30,7 +33,6 @@ from edge.runtime.capture import DecodeThread, FrameSource, LiveSource, SourceGa
 from edge.runtime.hotlist import Hotlist
 from edge.runtime.pipeline.components import open_models
 from edge.runtime.pipeline.orchestrator import Detector, Pipeline, ReadSink, RunStats
-from edge.runtime.pipeline.runner import stopped_by_signals
 from edge.runtime.recognise import PlateReader
 from edge.runtime.store import ReadStore
 
@@ -39,6 +41,8 @@ log = logging.getLogger(__name__)
 # How long the pipeline thread sleeps when no camera has a frame ready (it wakes at once when
 # one is queued; this only bounds the wait).
 IDLE_WAIT_S = 0.1
+# Signals that end a run as Ctrl-C does: open tracks are committed first.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 
 
 @dataclass
@@ -52,6 +56,7 @@ class CameraRun:
     decode_seconds: float = 0.0
     seconds: float = 0.0  # wall time from the run's start to this camera's last frame
     error: str | None = None  # why the camera stopped early, when it did
+    failure: BaseException | None = field(default=None, repr=False)  # what its source raised
 
     @property
     def fps(self) -> float:
@@ -192,7 +197,7 @@ def run_cameras(
             _account(feed, started)
     result = CamerasResult(tuple(runs), time.perf_counter() - started)
     for run in runs:
-        _log_stopped(run)
+        _log_stopped(run, inputs.sources.get(run.camera.id))
     return result
 
 
@@ -213,6 +218,7 @@ def _serve(
                 frame = feed.frames.poll()
             except Exception as exc:  # this camera's source failed; the others go on
                 feed.run.error = f"{type(exc).__name__}: {exc}"
+                feed.run.failure = exc
                 log.error(
                     "camera %s: source failed, camera stopped: %s",
                     feed.run.camera.id,
@@ -248,24 +254,54 @@ def _account(feed: _Feed, started: float) -> None:
     run.stats.seconds["decode"] = frames.decode_seconds
 
 
-def _log_stopped(run: CameraRun) -> None:
+def _log_stopped(run: CameraRun, source: FrameSource | None) -> None:
     stats = run.stats
+    captured = source.stats if source is not None else None
+    missing = captured.missing if captured else 0
+    reconnects = captured.reconnects if captured else 0
     log.info(
-        "camera %s stopped: %d frames (%d skipped by motion, %d dropped behind, %d corrupt), "
-        "%d reads, %d hotlist hits%s",
+        "stopped: camera %s, %d frames (%d skipped by motion, %d dropped behind, %d corrupt, "
+        "%d missing), %d reads, %d hotlist hits, %d repeats, %d source gaps (drops), "
+        "%d reconnect tries, %d unstored%s",
         run.camera.id,
         stats.frames,
         stats.motion_skipped,
         run.dropped,
         run.corrupt,
+        missing,
         stats.reads,
         stats.hits,
+        stats.repeats,
+        stats.gaps,
+        reconnects,
+        stats.unstored,
         f"; failed: {run.error}" if run.error else "",
         extra={
             "camera": run.camera.id,
             "frames": stats.frames,
             "dropped": run.dropped,
+            "corrupt": run.corrupt,
+            "missing": missing,
             "reads": stats.reads,
             "hits": stats.hits,
+            "repeats": stats.repeats,
+            "drops": stats.gaps,
+            "reconnects": reconnects,
+            "unstored": stats.unstored,
         },
     )
+
+
+@contextlib.contextmanager
+def stopped_by_signals() -> Iterator[None]:
+    """SIGTERM, SIGHUP and SIGQUIT end the run like Ctrl-C: open tracks are still stored."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = {number: signal.signal(number, interrupt) for number in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)

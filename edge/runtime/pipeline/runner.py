@@ -8,24 +8,16 @@ before it returns.
 
 from __future__ import annotations
 
-import contextlib
-import logging
-import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from edge.config import EdgeConfig
-from edge.runtime.capture import CaptureStats, DecodeThread, FrameSource, open_source
+from edge.runtime.capture import CaptureStats, FrameSource, open_source
+from edge.runtime.pipeline.cameras import CameraInputs, run_cameras
 from edge.runtime.pipeline.components import open_models
-from edge.runtime.pipeline.orchestrator import Detector, Pipeline, ReadSink, RunStats
+from edge.runtime.pipeline.orchestrator import Detector, ReadSink, RunStats
 from edge.runtime.recognise import PlateReader
 from edge.runtime.store import ReadStore
-
-log = logging.getLogger(__name__)
-
-
-# Signals that end a run as Ctrl-C does: open tracks are committed first.
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 
 
 @dataclass(frozen=True)
@@ -74,55 +66,12 @@ def run_pipeline(
     on_frame: Callable[[RunStats], None] | None = None,
 ) -> RunResult:
     """Read the source through the whole pipeline into `store` (and `sink`) until it ends,
-    Ctrl-C or SIGTERM; `on_frame(stats)` is called after every frame (a progress display)."""
+    Ctrl-C or SIGTERM; `on_frame(stats)` is called after every frame (a progress display).
+    One camera runs through the loop that serves several (`cameras.run_cameras`), so the two
+    never differ; what its source raised is raised here, as the one camera's end."""
     config, source = inputs.config, inputs.source
-    camera = config.camera
-    pipeline = Pipeline(config, inputs.detector, inputs.reader, store, sink)
-    frames = DecodeThread(source, camera.decode_queue)
-    log.info("reading %s as camera %s", source.name, camera.id)
-    with stopped_by_signals(), contextlib.suppress(KeyboardInterrupt):
-        pipeline.run(frames, on_frame)
-    stats = pipeline.stats
-    stats.seconds["decode"] = frames.decode_seconds
-    captured = source.stats
-    log.info(
-        "stopped: %d frames (%d skipped by motion, %d corrupt, %d missing), %d reads, "
-        "%d hotlist hits, %d repeats, %d source gaps (drops), %d reconnect tries, %d unstored",
-        stats.frames,
-        stats.motion_skipped,
-        captured.corrupt,
-        captured.missing,
-        stats.reads,
-        stats.hits,
-        stats.repeats,
-        stats.gaps,
-        captured.reconnects,
-        stats.unstored,
-        extra={
-            "frames": stats.frames,
-            "reads": stats.reads,
-            "hits": stats.hits,
-            "repeats": stats.repeats,
-            "corrupt": captured.corrupt,
-            "missing": captured.missing,
-            "drops": stats.gaps,
-            "reconnects": captured.reconnects,
-            "unstored": stats.unstored,
-        },
-    )
-    return RunResult(stats, captured.corrupt, frames.decode_seconds, captured)
-
-
-@contextlib.contextmanager
-def stopped_by_signals() -> Iterator[None]:
-    """SIGTERM, SIGHUP and SIGQUIT end the run like Ctrl-C: open tracks are still stored."""
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = {number: signal.signal(number, interrupt) for number in STOP_SIGNALS}
-    try:
-        yield
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
+    cameras = CameraInputs(config, {config.camera.id: source}, {}, inputs.detector, inputs.reader)
+    [run] = run_cameras(cameras, store, sink, on_frame).cameras
+    if run.failure is not None:
+        raise run.failure
+    return RunResult(run.stats, source.stats.corrupt, run.decode_seconds, source.stats)

@@ -223,3 +223,16 @@ def test_the_state_set_share_draws_its_crops_from_a_pool_of_their_own():
     # With one source only there is nothing to balance: one pool.
     only, nothing = _real_pools(state, shape, 0.5)
     assert (only.size, nothing) == (30, None)
+
+
+@pytest.mark.parametrize("init", [[], ["--init", "models/ocr.onnx"]])
+def test_the_data_options_reach_a_fresh_run_and_a_fine_tune_alike(tmp_path, monkeypatch, init):
+    import edge.lab.train.ocr as ocr_training
+
+    configs = []
+    monkeypatch.setattr(ocr_training, "train_ocr", lambda config: configs.append(config) or {})
+    options = ["--slack-crops", "2", "--outside-us-share", "0.4", "--no-state-set-regions"]
+    assert main(["train", "ocr", "--out", str(tmp_path), *init, *options]) == 0
+    [config] = configs
+    assert (config.slack_crops, config.outside_us_share) == (2, 0.4)
+    assert config.state_set_regions is False

@@ -63,13 +63,20 @@ def _train_ocr(args: argparse.Namespace) -> int:
 
     init = getattr(args, "init", None)
     state_set_labels = Path(args.state_set_labels) if args.state_set_labels else None
+    # The data options hold for a fresh run and a fine-tune alike.
+    data = {
+        "state_set_labels": state_set_labels,
+        "max_state_set_crops": args.state_set_crops,
+        "state_set_regions": not args.no_state_set_regions,
+        "state_set_share": args.state_set_share,
+        "outside_us_share": args.outside_us_share,
+        "slack_crops": args.slack_crops,
+    }
     if init is None:
         return _train(
             args,
             lambda out: replace(OcrTrainConfig.smoke(out), state_set_labels=state_set_labels),
-            lambda out: OcrTrainConfig(
-                out_dir=out, minutes=args.minutes, state_set_labels=state_set_labels
-            ),
+            lambda out: OcrTrainConfig(out_dir=out, minutes=args.minutes, **data),
             train_ocr,
         )
     # A fine-tune smoke run takes the tiny schedule but loads and checks the given weights.
@@ -86,12 +93,7 @@ def _train_ocr(args: argparse.Namespace) -> int:
             OcrTrainConfig.fine_tune(
                 out, args.minutes, Path(init), args.threads, args.learning_rate, args.real_share
             ),
-            state_set_labels=state_set_labels,
-            max_state_set_crops=args.state_set_crops,
-            state_set_regions=not args.no_state_set_regions,
-            state_set_share=args.state_set_share,
-            outside_us_share=args.outside_us_share,
-            slack_crops=args.slack_crops,
+            **data,
         ),
         train_ocr,
     )
@@ -269,7 +271,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--outside-us-share",
         type=_share,
         default=None,
-        help="share of a fine-tune's rendered plates from regions outside the US (EU, UK, BR; "
+        help="share of the rendered plates from regions outside the US (EU, UK, BR; "
         "default: the renderer's California-first weights, about 4 %%)",
     )
     ocr.add_argument(

@@ -56,13 +56,23 @@ class RealCrop:
     key: str = ""
 
 
-def _crop(image: np.ndarray, box: tuple[float, float, float, float], margin: float) -> np.ndarray:
+def _cut(
+    image: np.ndarray,
+    box: tuple[float, float, float, float],
+    sides: tuple[float, float, float, float],
+) -> np.ndarray:
+    """`box` cut from `image`, each side (left, top, right, bottom) moved out by that share of
+    the box's width or height (in, where negative), held inside the image."""
     h, w = image.shape[:2]
     x0, y0, x1, y1 = box
-    dx, dy = (x1 - x0) * margin, (y1 - y0) * margin
-    left, top = max(0, int(x0 - dx)), max(0, int(y0 - dy))
-    right, bottom = min(w, round(x1 + dx)), min(h, round(y1 + dy))
+    bw, bh = x1 - x0, y1 - y0
+    left, top = max(0, int(x0 - bw * sides[0])), max(0, int(y0 - bh * sides[1]))
+    right, bottom = min(w, round(x1 + bw * sides[2])), min(h, round(y1 + bh * sides[3]))
     return image[top:bottom, left:right].copy()
+
+
+def _crop(image: np.ndarray, box: tuple[float, float, float, float], margin: float) -> np.ndarray:
+    return _cut(image, box, (margin,) * 4)
 
 
 # A detector's box around a real plate is seldom the labelled one: ours runs a median 8 % and a
@@ -74,19 +84,6 @@ SLACK_X = (-0.03, 0.22)
 SLACK_Y = (-0.05, 0.2)
 
 
-def _slack_crop(
-    image: np.ndarray, box: tuple[float, float, float, float], rng: random.Random
-) -> np.ndarray:
-    h, w = image.shape[:2]
-    x0, y0, x1, y1 = box
-    bw, bh = x1 - x0, y1 - y0
-    left = max(0, int(x0 - bw * rng.uniform(*SLACK_X)))
-    right = min(w, round(x1 + bw * rng.uniform(*SLACK_X)))
-    top = max(0, int(y0 - bh * rng.uniform(*SLACK_Y)))
-    bottom = min(h, round(y1 + bh * rng.uniform(*SLACK_Y)))
-    return image[top:bottom, left:right].copy()
-
-
 def _with_slack(
     image: np.ndarray, box: tuple[float, float, float, float], crop: RealCrop, slack: int
 ) -> Iterator[RealCrop]:
@@ -95,7 +92,10 @@ def _with_slack(
     yield crop
     for number in range(slack):
         rng = random.Random(f"{crop.key}/slack{number}")
-        yield RealCrop(_slack_crop(image, box, rng), crop.source, crop.region, crop.key)
+        left, right = rng.uniform(*SLACK_X), rng.uniform(*SLACK_X)
+        top, bottom = rng.uniform(*SLACK_Y), rng.uniform(*SLACK_Y)
+        cut = _cut(image, box, (left, top, right, bottom))
+        yield RealCrop(cut, crop.source, crop.region, crop.key)
 
 
 def _big_enough(source: str, box: tuple[float, float, float, float]) -> bool:

@@ -29,7 +29,14 @@ from dataclasses import dataclass, field, fields
 
 from edge.config import CameraConfig, EdgeConfig
 from edge.errors import InputError
-from edge.runtime.capture import DecodeThread, FrameSource, LiveSource, SourceGap, open_source
+from edge.runtime.capture import (
+    CaptureStats,
+    DecodeThread,
+    FrameSource,
+    LiveSource,
+    SourceGap,
+    open_source,
+)
 from edge.runtime.hotlist import Hotlist
 from edge.runtime.pipeline.components import open_models
 from edge.runtime.pipeline.orchestrator import Detector, Pipeline, ReadSink, RunStats
@@ -52,7 +59,7 @@ class CameraRun:
     camera: CameraConfig
     stats: RunStats = field(default_factory=RunStats)
     dropped: int = 0  # frames a live queue lost to newer ones (never the motion gate's skips)
-    corrupt: int = 0
+    capture: CaptureStats | None = None  # its source's counts, once it has stopped
     decode_seconds: float = 0.0
     seconds: float = 0.0  # wall time from the run's start to this camera's last frame
     error: str | None = None  # why the camera stopped early, when it did
@@ -197,7 +204,7 @@ def run_cameras(
             _account(feed, started)
     result = CamerasResult(tuple(runs), time.perf_counter() - started)
     for run in runs:
-        _log_stopped(run, inputs.sources.get(run.camera.id))
+        _log_stopped(run)
     return result
 
 
@@ -249,16 +256,13 @@ def _account(feed: _Feed, started: float) -> None:
     if not run.seconds:
         run.seconds = time.perf_counter() - started
     run.dropped = frames.dropped
-    run.corrupt = frames.source.stats.corrupt
+    run.capture = frames.source.stats
     run.decode_seconds = frames.decode_seconds
     run.stats.seconds["decode"] = frames.decode_seconds
 
 
-def _log_stopped(run: CameraRun, source: FrameSource | None) -> None:
-    stats = run.stats
-    captured = source.stats if source is not None else None
-    missing = captured.missing if captured else 0
-    reconnects = captured.reconnects if captured else 0
+def _log_stopped(run: CameraRun) -> None:
+    stats, captured = run.stats, run.capture or CaptureStats()
     log.info(
         "stopped: camera %s, %d frames (%d skipped by motion, %d dropped behind, %d corrupt, "
         "%d missing), %d reads, %d hotlist hits, %d repeats, %d source gaps (drops), "
@@ -267,26 +271,26 @@ def _log_stopped(run: CameraRun, source: FrameSource | None) -> None:
         stats.frames,
         stats.motion_skipped,
         run.dropped,
-        run.corrupt,
-        missing,
+        captured.corrupt,
+        captured.missing,
         stats.reads,
         stats.hits,
         stats.repeats,
         stats.gaps,
-        reconnects,
+        captured.reconnects,
         stats.unstored,
         f"; failed: {run.error}" if run.error else "",
         extra={
             "camera": run.camera.id,
             "frames": stats.frames,
             "dropped": run.dropped,
-            "corrupt": run.corrupt,
-            "missing": missing,
+            "corrupt": captured.corrupt,
+            "missing": captured.missing,
             "reads": stats.reads,
             "hits": stats.hits,
             "repeats": stats.repeats,
             "drops": stats.gaps,
-            "reconnects": reconnects,
+            "reconnects": captured.reconnects,
             "unstored": stats.unstored,
         },
     )

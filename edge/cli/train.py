@@ -72,11 +72,15 @@ def _train_ocr(args: argparse.Namespace) -> int:
         "outside_us_share": args.outside_us_share,
         "slack_crops": args.slack_crops,
     }
+    # So does the network's depth (None: as the --init file has, or 1 each).
+    depth = {"blocks_per_stage": args.blocks_per_stage, "encoder_layers": args.encoder_layers}
     if init is None:
         return _train(
             args,
-            lambda out: replace(OcrTrainConfig.smoke(out), state_set_labels=state_set_labels),
-            lambda out: OcrTrainConfig(out_dir=out, minutes=args.minutes, **data),
+            lambda out: replace(
+                OcrTrainConfig.smoke(out), state_set_labels=state_set_labels, **depth
+            ),
+            lambda out: OcrTrainConfig(out_dir=out, minutes=args.minutes, **data, **depth),
             train_ocr,
         )
     # A fine-tune smoke run takes the tiny schedule but loads and checks the given weights.
@@ -88,12 +92,14 @@ def _train_ocr(args: argparse.Namespace) -> int:
             learning_rate=args.learning_rate,
             real_share=args.real_share,
             state_set_labels=state_set_labels,
+            **depth,
         ),
         lambda out: replace(
             OcrTrainConfig.fine_tune(
                 out, args.minutes, Path(init), args.threads, args.learning_rate, args.real_share
             ),
             **data,
+            **depth,
         ),
         train_ocr,
     )
@@ -177,6 +183,13 @@ def _count(text: str) -> int:
     value = int(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def _at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
     return value
 
 
@@ -282,6 +295,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="also train on N crops of each labelled MIT plate cut with a detector's slack "
         "(each side 3 %% inside to 22 %% outside the box's width, 5 %% inside to 20 %% outside "
         "its height; default 0)",
+    )
+    ocr.add_argument(
+        "--blocks-per-stage",
+        type=_at_least_one,
+        default=None,
+        metavar="N",
+        help="residual blocks after each of the CNN's three stages (default: as many as the "
+        "--init model has, 1 for a fresh run); more than --init has grows it, the new blocks "
+        "starting as identities",
+    )
+    ocr.add_argument(
+        "--encoder-layers",
+        type=_at_least_one,
+        default=None,
+        metavar="N",
+        help="transformer layers over the columns (default: as many as the --init model has, "
+        "1 for a fresh run); new layers start as identities",
     )
     ocr.set_defaults(handler=_train_ocr)
     state = models.add_parser(

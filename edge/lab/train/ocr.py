@@ -109,6 +109,11 @@ class OcrTrainConfig:
     slack_crops: int = 0
     # Start from these weights (an exported `ocr.onnx`) instead of random ones: a fine-tune.
     init: Path | None = None
+    # Residual blocks after each downsampling stage and transformer layers over the columns;
+    # None = as many as `init` has (1 each for a fresh run). More than `init` has grows it:
+    # the new ones start as identities (`PlateOcrNet`).
+    blocks_per_stage: int | None = None
+    encoder_layers: int | None = None
     threads: int = 1
     seed: int = 0
 
@@ -155,8 +160,23 @@ class OcrTrainConfig:
         )
 
 
+def onnx_depth(model_path: Path) -> tuple[int, int]:
+    """(blocks per stage, encoder layers) of an exported `ocr.onnx`, read from its weights."""
+    import onnx
+
+    names = [i.name for i in onnx.load(str(model_path)).graph.initializer]
+    # Each convolution leaves a folded kernel and bias: 4 downsampling ones, 2 per block.
+    pairs = sum(n.startswith("onnx::Conv_") for n in names) // 2
+    # MatMuls: the token projection, 3 per encoder layer, the character head.
+    matmuls = sum(n.startswith("onnx::MatMul_") for n in names)
+    if pairs < 10 or (pairs - 4) % 6 or matmuls < 5 or (matmuls - 2) % 3:
+        raise ModelError(model_path, "its layers do not match the OCR network")
+    return (pairs - 4) // 6, (matmuls - 2) // 3
+
+
 def load_onnx_weights(net: PlateOcrNet, model_path: Path) -> None:
-    """Copy the weights of an exported `ocr.onnx` into `net` (same shape and width).
+    """Copy the weights of an exported `ocr.onnx` into `net` (same shape and width, as deep
+    or deeper: a deeper net's extra blocks and layers keep their identity start).
 
     The exporter folds each BatchNorm into the convolution before it, so the convolutions get
     the folded kernels and their BatchNorms become identities carrying the folded bias; keep
@@ -164,6 +184,13 @@ def load_onnx_weights(net: PlateOcrNet, model_path: Path) -> None:
     import onnx
     from onnx import numpy_helper
 
+    blocks, layers = onnx_depth(model_path)
+    if blocks > net.blocks_per_stage or layers > net.encoder_layers:
+        raise ModelError(
+            model_path,
+            f"has {blocks} blocks per stage and {layers} encoder layers, more than the network "
+            f"being trained ({net.blocks_per_stage} and {net.encoder_layers})",
+        )
     graph = onnx.load(str(model_path)).graph
     weights = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
 
@@ -182,25 +209,18 @@ def load_onnx_weights(net: PlateOcrNet, model_path: Path) -> None:
 
         convs = sorted((n for n in weights if n.startswith("onnx::Conv_")), key=order)
         matmuls = sorted((n for n in weights if n.startswith("onnx::MatMul_")), key=order)
-        modules = list(net.backbone.modules())
-        pairs = [
-            (m, modules[i + 1]) for i, m in enumerate(modules) if isinstance(m, torch.nn.Conv2d)
-        ]
+        pairs = net.conv_norm_pairs(blocks)
         if len(convs) != 2 * len(pairs):
             raise ModelError(model_path, "its convolutions do not match the OCR network")
         for (conv, norm), kernel, bias in zip(pairs, convs[0::2], convs[1::2], strict=True):
+            if conv.weight.shape != weights[kernel].shape:
+                raise ModelError(model_path, "its convolutions do not match the OCR network")
             conv.weight.copy_(tensor(kernel))
             norm.weight.fill_(1.0)
             norm.bias.copy_(tensor(bias))
             norm.running_mean.zero_()
             norm.running_var.fill_(1.0 - norm.eps)
-        linears = [
-            net.to_tokens.weight,
-            net.encoder.self_attn.in_proj_weight,
-            net.encoder.linear1.weight,
-            net.encoder.linear2.weight,
-            net.char_head.weight,
-        ]
+        linears = net.linear_weights(layers)
         if len(matmuls) != len(linears):
             raise ModelError(model_path, "its linear layers do not match the OCR network")
         for param, name in zip(linears, matmuls, strict=True):
@@ -369,7 +389,13 @@ def train_ocr(config: OcrTrainConfig) -> dict[str, object]:
     synth.extend(_renders(renderer, config.initial_renders))
     log.info("rendered %d plates in %.0f s", synth.size, time.monotonic() - started)
 
-    net = PlateOcrNet(shape, width=24)
+    blocks, layers = onnx_depth(config.init) if config.init is not None else (1, 1)
+    net = PlateOcrNet(
+        shape,
+        width=24,
+        blocks_per_stage=config.blocks_per_stage or blocks,
+        encoder_layers=config.encoder_layers or layers,
+    )
     if config.init is not None:
         load_onnx_weights(net, config.init)
         probe = np.stack([to_model_input(c.image, plate_config(shape)) for c in validation[:16]])
@@ -467,7 +493,12 @@ def train_ocr(config: OcrTrainConfig) -> dict[str, object]:
     difference = verify_export(final, model_path, probe)
     reader = PlateReader(model_path, config_path)
     metrics: dict[str, object] = {
-        "architecture": "residual CNN + transformer layer, 32 CTC columns collapsed to 9 slots",
+        "architecture": (
+            f"residual CNN ({net.blocks_per_stage} blocks per stage) + {net.encoder_layers} "
+            "transformer layer(s), 32 CTC columns collapsed to 9 slots"
+        ),
+        "blocks_per_stage": net.blocks_per_stage,
+        "encoder_layers": net.encoder_layers,
         "input": f"{shape.img_height}x{shape.img_width} RGB uint8",
         "parameters": sum(p.numel() for p in final.parameters()),
         "onnx_bytes": model_path.stat().st_size,

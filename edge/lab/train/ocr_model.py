@@ -52,39 +52,105 @@ class ResidualBlock(nn.Module):
         return self.act(x + self.body(x))
 
 
+def _encoder_layer(dim: int) -> nn.TransformerEncoderLayer:
+    return nn.TransformerEncoderLayer(
+        dim, nhead=4, dim_feedforward=2 * dim, dropout=0.1, batch_first=True, norm_first=True
+    )
+
+
 class PlateOcrNet(nn.Module):
     """Float NCHW image in [0, 1] -> (CTC log-probabilities (N, columns, alphabet), region logits).
 
     The last alphabet index, the pad character, doubles as the CTC blank.
+
+    `blocks_per_stage` residual blocks follow each of the three downsampling stages and
+    `encoder_layers` transformer layers read the columns. Every block and layer past the first
+    starts as an identity (its residual branch ends in zeros: the last BatchNorm's scale, the
+    attention's and feed-forward's output projections), so a deeper network loaded with a
+    shallower one's weights (`edge.lab.train.ocr.load_onnx_weights`) reads exactly as that one
+    until training moves the new parts. The first block and layer keep their names, so a net
+    of depth 1 exports the very graph the shipped models have.
     """
 
-    def __init__(self, shape: OcrModelShape, width: int = 32, dim: int = 128) -> None:
+    def __init__(
+        self,
+        shape: OcrModelShape,
+        width: int = 32,
+        dim: int = 128,
+        blocks_per_stage: int = 1,
+        encoder_layers: int = 1,
+    ) -> None:
         super().__init__()
+        if blocks_per_stage < 1 or encoder_layers < 1:
+            raise ValueError("an OCR network needs at least one block per stage and one layer")
         self.shape = shape
+        self.blocks_per_stage = blocks_per_stage
+        self.encoder_layers = encoder_layers
+
+        def stage(channels: int) -> list[nn.Module]:
+            blocks = [ResidualBlock(channels) for _ in range(blocks_per_stage)]
+            for added in blocks[1:]:
+                nn.init.zeros_(added.body[2].weight)  # the last BatchNorm's scale
+            return blocks
+
         self.backbone = nn.Sequential(
             conv_block(3, width // 2, 2),  # H/2, W/2
             conv_block(width // 2, width, 2),  # H/4, W/4
-            ResidualBlock(width),
+            *stage(width),
             conv_block(width, 2 * width, (2, 1)),  # H/8
-            ResidualBlock(2 * width),
+            *stage(2 * width),
             conv_block(2 * width, 3 * width, (2, 1)),  # H/16
-            ResidualBlock(3 * width),
+            *stage(3 * width),
         )
         rows = shape.img_height // 16
         columns = shape.img_width // 4
         self.to_tokens = nn.Linear(3 * width * rows, dim)
         self.position = nn.Parameter(torch.randn(1, columns, dim) * 0.02)
-        self.encoder = nn.TransformerEncoderLayer(
-            dim, nhead=4, dim_feedforward=2 * dim, dropout=0.1, batch_first=True, norm_first=True
-        )
+        self.encoder = _encoder_layer(dim)
+        self.more_encoders = nn.ModuleList(_encoder_layer(dim) for _ in range(encoder_layers - 1))
+        for layer in self.more_encoders:
+            for projection in (layer.self_attn.out_proj, layer.linear2):
+                nn.init.zeros_(projection.weight)
+                nn.init.zeros_(projection.bias)
         self.char_head = nn.Linear(dim, len(shape.alphabet))
         self.region_head = nn.Linear(dim, max(len(shape.regions), 1))
+
+    def conv_norm_pairs(self, blocks_per_stage: int) -> list[tuple[nn.Conv2d, nn.BatchNorm2d]]:
+        """Each convolution with the BatchNorm after it, in graph order, of the network as it
+        would be with `blocks_per_stage` blocks: the first that many blocks of each stage."""
+        kept: list[nn.Module] = []
+        in_stage = 0
+        for module in self.backbone:
+            if isinstance(module, ResidualBlock):
+                in_stage += 1
+                if in_stage > blocks_per_stage:
+                    continue
+            else:
+                in_stage = 0
+            kept.append(module)
+        modules = [m for top in kept for m in top.modules()]
+        return [
+            (m, modules[i + 1]) for i, m in enumerate(modules) if isinstance(m, nn.Conv2d)
+        ]
+
+    def linear_weights(self, encoder_layers: int) -> list[torch.Tensor]:
+        """The weights exported as MatMul initializers, in graph order, of the network as it
+        would be with its first `encoder_layers` layers."""
+        layers = [self.encoder, *self.more_encoders][:encoder_layers]
+        inner = [
+            w
+            for layer in layers
+            for w in (layer.self_attn.in_proj_weight, layer.linear1.weight, layer.linear2.weight)
+        ]
+        return [self.to_tokens.weight, *inner, self.char_head.weight]
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         features = self.backbone(images)  # N, C, rows, columns
         n, c, rows, columns = features.shape
         tokens = features.permute(0, 3, 1, 2).reshape(n, columns, c * rows)
         tokens = self.encoder(self.to_tokens(tokens) + self.position)
+        for layer in self.more_encoders:
+            tokens = layer(tokens)
         return self.char_head(tokens).log_softmax(dim=-1), self.region_head(tokens.mean(dim=1))
 
 

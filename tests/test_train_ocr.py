@@ -236,3 +236,63 @@ def test_the_data_options_reach_a_fresh_run_and_a_fine_tune_alike(tmp_path, monk
     [config] = configs
     assert (config.slack_crops, config.outside_us_share) == (2, 0.4)
     assert config.state_set_regions is False
+
+
+def test_a_grown_network_reads_exactly_as_the_file_it_was_loaded_from():
+    import torch
+
+    from edge.lab.train.ocr import load_onnx_weights, onnx_depth, verify_export
+    from edge.lab.train.ocr_model import PlateOcrNet
+    from edge.plates.regions import REGION_CODES
+
+    shipped = REPO_ROOT / "models" / "ocr.onnx"
+    assert onnx_depth(shipped) == (1, 1)
+    net = PlateOcrNet(OcrModelShape(regions=REGION_CODES), 24, blocks_per_stage=2, encoder_layers=2)
+    load_onnx_weights(net, shipped)
+    images = np.random.default_rng(0).integers(0, 256, (4, 64, 128, 3), dtype=np.uint8)
+    assert verify_export(net.eval(), shipped, images) < 1e-4
+    # The new parts are really there, and training can move them.
+    assert sum(p.numel() for p in net.parameters()) > 600_000
+    assert all(float(layer.linear2.weight.abs().sum()) == 0 for layer in net.more_encoders)
+    net.train()
+    log_probs, regions = net(torch.rand(2, 3, 64, 128))
+    (log_probs.sum() + regions.sum()).backward()
+    assert float(net.more_encoders[0].linear2.weight.grad.abs().sum()) > 0
+
+
+def test_a_file_deeper_than_the_network_is_refused_naming_both_depths(tmp_path):
+    from edge.errors import ModelError
+    from edge.lab.train.ocr import export_onnx, load_onnx_weights, onnx_depth
+    from edge.lab.train.ocr_model import PlateOcrNet
+    from edge.plates.regions import REGION_CODES
+
+    shape = OcrModelShape(regions=REGION_CODES)
+    # Untrained, the new blocks' weights are equal and the exporter merges them: the depth is
+    # read from the file's metadata, not counted.
+    deeper = PlateOcrNet(shape, 24, blocks_per_stage=2, encoder_layers=3)
+    export_onnx(deeper.eval(), shape, tmp_path)
+    assert onnx_depth(tmp_path / "ocr.onnx") == (2, 3)
+    with pytest.raises(ModelError, match="has 2 blocks per stage and 3 encoder layers"):
+        load_onnx_weights(PlateOcrNet(shape, 24, blocks_per_stage=2), tmp_path / "ocr.onnx")
+
+
+@pytest.mark.slow
+def test_a_fine_tune_grows_the_model_and_the_next_round_keeps_its_depth(tmp_path):
+    from edge.lab.train.ocr import onnx_depth
+
+    grown, again = tmp_path / "grown", tmp_path / "again"
+    args = ["train", "ocr", "--smoke", "--init", "models/ocr.onnx", "--out", str(grown)]
+    assert main([*args, "--blocks-per-stage", "2"]) == 0
+    assert onnx_depth(grown / "ocr.onnx") == (2, 1)
+    metrics = json.loads((grown / "ocr_metrics.json").read_text())
+    assert (metrics["blocks_per_stage"], metrics["encoder_layers"]) == (2, 1)
+    args = ["train", "ocr", "--smoke", "--init", str(grown / "ocr.onnx"), "--out", str(again)]
+    assert main(args) == 0
+    assert onnx_depth(again / "ocr.onnx") == (2, 1)
+
+
+def test_a_network_depth_below_one_is_refused(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "ocr", "--smoke", "--init", "models/ocr.onnx", "--encoder-layers", "0"])
+    assert exit_info.value.code == 2
+    assert "--encoder-layers: must be 1 or more, got 0" in capsys.readouterr().err

@@ -53,6 +53,8 @@ log = logging.getLogger(__name__)
 MODEL_FILE = "ocr.onnx"
 CONFIG_FILE = "ocr_plate_config.yaml"
 METRICS_FILE = "ocr_metrics.json"
+# Metadata keys of an exported model's depth (`PlateOcrNet` blocks per stage, encoder layers).
+DEPTH_KEYS = ("ocr_blocks_per_stage", "ocr_encoder_layers")
 # The ONNX export must give the same probabilities as the trained network, within float error.
 EXPORT_TOLERANCE = 1e-4
 
@@ -161,10 +163,20 @@ class OcrTrainConfig:
 
 
 def onnx_depth(model_path: Path) -> tuple[int, int]:
-    """(blocks per stage, encoder layers) of an exported `ocr.onnx`, read from its weights."""
+    """(blocks per stage, encoder layers) of an exported `ocr.onnx`: from the metadata the
+    exporter writes, or, in files from before it did (every shipped round to 15A), from the
+    count of their weights."""
     import onnx
 
-    names = [i.name for i in onnx.load(str(model_path)).graph.initializer]
+    model = onnx.load(str(model_path))
+    props = {p.key: p.value for p in model.metadata_props}
+    if all(key in props for key in DEPTH_KEYS):
+        try:
+            blocks, layers = (int(props[key]) for key in DEPTH_KEYS)
+        except ValueError:
+            raise ModelError(model_path, f"its depth metadata is not a number: {props}") from None
+        return blocks, layers
+    names = [i.name for i in model.graph.initializer]
     # Each convolution leaves a folded kernel and bias: 4 downsampling ones, 2 per block.
     pairs = sum(n.startswith("onnx::Conv_") for n in names) // 2
     # MatMuls: the token projection, 3 per encoder layer, the character head.
@@ -302,6 +314,16 @@ def export_onnx(net: PlateOcrNet, shape: OcrModelShape, out_dir: Path) -> tuple[
         # The torch.export-based exporter needs onnxscript, which the train extra does not carry.
         dynamo=False,
     )
+    # The depth travels in the file, so a later fine-tune builds the same network: counting
+    # weights cannot tell it, as the exporter merges weights that are equal (fresh blocks).
+    import onnx
+
+    model = onnx.load(str(model_path))
+    onnx.helper.set_model_props(
+        model,
+        {DEPTH_KEYS[0]: str(net.blocks_per_stage), DEPTH_KEYS[1]: str(net.encoder_layers)},
+    )
+    onnx.save(model, str(model_path))
     config = plate_config(shape)
     document = {
         "max_plate_slots": config.max_plate_slots,

@@ -129,9 +129,7 @@ class PlateOcrNet(nn.Module):
                 in_stage = 0
             kept.append(module)
         modules = [m for top in kept for m in top.modules()]
-        return [
-            (m, modules[i + 1]) for i, m in enumerate(modules) if isinstance(m, nn.Conv2d)
-        ]
+        return [(m, modules[i + 1]) for i, m in enumerate(modules) if isinstance(m, nn.Conv2d)]
 
     def linear_weights(self, encoder_layers: int) -> list[torch.Tensor]:
         """The weights exported as MatMul initializers, in graph order, of the network as it

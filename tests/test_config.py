@@ -49,6 +49,7 @@ def test_missing_sections_take_documented_defaults_and_paths_resolve_beside_the_
         ("[ocr]\nplate_crop_views = [[0, -0.6]]\n", "ocr.plate_crop_views", "[-0.25, 0.5]"),
         ("[ocr]\nplate_crop_views = [[0, 0, 1]]\n", "ocr.plate_crop_views", "pair of numbers"),
         ("[ocr]\nplate_crop_views = []\n", "ocr.plate_crop_views", "at least one view"),
+        ("[ocr]\nmin_characters = 0\n", "ocr.min_characters", "must be >= 1"),
     ],
 )
 def test_errors_name_the_file_the_key_and_the_reason(tmp_path, text, key, reason):

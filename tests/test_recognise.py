@@ -293,3 +293,21 @@ def test_a_crop_read_surely_as_given_is_not_read_in_the_other_views(reader):
     counting.crops_read = 0
     read_plate_crops(counting, [crop], views, sure_confidence=1.0)
     assert counting.crops_read == 3
+
+
+def test_a_reading_shorter_than_any_plate_is_reported_unread(reader, plates):
+    from edge.config import OcrConfig
+
+    # The left third of a plate reads as a stray character or two, as a sign's letter does.
+    crops = [p.image[:, : p.image.shape[1] * f // 10] for p in plates[:12] for f in (3, 4)]
+    everything = reader.configured(OcrConfig(min_characters=1)).read(crops)
+    floored = reader.configured(OcrConfig()).read(crops)
+    assert OcrConfig().min_characters == 3
+    short = [i for i, r in enumerate(everything) if 0 < len(r.text) < 3]
+    assert short, "no crop read short: the test needs one"
+    for i, (kept, read) in enumerate(zip(everything, floored, strict=True)):
+        if i in short:
+            assert (read.text, read.confidence, read.candidates) == ("", 0.0, ())
+            assert read.char_confidences == ()
+        else:
+            assert read.text == kept.text

@@ -278,6 +278,14 @@ class OcrConfig(ModelRuntime):
         PLATE_CROP_SURE_CONFIDENCE,
         between(0, 1),
     )
+    min_characters: int = option(
+        "a reading with fewer characters than this is no plate's text (a sign's letter, a "
+        "bolt, a stray mark the detector took for a plate): it is reported unread (empty) and "
+        "never becomes a vehicle read; every real plate of the sets the models train on "
+        "carries at least 3 (models/README.md); 1 = keep every reading",
+        3,
+        at_least(1),
+    )
     candidates: int = option(
         "alternative readings each read carries (OpenALPR's top-N), best first, with their "
         "confidences; the hotlist considers them; 0 = the read text alone",

@@ -9,6 +9,9 @@ then chosen among those alone, and the decoder reads the text against their seri
 Every reading carries its `candidates` best alternatives (`PlateReader.with_candidates`, from
 `ocr.candidates`), the read text first.
 
+A reading shorter than any plate (`ocr.min_characters`, `PlateReader.reading_at_least`) is
+reported unread: most are a sign's letter or a bolt the detector took for a plate.
+
 A region is named only when it is sure (`PlateReader.naming`, `ocr.min_region_confidence`);
 below that the reading's region is null and its `region_confidence` says how sure the
 likeliest one was, which still steers the serial formats (`region_guess`). A state classifier
@@ -34,7 +37,7 @@ from fast_plate_ocr.inference.config import PlateConfig
 from edge.config import OcrConfig
 from edge.errors import InputError, ModelError
 from edge.plates.regions import US_STATES, expand_region_codes
-from edge.runtime.recognise.decoding import candidate_readings, decode
+from edge.runtime.recognise.decoding import DecodedText, candidate_readings, decode
 from edge.runtime.recognise.preprocess import to_model_input
 from edge.runtime.recognise.state import StateClassifier
 from edge.runtime.types import Candidate, PlateText
@@ -98,6 +101,7 @@ class PlateReader:
         self._check_contract()
         self._expected: frozenset[str] | None = None
         self.candidate_count = DEFAULT_CANDIDATES
+        self.min_characters = 1
         self.min_region_confidence = 0.0
         self.state_classifier: StateClassifier | None = None
 
@@ -182,7 +186,13 @@ class PlateReader:
         if ocr.state_model is not None:
             classifier = StateClassifier(ocr.state_model, ocr.providers, ocr.threads)
         reader = self.with_candidates(ocr.candidates).naming(ocr.min_region_confidence)
-        return reader.with_state_classifier(classifier)
+        return reader.with_state_classifier(classifier).reading_at_least(ocr.min_characters)
+
+    def reading_at_least(self, characters: int) -> PlateReader:
+        """The same model reporting a reading shorter than `characters` as unread (empty)."""
+        variant = copy.copy(self)
+        variant.min_characters = characters
+        return variant
 
     def naming(self, min_confidence: float) -> PlateReader:
         """The same model naming a region only from `min_confidence` on (0: always)."""
@@ -290,6 +300,9 @@ class PlateReader:
                 steering,
                 steering_confidence,
             )
+            if len(decoded.text) < self.min_characters:
+                # Too short for any plate (`ocr.min_characters`): no text, so no candidates.
+                decoded = DecodedText("", ())
             confidence = float(np.prod(decoded.char_confidences)) if decoded.text else 0.0
             candidates = self._candidates(
                 probabilities, decoded.text, steering, steering_confidence

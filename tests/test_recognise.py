@@ -301,8 +301,7 @@ def test_a_reading_shorter_than_any_plate_is_reported_unread(reader, plates):
     # The left third of a plate reads as a stray character or two, as a sign's letter does.
     crops = [p.image[:, : p.image.shape[1] * f // 10] for p in plates[:12] for f in (3, 4)]
     everything = reader.configured(OcrConfig(min_characters=1)).read(crops)
-    floored = reader.configured(OcrConfig()).read(crops)
-    assert OcrConfig().min_characters == 3
+    floored = reader.configured(OcrConfig(min_characters=3)).read(crops)
     short = [i for i, r in enumerate(everything) if 0 < len(r.text) < 3]
     assert short, "no crop read short: the test needs one"
     for i, (kept, read) in enumerate(zip(everything, floored, strict=True)):
@@ -311,3 +310,12 @@ def test_a_reading_shorter_than_any_plate_is_reported_unread(reader, plates):
             assert read.char_confidences == ()
         else:
             assert read.text == kept.text
+
+
+def test_the_default_floor_keeps_the_shortest_serial_any_region_issues():
+    from edge.config import OcrConfig
+    from edge.plates.masks import format_masks
+    from edge.plates.regions import REGIONS
+
+    shortest = min(len(mask) for code in REGIONS for mask in format_masks(code))
+    assert OcrConfig().min_characters == shortest == 2

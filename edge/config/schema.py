@@ -280,10 +280,10 @@ class OcrConfig(ModelRuntime):
     )
     min_characters: int = option(
         "a reading with fewer characters than this is no plate's text (a sign's letter, a "
-        "bolt, a stray mark the detector took for a plate): it is reported unread (empty) and "
-        "never becomes a vehicle read; every real plate of the sets the models train on "
-        "carries at least 3 (models/README.md); 1 = keep every reading",
-        3,
+        "bolt, a mark the detector took for a plate): it is reported unread (empty) and never "
+        "becomes a vehicle read; 2 = the shortest serial any known region issues (vanity "
+        "plates in California and nine other states); 1 = keep every reading",
+        2,
         at_least(1),
     )
     candidates: int = option(

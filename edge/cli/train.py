@@ -179,18 +179,17 @@ def _share(text: str) -> float:
     return value
 
 
-def _count(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
+def _whole_number(low: int) -> Callable[[str], int]:
+    """An argparse type: a whole number of at least `low`."""
 
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be {low} or more, got {value}")
+        return value
 
-def _at_least_one(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
-    return value
+    parse.__name__ = "int"  # argparse names the type in its own error for "abc"
+    return parse
 
 
 def _add_common(parser: argparse.ArgumentParser, default_minutes: float) -> None:
@@ -289,7 +288,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     ocr.add_argument(
         "--slack-crops",
-        type=_count,
+        type=_whole_number(0),
         default=0,
         metavar="N",
         help="also train on N crops of each labelled MIT plate cut with a detector's slack "
@@ -298,7 +297,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     ocr.add_argument(
         "--blocks-per-stage",
-        type=_at_least_one,
+        type=_whole_number(1),
         default=None,
         metavar="N",
         help="residual blocks after each of the CNN's three stages (default: as many as the "
@@ -307,7 +306,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     ocr.add_argument(
         "--encoder-layers",
-        type=_at_least_one,
+        type=_whole_number(1),
         default=None,
         metavar="N",
         help="transformer layers over the columns (default: as many as the --init model has, "

@@ -8,6 +8,7 @@ the MIT-licensed detection sets join each batch once our model and PP-OCR agree 
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import math
@@ -15,6 +16,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnxruntime as ort
@@ -168,7 +170,11 @@ def onnx_depth(model_path: Path) -> tuple[int, int]:
     count of their weights."""
     import onnx
 
-    model = onnx.load(str(model_path))
+    return _depth(onnx.load(str(model_path)), model_path)
+
+
+def _depth(model: Any, model_path: Path) -> tuple[int, int]:
+    """`onnx_depth` of a loaded `onnx.ModelProto`."""
     props = {p.key: p.value for p in model.metadata_props}
     if all(key in props for key in DEPTH_KEYS):
         try:
@@ -196,14 +202,15 @@ def load_onnx_weights(net: PlateOcrNet, model_path: Path) -> None:
     import onnx
     from onnx import numpy_helper
 
-    blocks, layers = onnx_depth(model_path)
+    model = onnx.load(str(model_path))
+    blocks, layers = _depth(model, model_path)
     if blocks > net.blocks_per_stage or layers > net.encoder_layers:
         raise ModelError(
             model_path,
             f"has {blocks} blocks per stage and {layers} encoder layers, more than the network "
             f"being trained ({net.blocks_per_stage} and {net.encoder_layers})",
         )
-    graph = onnx.load(str(model_path)).graph
+    graph = model.graph
     weights = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
 
     def tensor(name: str) -> torch.Tensor:
@@ -303,10 +310,11 @@ def export_onnx(net: PlateOcrNet, shape: OcrModelShape, out_dir: Path) -> tuple[
     wrapper = ServingWrapper(net).eval()
     example = torch.zeros(1, shape.img_height, shape.img_width, 3, dtype=torch.uint8)
     batch_axis = {0: "batch"}
+    exported = io.BytesIO()
     torch.onnx.export(
         wrapper,
         (example,),
-        str(model_path),
+        exported,
         input_names=["input"],
         output_names=["plate", "region"],
         dynamic_axes={"input": batch_axis, "plate": batch_axis, "region": batch_axis},
@@ -318,7 +326,7 @@ def export_onnx(net: PlateOcrNet, shape: OcrModelShape, out_dir: Path) -> tuple[
     # weights cannot tell it, as the exporter merges weights that are equal (fresh blocks).
     import onnx
 
-    model = onnx.load(str(model_path))
+    model = onnx.load_model_from_string(exported.getvalue())
     onnx.helper.set_model_props(
         model,
         {DEPTH_KEYS[0]: str(net.blocks_per_stage), DEPTH_KEYS[1]: str(net.encoder_layers)},

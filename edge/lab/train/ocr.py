@@ -120,6 +120,10 @@ class OcrTrainConfig:
     encoder_layers: int | None = None
     threads: int = 1
     seed: int = 0
+    # The closing `real/us-crops` figures: timed runs per latency median, and how many crops
+    # (spread over the set; None = all): a smoke run only proves the figures are written.
+    latency_runs: int = 200
+    evaluation_crops: int | None = None
 
     @classmethod
     def smoke(cls, out_dir: Path) -> OcrTrainConfig:
@@ -135,6 +139,8 @@ class OcrTrainConfig:
             max_steps=4,
             max_real_crops=4,
             validation_size=8,
+            latency_runs=3,
+            evaluation_crops=24,
         )
 
     @classmethod
@@ -543,7 +549,9 @@ def train_ocr(config: OcrTrainConfig) -> dict[str, object]:
     }
     us_crops = shared_data_path("real", "us-crops")
     if us_crops is not None:
-        evaluation = evaluate_us_crops(reader, us_crops)
+        evaluation = evaluate_us_crops(
+            reader, us_crops, config.latency_runs, limit=config.evaluation_crops
+        )
         metrics["real_us_crops"] = evaluation.summary()
     (config.out_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")
     log.info("OCR metrics: %s", metrics)

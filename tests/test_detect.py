@@ -200,7 +200,39 @@ def test_the_fine_pass_searches_at_one_and_a_half_times_and_keeps_only_small_pla
     assert sides == [detector.max_side, detector.max_side // 2]
     # The 200-px plate is wider than 0.1 of the long side: the other passes box those better.
     assert detector.detect_any_size(photo, fine_pass=True) == at_fine[:1]
-    assert sides[-1] == round(1.5 * detector.max_side)
+    # The costliest pass first: with two workers the other two share the second one.
+    assert sides[2:] == [round(1.5 * detector.max_side), detector.max_side, detector.max_side // 2]
+
+
+def test_a_detector_with_two_workers_runs_two_passes_at_once():
+    import threading
+
+    both = threading.Barrier(2, timeout=2)
+
+    def meet(number: int) -> int:
+        both.wait()  # returns only once the other call has arrived too
+        return number
+
+    assert PlateDetector(SHIPPED_MODEL, workers=2).each(meet, [1, 2]) == [1, 2]
+    with pytest.raises(threading.BrokenBarrierError):
+        PlateDetector(SHIPPED_MODEL, workers=1).each(meet, [1, 2])
+
+
+def test_a_still_searched_by_two_workers_is_boxed_exactly_as_by_one():
+    from edge.config import OcrConfig
+    from edge.lab.synth.scenes import SceneRenderer
+    from edge.runtime.pipeline.stills import find_photo_plates
+
+    one = PlateDetector(SHIPPED_MODEL, fine_pass=True, workers=1)
+    two = PlateDetector(SHIPPED_MODEL, fine_pass=True, workers=2)
+    renderer = SceneRenderer(7)
+    found = 0
+    for _ in range(3):
+        image = renderer.render(1280, 720).image
+        boxed = find_photo_plates(image, one, OcrConfig())
+        assert find_photo_plates(image, two, OcrConfig()) == boxed
+        found += len(boxed)
+    assert found >= 3
 
 
 def test_the_fine_pass_searches_a_squarer_photo_at_no_more_pixels_than_a_720p_one():

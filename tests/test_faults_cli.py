@@ -255,9 +255,9 @@ def test_a_file_source_that_opens_but_yields_no_frame_is_an_error_exit():
     from edge.runtime.pipeline.orchestrator import RunStats
     from edge.runtime.pipeline.runner import RunResult
 
-    nothing = RunResult(RunStats(), 1, 0.0, CaptureStats(corrupt=1))
+    nothing = RunResult(RunStats(), 0.0, CaptureStats(corrupt=1))
     assert _exit_code(nothing, "notes.mp4", live=False) == 2
-    clean = RunResult(RunStats(frames=840), 0, 0.0, CaptureStats(frames=840))
+    clean = RunResult(RunStats(frames=840), 0.0, CaptureStats(frames=840))
     assert _exit_code(clean, "clip.mp4", live=False) == 0
     # A live source stopped before its first frame (down all along) is not bad input.
-    assert _exit_code(RunResult(RunStats(), 0, 0.0, CaptureStats()), "rtsp://c", live=True) == 0
+    assert _exit_code(RunResult(RunStats(), 0.0, CaptureStats()), "rtsp://c", live=True) == 0

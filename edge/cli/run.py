@@ -124,12 +124,11 @@ def _exit_code(result: RunResult, source: str, *, live: bool) -> int:
         log.error("source %s gave no usable frame (%d corrupt)", source, result.corrupt_frames)
         return EXIT_BAD_INPUT
     if result.partial:
-        captured = result.capture
         log.error(
             "source %s was read only in part: %d corrupt and %d missing frame(s)",
             source,
-            captured.corrupt if captured else 0,
-            captured.missing if captured else 0,
+            result.capture.corrupt,
+            result.capture.missing,
         )
         return EXIT_PARTIAL
     return EXIT_OK

@@ -228,6 +228,13 @@ class DetectorConfig(ModelRuntime):
         "real/eu and real/br no lower: models/README.md)",
         True,
     )
+    still_workers: int = option(
+        "in still photos, how many of the detector's passes and second looks run at once, "
+        "each on a core of its own (1 = one after another; the boxes are the same for any "
+        "number; README.md, Performance, has the time it saves)",
+        2,
+        at_least(1),
+    )
 
 
 @dataclass(frozen=True)

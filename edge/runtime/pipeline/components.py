@@ -85,6 +85,7 @@ def detector_from(
         threads=settings.threads,
         score_threshold=settings.still_min_score if stills else settings.min_score,
         fine_pass=stills and settings.still_fine_pass,
+        workers=settings.still_workers if stills else 1,
     )
 
 

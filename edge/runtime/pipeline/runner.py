@@ -23,9 +23,13 @@ from edge.runtime.store import ReadStore
 @dataclass(frozen=True)
 class RunResult:
     stats: RunStats
-    corrupt_frames: int
     decode_seconds: float
-    capture: CaptureStats | None = None
+    # What the source counted (frames, corrupt, missing, reconnects), kept once here.
+    capture: CaptureStats
+
+    @property
+    def corrupt_frames(self) -> int:
+        return self.capture.corrupt
 
     @property
     def nothing_read(self) -> bool:
@@ -35,7 +39,7 @@ class RunResult:
     @property
     def partial(self) -> bool:
         """Part of the source could not be read: corrupt frames, or a truncated file."""
-        return self.capture is not None and self.capture.partial
+        return self.capture.partial
 
 
 @dataclass(frozen=True)
@@ -74,4 +78,4 @@ def run_pipeline(
     [run] = run_cameras(cameras, store, sink, on_frame).cameras
     if run.failure is not None:
         raise run.failure
-    return RunResult(run.stats, source.stats.corrupt, run.decode_seconds, source.stats)
+    return RunResult(run.stats, run.decode_seconds, run.capture or source.stats)

@@ -51,7 +51,7 @@ def find_photo_plates(
     detections = detector.detect_any_size(image)
     if not ocr.still_second_look:
         return detections
-    return [_second_look(image, detector, d) for d in detections]
+    return detector.each(lambda found: _second_look(image, detector, found), detections)
 
 
 class StillSearch:

@@ -110,6 +110,9 @@ class FakeDetector:
         self.looked.append(found.box)
         return Detection(Box(8, 10, 64, 20), found.score)
 
+    def each(self, work, items):
+        return [work(item) for item in items]
+
 
 class FakeReader(ShapeReader):
     def with_candidates(self, count):

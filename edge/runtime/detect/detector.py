@@ -157,7 +157,11 @@ class PlateDetector:
         self.fine_pass = fine_pass
         # How many of a still's passes and second looks run at once (`still_workers`).
         self.workers = workers
-        self._pool: ThreadPoolExecutor | None = None
+        # Made here, not on first use, so cameras sharing the detector never race to make two
+        # (its threads start only when work first arrives).
+        self._pool = (
+            ThreadPoolExecutor(workers, thread_name_prefix="detector") if workers > 1 else None
+        )
 
     def each(self, work: Callable[[Item], Result], items: Sequence[Item]) -> list[Result]:
         """`work(item)` for every item, in order, `workers` at a time: onnxruntime runs a
@@ -166,10 +170,8 @@ class PlateDetector:
         on each call save (a still's search 127-147 -> 86-101 ms, measured both ways), but only
         where a still is searched: video keeps `detector.threads` for its one pass a frame.
         The results are the same for any number of workers."""
-        if self.workers <= 1 or len(items) <= 1:
+        if self._pool is None or len(items) <= 1:
             return [work(item) for item in items]
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="detector")
         return list(self._pool.map(work, items))
 
     def infer(self, network_input: np.ndarray) -> list[np.ndarray]:

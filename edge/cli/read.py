@@ -20,6 +20,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     read.add_argument(
         "--plate-crops", action="store_true", help="images are plate crops: OCR only, no detector"
     )
+    read.add_argument(
+        "--unread",
+        action="store_true",
+        help="also list the boxes the detector found that the OCR read nothing from (empty "
+        "text, no candidates): mostly false detections, listed to look at the detector",
+    )
     read.set_defaults(handler=read_command)
 
 
@@ -43,6 +49,7 @@ def read_command(args: argparse.Namespace) -> int:
             found = [read_plate_crop(image, reader, config.ocr)]
         else:
             found = read_photo(image, detector, reader, config.ocr)
+            found = [p for p in found if p.read or args.unread]
         seconds = time.perf_counter() - started
         plates = [
             {

@@ -110,6 +110,7 @@ def test_eval_prints_every_figure_of_the_model_issue(shared_data, tmp_path, monk
         "stages/eu top1_exact_pooled",
         "stages/br top10_exact",
         "stages/br ms_per_photo_p90",
+        "stages/us unmatched_reads_per_photo",
         "state/us-crops accuracy",
         "state/by-state-test accuracy",
     ):
@@ -137,6 +138,15 @@ def test_loss_by_stage_counts_each_plate_at_every_stage(shared_data):
     assert stages.top1_exact <= stages.top10_exact <= stages.top10_exact_pooled
     assert 0 < stages.ms_per_photo_median <= stages.ms_per_photo_p90
     assert len(stages.misreads) == round(stages.plates * (1 - stages.top1_exact))
+    # Reads matching no labelled plate: a whole number of them, at most the reads not matched.
+    from edge.runtime.pipeline.stills import read_photo
+
+    unmatched = stages.unmatched_reads_per_photo * stages.images
+    assert unmatched == pytest.approx(round(unmatched))
+    reads = sum(
+        p.read for photo in photos for p in read_photo(photo.image, detector, reader, OcrConfig())
+    )
+    assert reads - round(stages.detection_recall * stages.plates) <= round(unmatched) <= reads
 
 
 def test_read_reports_the_plates_the_evaluation_scores_for_the_same_photos(

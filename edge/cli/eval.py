@@ -200,7 +200,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="measure the shipped models on ../shared/data (recall, reads, latency)",
         description="Detection recall (IoU >= 0.3) and end-to-end exact reads on real/eu and "
         "real/br, loss by stage on real/us, real/eu and real/br (recall, OCR on the true and "
-        "on our boxes, top-1 and top-10, strict and O/0 pooled, time per photo), OCR accuracy "
+        "on our boxes, top-1 and top-10, strict and O/0 pooled, time per photo, reads matching "
+        "no labelled plate per photo), OCR accuracy "
         "on real/us-crops, state accuracy on real/us-crops and the state set's test split "
         "(when models/state.onnx exists), and single-thread latency.",
     )

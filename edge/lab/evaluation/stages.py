@@ -8,6 +8,8 @@ makes, and timed. A labelled plate then counts at each stage:
 - OCR on our box: of the found plates, the share whose detection reads the label;
 - top-1 / top-10 end to end: of all plates, those whose detection reads the label first / lists
   it among its candidates (`ocr.candidates`).
+And per photo, the reads (text not empty) whose box matches no labelled plate: false
+detections the OCR read something from, and plates the labels leave out (cars far behind).
 Each is scored strictly (the whole string, spaces and dashes ignored, O and 0 distinct: what a
 hotlist or an agency compares) and with O and 0 pooled (`_pooled`), as the older end-to-end
 figure is and as these labels mix them.
@@ -46,6 +48,7 @@ class StageEvaluation(Figures):
     top10_exact_pooled: float
     ms_per_photo_median: float
     ms_per_photo_p90: float
+    unmatched_reads_per_photo: float
     misreads: list[tuple[str, str, str]] = field(default_factory=list)  # file, label, read
 
 
@@ -85,15 +88,16 @@ def evaluate_stages(
     found = plates = 0
     truth, ours, top1, top10 = _Tally(), _Tally(), _Tally(), _Tally()
     timings, misreads = [], []
+    unmatched = 0
     for photo in photos:
         started = time.perf_counter()
         read = read_photo(photo.image, detector, reader, ocr)
         timings.append((time.perf_counter() - started) * 1000)
         detections = [Detection(p.box, p.score) for p in read]
         true_boxes = read_photo_boxes(photo.image, [p.box for p in photo.plates], reader, ocr)
-        for plate, index, on_truth in zip(
-            photo.plates, match(detections, photo.plates), true_boxes, strict=True
-        ):
+        matched = match(detections, photo.plates)
+        unmatched += sum(p.read for i, p in enumerate(read) if i not in matched)
+        for plate, index, on_truth in zip(photo.plates, matched, true_boxes, strict=True):
             plates += 1
             truth.add(plate.text, _texts(on_truth), first_only=True)
             reading = read[index].text if index is not None else None
@@ -120,5 +124,6 @@ def evaluate_stages(
         top10_exact_pooled=top10.pooled * share,
         ms_per_photo_median=statistics.median(timings),
         ms_per_photo_p90=_p90(timings),
+        unmatched_reads_per_photo=unmatched / max(len(photos), 1),
         misreads=misreads,
     )

@@ -97,7 +97,7 @@ def _collect_images(paths: list[Path]) -> tuple[list[Path], list[str]]:
 
 def _print_plates(path: Path, plates: list[dict], seconds: float) -> None:
     if not plates:
-        print(f"{path}: no plate found ({seconds * 1000:.0f} ms)")
+        print(f"{path}: no plate read ({seconds * 1000:.0f} ms)")
     for plate in plates:
         box = ",".join(str(v) for v in plate["box"])
         print(

@@ -54,6 +54,8 @@ def _sample_of_the_development_data(source: Path, target: Path) -> None:
     rather than the minutes the whole data takes (`make eval` measures that)."""
     import csv
 
+    from edge.lab.evaluation import spread
+
     def link(relative: str) -> None:
         (target / relative).parent.mkdir(parents=True, exist_ok=True)
         (target / relative).symlink_to(source / relative)
@@ -69,10 +71,10 @@ def _sample_of_the_development_data(source: Path, target: Path) -> None:
             rows = [
                 row
                 for split in ("train", "valid", "test")
-                for row in [r for r in rows if r["split"] == split][::97][:8]
+                for row in spread([r for r in rows if r["split"] == split], 8)
             ]
         else:
-            rows = rows[:: len(rows) // 6][:6]
+            rows = spread(rows, 6)
         (target / folder).mkdir(parents=True, exist_ok=True)
         with (target / folder / "labels.csv").open("w", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=list(rows[0]))

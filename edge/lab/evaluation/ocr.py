@@ -29,7 +29,7 @@ import numpy as np
 
 from edge.config.schema import PLATE_CROP_SURE_CONFIDENCE, PLATE_CROP_VIEWS
 from edge.errors import InputError
-from edge.lab.evaluation import Figures
+from edge.lab.evaluation import Figures, spread
 from edge.plates.text import normalise_plate
 from edge.runtime.recognise import PlateReader
 from edge.runtime.recognise.margins import CropView, read_plate_crops
@@ -72,18 +72,22 @@ class OcrEvaluation(Figures):
     misreads: list[Misread] = field(default_factory=list)
 
 
-def load_us_crops(crops_dir: Path) -> list[tuple[str, str, str, np.ndarray]]:
-    """(file, state code upper case, plate label, BGR image) for every labelled crop."""
+def load_us_crops(
+    crops_dir: Path, limit: int | None = None
+) -> list[tuple[str, str, str, np.ndarray]]:
+    """(file, state code upper case, plate label, BGR image) for every labelled crop, or for
+    `limit` of them spread over the set (only those images are read)."""
     labels = crops_dir / "labels.csv"
     if not labels.is_file():
         raise InputError(f"{labels}: not found")
-    rows = []
     with labels.open(newline="") as handle:
-        for row in csv.DictReader(handle):
-            image = cv2.imread(str(crops_dir / row["file"]))
-            if image is None:
-                raise InputError(f"{crops_dir / row['file']}: cannot read the image")
-            rows.append((row["file"], row["state"].upper(), row["plate"], image))
+        labelled = list(csv.DictReader(handle))
+    rows = []
+    for row in spread(labelled, limit):
+        image = cv2.imread(str(crops_dir / row["file"]))
+        if image is None:
+            raise InputError(f"{crops_dir / row['file']}: cannot read the image")
+        rows.append((row["file"], row["state"].upper(), row["plate"], image))
     return rows
 
 
@@ -119,9 +123,7 @@ def evaluate_us_crops(
 ) -> OcrEvaluation:
     """Read every crop of `real/us-crops` (in batches) and score it against the labels; with
     `limit`, that many crops spread evenly over the set (the labels run state by state)."""
-    rows = load_us_crops(crops_dir)
-    if limit is not None and limit < len(rows):
-        rows = rows[:: len(rows) // limit][:limit]
+    rows = load_us_crops(crops_dir, limit)
     images = [row[3] for row in rows]
 
     def read_plates(batch: list[np.ndarray]) -> list[PlateText]:

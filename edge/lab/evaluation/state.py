@@ -29,7 +29,7 @@ import numpy as np
 import onnxruntime as ort
 
 from edge.errors import InputError, ModelError
-from edge.lab.evaluation import Figures
+from edge.lab.evaluation import Figures, spread
 from edge.lab.evaluation.ocr import timings_ms
 from edge.lab.shared_data import shared_data_path
 
@@ -124,10 +124,8 @@ def _load(
         raise InputError(f"{labels}: not found")
     with labels.open(newline="") as handle:
         rows = [row for row in csv.DictReader(handle) if wanted(row)]
-    if limit is not None:
-        rows = rows[:: max(len(rows) // max(limit, 1), 1)][:limit]
     crops = []
-    for row in rows:
+    for row in spread(rows, limit):
         image = cv2.imread(str(folder / row["file"]))
         if image is None:
             raise InputError(f"{folder / row['file']}: cannot read the image")

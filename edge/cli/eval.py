@@ -22,9 +22,6 @@ if TYPE_CHECKING:
     from edge.runtime.detect import PlateDetector
     from edge.runtime.recognise import PlateReader
 
-if TYPE_CHECKING:
-    from edge.recognise import PlateReader
-
 log = logging.getLogger(__name__)
 
 PHOTO_SETS = ("eu", "br")

@@ -96,13 +96,14 @@ def test_a_second_look_at_2x_boxes_a_plate_again_or_keeps_the_first_box():
 class FakeDetector:
     """Finds one small and one wide plate; a second look moves the small one's box."""
 
-    def __init__(self):
+    def __init__(self, boxes=(Box(10, 10, 60, 20), Box(100, 100, 200, 60))):
+        self.boxes = boxes
         self.looked = []
 
     def detect_any_size(self, image):
         from edge.runtime.types import Detection
 
-        return [Detection(Box(10, 10, 60, 20), 0.9), Detection(Box(100, 100, 200, 60), 0.8)]
+        return [Detection(box, 0.9) for box in self.boxes]
 
     def look_again(self, image, found):
         from edge.runtime.types import Detection
@@ -140,6 +141,23 @@ def test_a_second_look_reboxes_only_the_small_plates_and_reads_them_from_the_new
     detector.looked.clear()
     plain = read_photo(frame, detector, FakeReader(), replace(ocr, still_second_look=False))
     assert detector.looked == [] and plain[0].box == Box(10, 10, 60, 20)
+
+
+def test_a_second_look_also_reboxes_middling_plates_shaped_like_us_ones_not_european_ones():
+    from dataclasses import replace
+
+    from edge.config import OcrConfig
+    from edge.runtime.pipeline.stills import find_photo_plates
+
+    small_european = Box(0, 0, 90, 20)  # under 100 px: looked at whatever its shape
+    us_shaped = Box(0, 40, 120, 50)  # 2.4:1, as a US plate boxed with its recess
+    european = Box(0, 100, 120, 28)  # 4.3:1
+    mercosul = Box(0, 140, 124, 40)  # 3.1:1
+    too_wide = Box(0, 200, 160, 70)  # 2.3:1 but over 150 px: boxed well enough at 1x
+    detector = FakeDetector((small_european, us_shaped, european, mercosul, too_wide))
+    frame = np.full((300, 400, 3), 100, np.uint8)
+    find_photo_plates(frame, detector, replace(OcrConfig(), still_crop_margins=(0.0,)))
+    assert detector.looked == [small_european, us_shaped]
 
 
 def test_a_plate_is_warped_from_its_corners_only_where_they_agree_with_its_box():

@@ -52,8 +52,8 @@ def find_photo_plates(
     image: np.ndarray, detector: PlateDetector, ocr: OcrConfig
 ) -> list[Detection]:
     """Every plate in a photo, boxed as it is read: searched at every size
-    (`PlateDetector.detect_any_size`), and with `ocr.still_second_look` each small plate
-    (`SECOND_LOOK_WIDTH`) boxed again at 2x (`PlateDetector.look_again`)."""
+    (`PlateDetector.detect_any_size`), and with `ocr.still_second_look` each small or
+    US-shaped plate (`needs_second_look`) boxed again at 2x (`PlateDetector.look_again`)."""
     detections = detector.detect_any_size(image)
     if not ocr.still_second_look:
         return detections
@@ -95,11 +95,25 @@ def agreeing_corners(detection: Detection) -> tuple[tuple[float, float], ...] | 
 # A plate narrower than this (pixels) gets a second look. Looking again at wider plates read
 # unsure as well (below 0.6) read more of real/us but fewer of real/br (models/README.md).
 SECOND_LOOK_WIDTH = 100
+# A plate up to this wide gets one too where its box is shaped like a US plate's (2:1, its loose
+# boxes up to about 3.3:1) rather than a Mercosul (3.1:1) or European one (4.7:1): the detector
+# boxes many US plates with the recess around them, and the 2x look finds the plate inside; on
+# European plates it cut the left edge off (models/README.md, "A second look at wider plates").
+US_SHAPED_LOOK_WIDTH = 150
+US_SHAPED_MAX_ASPECT = 3.0
+
+
+def needs_second_look(box: Box) -> bool:
+    """Whether a plate's box is small, or of middling width and shaped like a US plate's."""
+    if box.w < SECOND_LOOK_WIDTH:
+        return True
+    return box.w < US_SHAPED_LOOK_WIDTH and box.w < US_SHAPED_MAX_ASPECT * box.h
 
 
 def _second_look(image: np.ndarray, detector: PlateDetector, found: Detection) -> Detection:
-    """A small plate boxed again at 2x; a wider one, or one whose box did not move, as found."""
-    if found.box.w >= SECOND_LOOK_WIDTH:
+    """A plate that needs it (`needs_second_look`) boxed again at 2x; any other, or one whose
+    box did not move, as found."""
+    if not needs_second_look(found.box):
         return found
     looked = detector.look_again(image, found)
     return looked if looked.box != found.box else found

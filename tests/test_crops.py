@@ -96,8 +96,8 @@ def test_a_second_look_at_2x_boxes_a_plate_again_or_keeps_the_first_box():
 class FakeDetector:
     """Finds one small and one wide plate; a second look moves the small one's box."""
 
-    def __init__(self, boxes=(Box(10, 10, 60, 20), Box(100, 100, 200, 60))):
-        self.boxes = boxes
+    def __init__(self, boxes=None):
+        self.boxes = boxes or (Box(10, 10, 60, 20), Box(100, 100, 200, 60))
         self.looked = []
 
     def detect_any_size(self, image):

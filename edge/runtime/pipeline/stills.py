@@ -95,8 +95,8 @@ def agreeing_corners(detection: Detection) -> tuple[tuple[float, float], ...] | 
 # A plate narrower than this (pixels) gets a second look. Looking again at wider plates read
 # unsure as well (below 0.6) read more of real/us but fewer of real/br (models/README.md).
 SECOND_LOOK_WIDTH = 100
-# A plate up to this wide gets one too where its box is shaped like a US plate's (2:1, its loose
-# boxes up to about 3.3:1) rather than a Mercosul (3.1:1) or European one (4.7:1): the detector
+# A plate narrower than this gets one too where its box is shaped like a US plate's (2:1, most of
+# its loose boxes under 3:1) rather than a Mercosul (3.1:1) or European one (4.7:1): the detector
 # boxes many US plates with the recess around them, and the 2x look finds the plate inside; on
 # European plates it cut the left edge off (models/README.md, "A second look at wider plates").
 US_SHAPED_LOOK_WIDTH = 150
